@@ -1,0 +1,364 @@
+//! The compiled, validated form of a scenario: what the executor runs. Pure data.
+
+use std::num::{NonZeroU32, NonZeroU64};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One scenario, ready to execute in a fresh sandbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Scenario name, used for records and test-case names.
+    pub name: String,
+    /// Free text from the scenario file.
+    pub description: String,
+    /// Seed for every random draw (Poisson gaps, payload sizes).
+    pub seed: u64,
+    /// The whole run must finish within this; the executor stops emitting and reading at
+    /// this point and the runner kills the sandbox shortly after.
+    pub deadline: Duration,
+    /// Who floods.
+    pub emitters: Vec<EmitterPlan>,
+    /// Who listens.
+    pub receivers: Vec<ReceiverPlan>,
+}
+
+/// Netlink family a message travels on, and so the family a receiver opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// NETLINK_KOBJECT_UEVENT (15).
+    KobjectUevent,
+    /// NETLINK_USERSOCK (2).
+    Usersock,
+}
+
+impl Protocol {
+    /// The raw protocol number for socket(2).
+    pub fn raw(self) -> i32 {
+        match self {
+            Protocol::KobjectUevent => libc::NETLINK_KOBJECT_UEVENT,
+            Protocol::Usersock => libc::NETLINK_USERSOCK,
+        }
+    }
+
+    /// Name as written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::KobjectUevent => "kobject-uevent",
+            Protocol::Usersock => "usersock",
+        }
+    }
+}
+
+/// The path a message takes into the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum EmitterKind {
+    /// Write to `/sys/class/net/<dev>/uevent`; the kernel broadcasts through
+    /// `kobject_uevent_env()` to group 1.
+    KernelUevent,
+    /// A user-space socket broadcasts kernel-format uevents to group 1.
+    SyntheticUevent,
+    /// NETLINK_USERSOCK broadcast to `group`.
+    Usersock {
+        /// Multicast group, 1-based.
+        group: u32,
+    },
+}
+
+impl EmitterKind {
+    /// The netlink family and group this emitter's messages arrive on.
+    pub fn destination(self) -> (Protocol, u32) {
+        match self {
+            EmitterKind::KernelUevent | EmitterKind::SyntheticUevent => {
+                (Protocol::KobjectUevent, 1)
+            }
+            EmitterKind::Usersock { group } => (Protocol::Usersock, group),
+        }
+    }
+
+    /// Name as written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            EmitterKind::KernelUevent => "kernel-uevent",
+            EmitterKind::SyntheticUevent => "synthetic-uevent",
+            EmitterKind::Usersock { .. } => "usersock",
+        }
+    }
+}
+
+/// How large each message is, in bytes as the receiver gets them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum PayloadPlan {
+    /// Every message has this size.
+    Fixed {
+        /// Bytes.
+        bytes: u32,
+    },
+    /// Sizes drawn uniformly from `min..=max` with the scenario seed.
+    Uniform {
+        /// Smallest, bytes.
+        min: u32,
+        /// Largest, bytes.
+        max: u32,
+    },
+    /// Realistic uevent environments from a built-in profile, cycled in order.
+    Contents {
+        /// The profile.
+        profile: ContentsProfile,
+    },
+}
+
+/// Built-in uevent content profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContentsProfile {
+    /// A USB device plugged in: the device, its interfaces, and child tty/input devices.
+    UsbHotplug,
+}
+
+/// When messages are sent, relative to the emitter's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Schedule {
+    /// `count` bursts of `size` messages sent back to back, `gap` apart.
+    Burst {
+        /// Messages per burst.
+        size: NonZeroU64,
+        /// Time from the start of one burst to the start of the next.
+        gap: Duration,
+        /// Number of bursts.
+        count: NonZeroU64,
+    },
+    /// A constant rate, paced against absolute deadlines.
+    Rate {
+        /// Messages per second.
+        per_sec: f64,
+        /// How long.
+        duration: Duration,
+    },
+    /// Exponential gaps with the given mean rate (seeded).
+    Poisson {
+        /// Mean messages per second.
+        per_sec: f64,
+        /// How long.
+        duration: Duration,
+    },
+    /// Rate rising (or falling) linearly from `from` to `to` over `duration`.
+    Ramp {
+        /// Messages per second at the start.
+        from: f64,
+        /// Messages per second at the end.
+        to: f64,
+        /// How long.
+        duration: Duration,
+    },
+    /// As fast as the path allows, for a count or a duration.
+    Flood {
+        /// Stop after this many messages, if set.
+        count: Option<NonZeroU64>,
+        /// Stop after this long, if set.
+        duration: Option<Duration>,
+    },
+}
+
+/// One emitter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmitterPlan {
+    /// Name from the scenario.
+    pub name: String,
+    /// Path into the kernel.
+    pub kind: EmitterKind,
+    /// When to send.
+    pub schedule: Schedule,
+    /// How large.
+    pub payload: PayloadPlan,
+    /// Delay after the run's start before the first message.
+    pub start: Duration,
+}
+
+/// What the receiver asks of SO_RCVBUF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum RcvbufPlan {
+    /// No setsockopt: the socket keeps net.core.rmem_default.
+    Default,
+    /// setsockopt(SO_RCVBUF, bytes): the kernel doubles it and clamps it.
+    Request {
+        /// Bytes requested.
+        bytes: u64,
+    },
+    /// setsockopt(SO_RCVBUFFORCE, bytes): doubled, not clamped to rmem_max; needs
+    /// CAP_NET_ADMIN.
+    Force {
+        /// Bytes requested.
+        bytes: u64,
+    },
+    /// The smallest SO_RCVBUF request that, by the calibrated model, holds one whole
+    /// burst of the named emitter without a reader.
+    FitBurst {
+        /// Index into [`Plan::emitters`].
+        emitter: usize,
+    },
+}
+
+/// How the receiver reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ReadMode {
+    /// Blocking recvmsg(2), each call bounded by the receiver's call deadline.
+    Blocking,
+    /// Nonblocking recvmsg(2) after poll(2).
+    Poll,
+    /// recvmmsg(2) batches after poll(2).
+    Batch {
+        /// Messages per call.
+        size: NonZeroU32,
+    },
+}
+
+/// One receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverPlan {
+    /// Name from the scenario.
+    pub name: String,
+    /// Netlink family.
+    pub protocol: Protocol,
+    /// Multicast groups joined, 1-based.
+    pub groups: Vec<u32>,
+    /// Receive buffer setting.
+    pub rcvbuf: RcvbufPlan,
+    /// Bytes offered to each recvmsg; shorter than a message means MSG_TRUNC.
+    pub read_buffer: NonZeroU32,
+    /// How it reads.
+    pub mode: ReadMode,
+    /// Upper bound on one blocking call.
+    pub call_deadline: Duration,
+    /// Time spent on each message after receiving it.
+    pub consumer_delay: Duration,
+    /// Reading starts this long after the run's start (messages pile up meanwhile).
+    pub start_reading_after: Duration,
+    /// Set NETLINK_NO_ENOBUFS.
+    pub no_enobufs: bool,
+    /// What must hold at the end.
+    pub expectations: Vec<Expectation>,
+}
+
+/// A per-receiver figure an expectation can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// Messages sent by emitters this receiver listens to.
+    Sent,
+    /// Distinct messages of this run received.
+    Delivered,
+    /// Messages sent but never received (from sequence gaps).
+    Lost,
+    /// ENOBUFS errors returned to the reader.
+    Enobufs,
+    /// The Drops column of /proc/net/netlink for the socket.
+    KernelDrops,
+    /// Messages received with MSG_TRUNC.
+    Truncated,
+    /// Messages that arrived after a later one.
+    OutOfOrder,
+    /// Messages received twice.
+    Duplicates,
+    /// Messages not from this run.
+    Foreign,
+    /// Largest sampled receive-queue charge (bytes).
+    MaxRmem,
+    /// Effective SO_RCVBUF (bytes).
+    RcvbufEffective,
+}
+
+impl Metric {
+    /// Every metric, with its scenario-file key.
+    pub const ALL: [(Metric, &'static str); 11] = [
+        (Metric::Sent, "sent"),
+        (Metric::Delivered, "delivered"),
+        (Metric::Lost, "lost"),
+        (Metric::Enobufs, "enobufs"),
+        (Metric::KernelDrops, "kernel-drops"),
+        (Metric::Truncated, "truncated"),
+        (Metric::OutOfOrder, "out-of-order"),
+        (Metric::Duplicates, "duplicates"),
+        (Metric::Foreign, "foreign"),
+        (Metric::MaxRmem, "max-rmem"),
+        (Metric::RcvbufEffective, "rcvbuf-effective"),
+    ];
+
+    /// The scenario-file key.
+    pub fn key(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map(|(_, k)| *k)
+            .unwrap_or("?")
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cmp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `>=`
+    Ge,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `<`
+    Lt,
+}
+
+impl Cmp {
+    /// Does `got OP want` hold?
+    pub fn holds(self, got: u64, want: u64) -> bool {
+        match self {
+            Cmp::Eq => got == want,
+            Cmp::Ne => got != want,
+            Cmp::Ge => got >= want,
+            Cmp::Le => got <= want,
+            Cmp::Gt => got > want,
+            Cmp::Lt => got < want,
+        }
+    }
+
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+            Cmp::Ge => ">=",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Lt => "<",
+        }
+    }
+}
+
+/// `metric OP value`, as a receiver's expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// What is measured.
+    pub metric: Metric,
+    /// How it is compared.
+    pub cmp: Cmp,
+    /// Against what.
+    pub value: u64,
+    /// `file:line:col` of the expectation, for reports.
+    pub location: String,
+}
+
+impl Expectation {
+    /// `lost >= 1`.
+    pub fn describe(&self) -> String {
+        format!("{} {} {}", self.metric.key(), self.cmp.symbol(), self.value)
+    }
+}

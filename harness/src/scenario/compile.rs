@@ -1,0 +1,1048 @@
+//! Raw scenario -> [`Plan`]: defaults applied, every value checked, every problem
+//! collected with its location.
+
+use std::collections::HashSet;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diag::{ScenarioError, ScenarioErrors, SourceMap};
+use super::raw::*;
+use crate::payload::USERSOCK_HEADER;
+use crate::plan::*;
+use crate::schedule::SendTimes;
+use crate::units::{parse_duration, parse_size};
+
+/// Largest kernel-uevent payload: the kernel builds the environment in a
+/// UEVENT_BUFFER_SIZE (2048-byte) buffer.
+pub const KERNEL_UEVENT_MAX: u64 = 2048;
+/// Largest payload of a user-space broadcast; the emitter raises its SO_SNDBUF to fit.
+pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(1);
+const DEFAULT_READ_BUFFER: u32 = 64 * 1024;
+
+/// Reads and compiles the scenario at `path`.
+pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ScenarioErrors(vec![ScenarioError {
+            location: path.display().to_string(),
+            key_path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
+    })?;
+    compile_str(path, &text)
+}
+
+/// Compiles scenario text; `path` is used for locations and the default name.
+pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
+    let mut cx = Cx {
+        map: SourceMap::new(path, text),
+        errors: Vec::new(),
+    };
+    let root = match DeTable::parse(text) {
+        Ok(t) => {
+            let span = t.span();
+            Spanned::new(span, DeValue::Table(t.into_inner()))
+        }
+        Err(e) => {
+            cx.toml_error("", &e);
+            return Err(cx.finish());
+        }
+    };
+    let header: Option<RawHeader> = cx.element("", root.clone());
+    let emitters_raw: Vec<(String, RawEmitter)> = cx.array(&root, "emitter");
+    let receivers_raw: Vec<(String, RawReceiver)> = cx.array(&root, "receiver");
+
+    let default_name = path
+        .file_stem()
+        .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+    let (name, description, seed, deadline) = match &header {
+        Some(h) => (
+            h.name
+                .as_ref()
+                .map_or(default_name, |n| n.get_ref().clone()),
+            h.description.clone().unwrap_or_default(),
+            cx.seed(h.seed.as_ref()),
+            h.deadline
+                .as_ref()
+                .and_then(|d| cx.duration("deadline", d, false))
+                .unwrap_or(DEFAULT_DEADLINE),
+        ),
+        None => (default_name, String::new(), 0, DEFAULT_DEADLINE),
+    };
+
+    if emitters_raw.is_empty() && header.is_some() {
+        cx.error("", None, "no [[emitter]]: a scenario needs at least one");
+    }
+    if receivers_raw.is_empty() && header.is_some() {
+        cx.error("", None, "no [[receiver]]: a scenario needs at least one");
+    }
+
+    let mut seen = HashSet::new();
+    let emitters: Vec<EmitterPlan> = emitters_raw
+        .iter()
+        .filter_map(|(path, raw)| {
+            cx.unique(&mut seen, path, &raw.name, "emitter");
+            cx.emitter(path, raw)
+        })
+        .collect();
+    let emitter_names: Vec<&str> = emitters_raw
+        .iter()
+        .map(|(_, e)| e.name.get_ref().as_str())
+        .collect();
+    let mut seen = HashSet::new();
+    let receivers: Vec<ReceiverPlan> = receivers_raw
+        .iter()
+        .filter_map(|(path, raw)| {
+            cx.unique(&mut seen, path, &raw.name, "receiver");
+            cx.receiver(path, raw, &emitter_names, &emitters)
+        })
+        .collect();
+
+    if let (Some(h), true) = (&header, cx.errors.is_empty()) {
+        cx.check_deadline(h, deadline, &emitters, &receivers);
+    }
+    if !cx.errors.is_empty() {
+        return Err(cx.finish());
+    }
+    Ok(Plan {
+        name,
+        description,
+        seed,
+        deadline,
+        emitters,
+        receivers,
+    })
+}
+
+struct Cx<'a> {
+    map: SourceMap<'a>,
+    /// Problems with the byte offset they point at, so they can be listed in file order.
+    errors: Vec<(usize, ScenarioError)>,
+}
+
+impl Cx<'_> {
+    fn finish(mut self) -> ScenarioErrors {
+        self.errors.sort_by_key(|(at, _)| *at);
+        ScenarioErrors(self.errors.into_iter().map(|(_, e)| e).collect())
+    }
+}
+
+impl Cx<'_> {
+    fn error(&mut self, key_path: &str, span: Option<Range<usize>>, message: impl Into<String>) {
+        let at = span.as_ref().map_or(0, |s| s.start);
+        self.errors.push((
+            at,
+            ScenarioError {
+                location: self.map.locate(span),
+                key_path: key_path.to_string(),
+                message: message.into(),
+            },
+        ));
+    }
+
+    fn toml_error(&mut self, key_path: &str, e: &toml::de::Error) {
+        let message = e.message().trim().to_string();
+        self.error(key_path, e.span(), message);
+    }
+
+    /// Deserialises one table; a structural error is recorded and yields `None`.
+    fn element<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        key_path: &str,
+        v: Spanned<DeValue<'_>>,
+    ) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(v)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.toml_error(key_path, &e);
+                None
+            }
+        }
+    }
+
+    fn array<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        root: &Spanned<DeValue<'_>>,
+        key: &str,
+    ) -> Vec<(String, T)> {
+        let Some(v) = root.get_ref().get(key) else {
+            return Vec::new();
+        };
+        let Some(items) = v.get_ref().as_array() else {
+            self.error(
+                key,
+                Some(v.span()),
+                format!("`{key}` must be an array of tables: write [[{key}]]"),
+            );
+            return Vec::new();
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let path = format!("{key}[{i}]");
+                self.element(&path, item.clone()).map(|t| (path, t))
+            })
+            .collect()
+    }
+
+    fn unique(
+        &mut self,
+        seen: &mut HashSet<String>,
+        path: &str,
+        name: &Spanned<String>,
+        what: &str,
+    ) {
+        let n = name.get_ref();
+        if n.is_empty()
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.error(
+                &format!("{path}.name"),
+                Some(name.span()),
+                format!("{what} name `{n}` must be non-empty letters, digits, `-` or `_`"),
+            );
+        } else if !seen.insert(n.clone()) {
+            self.error(
+                &format!("{path}.name"),
+                Some(name.span()),
+                format!("another {what} is already named `{n}`"),
+            );
+        }
+    }
+
+    fn seed(&mut self, seed: Option<&Spanned<i64>>) -> u64 {
+        match seed {
+            None => 0,
+            Some(s) if *s.get_ref() >= 0 => *s.get_ref() as u64,
+            Some(s) => {
+                self.error("seed", Some(s.span()), "seed must be zero or positive");
+                0
+            }
+        }
+    }
+
+    fn duration(&mut self, key_path: &str, v: &Spanned<String>, zero_ok: bool) -> Option<Duration> {
+        match parse_duration(v.get_ref()) {
+            Ok(d) if d.is_zero() && !zero_ok => {
+                self.error(key_path, Some(v.span()), "must be longer than zero");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(key_path, Some(v.span()), e.to_string());
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, key_path: &str, v: &Spanned<Quantity>) -> Option<u64> {
+        match v.get_ref() {
+            Quantity::Int(i) if *i >= 0 => Some(*i as u64),
+            Quantity::Text(t) => match parse_size(t) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.error(key_path, Some(v.span()), e.to_string());
+                    None
+                }
+            },
+            other => {
+                self.error(
+                    key_path,
+                    Some(v.span()),
+                    format!("{other} is not a size: write bytes (1024) or \"4KiB\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, key_path: &str, v: &Spanned<i64>) -> Option<NonZeroU64> {
+        let n = NonZeroU64::new(u64::try_from(*v.get_ref()).unwrap_or(0));
+        if n.is_none() {
+            self.error(
+                key_path,
+                Some(v.span()),
+                format!("must be at least 1, got {}", v.get_ref()),
+            );
+        }
+        n
+    }
+
+    fn positive_rate(&mut self, key_path: &str, v: &Spanned<f64>) -> Option<f64> {
+        let r = *v.get_ref();
+        if r.is_finite() && r > 0.0 && r <= 1e8 {
+            Some(r)
+        } else {
+            self.error(
+                key_path,
+                Some(v.span()),
+                format!("rate must be in (0, 1e8] messages/s, got {r}"),
+            );
+            None
+        }
+    }
+
+    fn emitter(&mut self, path: &str, raw: &RawEmitter) -> Option<EmitterPlan> {
+        let before = self.errors.len();
+        let kind = match (raw.kind.get_ref(), &raw.group) {
+            (RawEmitterKind::Usersock, Some(g)) => match u32::try_from(*g.get_ref()) {
+                Ok(group @ 1..=32) => Some(EmitterKind::Usersock { group }),
+                _ => {
+                    self.error(
+                        &format!("{path}.group"),
+                        Some(g.span()),
+                        "group must be 1..=32",
+                    );
+                    None
+                }
+            },
+            (RawEmitterKind::Usersock, None) => {
+                self.error(
+                    path,
+                    Some(raw.kind.span()),
+                    "a usersock emitter needs `group` (1..=32)",
+                );
+                None
+            }
+            (_, Some(g)) => {
+                self.error(
+                    &format!("{path}.group"),
+                    Some(g.span()),
+                    "uevents always go to group 1; `group` is only for usersock",
+                );
+                None
+            }
+            (RawEmitterKind::KernelUevent, None) => Some(EmitterKind::KernelUevent),
+            (RawEmitterKind::SyntheticUevent, None) => Some(EmitterKind::SyntheticUevent),
+        };
+        let payload = self.payload(path, raw);
+        let schedule = self.schedule(&format!("{path}.schedule"), raw.schedule.get_ref());
+        let start = raw
+            .start
+            .as_ref()
+            .and_then(|s| self.duration(&format!("{path}.start"), s, true))
+            .unwrap_or_default();
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(EmitterPlan {
+            name: raw.name.get_ref().clone(),
+            kind: kind?,
+            schedule: schedule?,
+            payload: payload?,
+            start,
+        })
+    }
+
+    fn payload(&mut self, path: &str, raw: &RawEmitter) -> Option<PayloadPlan> {
+        let kind = *raw.kind.get_ref();
+        let plan = match (&raw.payload, &raw.contents) {
+            (Some(p), Some(_)) => {
+                self.error(
+                    &format!("{path}.payload"),
+                    Some(p.span()),
+                    "give `payload` or `contents`, not both",
+                );
+                return None;
+            }
+            (None, Some(c)) => {
+                if kind == RawEmitterKind::Usersock {
+                    self.error(
+                        &format!("{path}.contents"),
+                        Some(c.span()),
+                        "`contents` is a uevent profile; usersock takes `payload`",
+                    );
+                    return None;
+                }
+                return Some(PayloadPlan::Contents {
+                    profile: match c.get_ref() {
+                        RawContents::UsbHotplug => ContentsProfile::UsbHotplug,
+                    },
+                });
+            }
+            (None, None) => PayloadPlan::Fixed { bytes: 256 },
+            (Some(p), None) => self.payload_size(&format!("{path}.payload"), p)?,
+        };
+        let (lo, hi) = match plan {
+            PayloadPlan::Fixed { bytes } => (bytes, bytes),
+            PayloadPlan::Uniform { min, max } => (min, max),
+            PayloadPlan::Contents { .. } => unreachable!("returned above"),
+        };
+        let (min, max, why) = match kind {
+            RawEmitterKind::KernelUevent => (
+                1,
+                KERNEL_UEVENT_MAX,
+                "the kernel builds uevents in a 2048-byte buffer (UEVENT_BUFFER_SIZE)",
+            ),
+            RawEmitterKind::SyntheticUevent => (
+                1,
+                USER_PAYLOAD_MAX,
+                "64KiB is the largest broadcast nlstorm sends",
+            ),
+            RawEmitterKind::Usersock => (
+                USERSOCK_HEADER as u64,
+                USER_PAYLOAD_MAX,
+                "usersock messages carry a 16-byte header and at most 64KiB",
+            ),
+        };
+        if u64::from(lo) < min || u64::from(hi) > max {
+            if let Some(p) = &raw.payload {
+                self.error(
+                    &format!("{path}.payload"),
+                    Some(p.span()),
+                    format!(
+                        "payload must be within {min}..={max} bytes for {}: {why}",
+                        kind_name(kind)
+                    ),
+                );
+            }
+            return None;
+        }
+        Some(plan)
+    }
+
+    fn payload_size(&mut self, key_path: &str, p: &Spanned<Quantity>) -> Option<PayloadPlan> {
+        if let Quantity::Text(t) = p.get_ref() {
+            if let Some((a, b)) = t.split_once("..") {
+                let lo = parse_size(a)
+                    .map_err(|e| self.error(key_path, Some(p.span()), e.to_string()))
+                    .ok()?;
+                let hi = parse_size(b)
+                    .map_err(|e| self.error(key_path, Some(p.span()), e.to_string()))
+                    .ok()?;
+                if lo > hi || hi > u64::from(u32::MAX) {
+                    self.error(
+                        key_path,
+                        Some(p.span()),
+                        format!("range {t} is empty or too large"),
+                    );
+                    return None;
+                }
+                return Some(PayloadPlan::Uniform {
+                    min: lo as u32,
+                    max: hi as u32,
+                });
+            }
+        }
+        let n = self.size(key_path, p)?;
+        Some(PayloadPlan::Fixed {
+            bytes: u32::try_from(n).unwrap_or(u32::MAX),
+        })
+    }
+
+    fn schedule(&mut self, path: &str, s: &RawSchedule) -> Option<Schedule> {
+        let kind = *s.kind.get_ref();
+        let allowed: &[&str] = match kind {
+            RawScheduleKind::Burst => &["size", "gap", "count"],
+            RawScheduleKind::Rate | RawScheduleKind::Poisson => &["per-sec", "duration"],
+            RawScheduleKind::Ramp => &["from", "to", "duration"],
+            RawScheduleKind::Flood => &["count", "duration"],
+        };
+        let present = [
+            ("size", s.size.as_ref().map(|v| v.span())),
+            ("gap", s.gap.as_ref().map(|v| v.span())),
+            ("count", s.count.as_ref().map(|v| v.span())),
+            ("per-sec", s.per_sec.as_ref().map(|v| v.span())),
+            ("from", s.from.as_ref().map(|v| v.span())),
+            ("to", s.to.as_ref().map(|v| v.span())),
+            ("duration", s.duration.as_ref().map(|v| v.span())),
+        ];
+        let before = self.errors.len();
+        for (key, span) in present {
+            if let Some(span) = span {
+                if !allowed.contains(&key) {
+                    self.error(
+                        &format!("{path}.{key}"),
+                        Some(span),
+                        format!(
+                            "a {} schedule takes {}; not `{key}`",
+                            kind_str(kind),
+                            allowed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        let missing = |cx: &mut Self, key: &str| {
+            cx.error(
+                path,
+                Some(s.kind.span()),
+                format!("a {} schedule needs `{key}`", kind_str(kind)),
+            )
+        };
+        let dur = |cx: &mut Self| match &s.duration {
+            Some(d) => cx.duration(&format!("{path}.duration"), d, false),
+            None => {
+                missing(cx, "duration");
+                None
+            }
+        };
+        let rate = |cx: &mut Self, key: &str, v: &Option<Spanned<f64>>| match v {
+            Some(r) => cx.positive_rate(&format!("{path}.{key}"), r),
+            None => {
+                missing(cx, key);
+                None
+            }
+        };
+        let out = match kind {
+            RawScheduleKind::Burst => {
+                let size = match &s.size {
+                    Some(v) => self.count(&format!("{path}.size"), v),
+                    None => {
+                        missing(self, "size");
+                        None
+                    }
+                };
+                let count = s.count.as_ref().map_or(NonZeroU64::new(1), |c| {
+                    self.count(&format!("{path}.count"), c)
+                });
+                let gap = s.gap.as_ref().map_or(Some(Duration::ZERO), |g| {
+                    self.duration(&format!("{path}.gap"), g, true)
+                });
+                if count.is_some_and(|c| c.get() > 1) && gap == Some(Duration::ZERO) {
+                    self.error(
+                        path,
+                        Some(s.kind.span()),
+                        "several bursts need a `gap` longer than zero, or they are one burst",
+                    );
+                }
+                Schedule::Burst {
+                    size: size?,
+                    gap: gap?,
+                    count: count?,
+                }
+            }
+            RawScheduleKind::Rate => Schedule::Rate {
+                per_sec: rate(self, "per-sec", &s.per_sec)?,
+                duration: dur(self)?,
+            },
+            RawScheduleKind::Poisson => Schedule::Poisson {
+                per_sec: rate(self, "per-sec", &s.per_sec)?,
+                duration: dur(self)?,
+            },
+            RawScheduleKind::Ramp => {
+                let from = rate(self, "from", &s.from);
+                let to = rate(self, "to", &s.to);
+                Schedule::Ramp {
+                    from: from?,
+                    to: to?,
+                    duration: dur(self)?,
+                }
+            }
+            RawScheduleKind::Flood => {
+                let count = s
+                    .count
+                    .as_ref()
+                    .and_then(|c| self.count(&format!("{path}.count"), c));
+                let duration = s
+                    .duration
+                    .as_ref()
+                    .and_then(|d| self.duration(&format!("{path}.duration"), d, false));
+                if s.count.is_none() && s.duration.is_none() {
+                    self.error(
+                        path,
+                        Some(s.kind.span()),
+                        "a flood needs `count`, `duration`, or both (whichever ends first)",
+                    );
+                }
+                Schedule::Flood { count, duration }
+            }
+        };
+        (self.errors.len() == before).then_some(out)
+    }
+
+    fn receiver(
+        &mut self,
+        path: &str,
+        raw: &RawReceiver,
+        emitter_names: &[&str],
+        emitters: &[EmitterPlan],
+    ) -> Option<ReceiverPlan> {
+        let before = self.errors.len();
+        let protocol = match raw.protocol.as_ref().map(|p| *p.get_ref()) {
+            None | Some(RawProtocol::KobjectUevent) => Protocol::KobjectUevent,
+            Some(RawProtocol::Usersock) => Protocol::Usersock,
+        };
+        let groups = match &raw.groups {
+            None if protocol == Protocol::KobjectUevent => vec![1],
+            None => {
+                self.error(
+                    path,
+                    Some(raw.name.span()),
+                    "a usersock receiver needs `groups`, e.g. groups = [1]",
+                );
+                vec![]
+            }
+            Some(g) => {
+                let mut out = Vec::new();
+                for v in g.get_ref() {
+                    match u32::try_from(*v.get_ref()) {
+                        Ok(n @ 1..=32) => out.push(n),
+                        _ => self.error(
+                            &format!("{path}.groups"),
+                            Some(v.span()),
+                            format!("group {} is not in 1..=32", v.get_ref()),
+                        ),
+                    }
+                }
+                if g.get_ref().is_empty() {
+                    self.error(
+                        &format!("{path}.groups"),
+                        Some(g.span()),
+                        "a receiver must join at least one group",
+                    );
+                }
+                out
+            }
+        };
+        let rcvbuf = self.rcvbuf(path, raw, emitter_names, emitters);
+        let read_buffer = match &raw.read_buffer {
+            None => NonZeroU32::new(DEFAULT_READ_BUFFER),
+            Some(v) => self.size(&format!("{path}.read-buffer"), v).and_then(|n| {
+                let r = u32::try_from(n)
+                    .ok()
+                    .filter(|&n| n <= 16 << 20)
+                    .and_then(NonZeroU32::new);
+                if r.is_none() {
+                    self.error(
+                        &format!("{path}.read-buffer"),
+                        Some(v.span()),
+                        "read-buffer must be 1 byte..=16MiB",
+                    );
+                }
+                r
+            }),
+        };
+        let mode = match (raw.mode.as_ref().map(|m| *m.get_ref()), &raw.batch) {
+            (Some(RawMode::Batch), Some(b)) => match u32::try_from(*b.get_ref())
+                .ok()
+                .filter(|&n| n <= 1024)
+                .and_then(NonZeroU32::new)
+            {
+                Some(size) => Some(ReadMode::Batch { size }),
+                None => {
+                    self.error(
+                        &format!("{path}.batch"),
+                        Some(b.span()),
+                        "batch must be 1..=1024 messages",
+                    );
+                    None
+                }
+            },
+            (Some(RawMode::Batch), None) => Some(ReadMode::Batch {
+                size: NonZeroU32::new(32).expect("nonzero"),
+            }),
+            (_, Some(b)) => {
+                self.error(
+                    &format!("{path}.batch"),
+                    Some(b.span()),
+                    "`batch` goes with mode = \"batch\"",
+                );
+                None
+            }
+            (None | Some(RawMode::Blocking), None) => Some(ReadMode::Blocking),
+            (Some(RawMode::Poll), None) => Some(ReadMode::Poll),
+        };
+        let dur = |cx: &mut Self,
+                   key: &str,
+                   v: &Option<Spanned<String>>,
+                   zero_ok: bool,
+                   default: Duration| match v {
+            Some(v) => cx.duration(&format!("{path}.{key}"), v, zero_ok),
+            None => Some(default),
+        };
+        let call_deadline = dur(
+            self,
+            "call-deadline",
+            &raw.call_deadline,
+            false,
+            DEFAULT_CALL_DEADLINE,
+        );
+        let consumer_delay = dur(
+            self,
+            "consumer-delay",
+            &raw.consumer_delay,
+            true,
+            Duration::ZERO,
+        );
+        let start_reading_after = dur(
+            self,
+            "start-reading-after",
+            &raw.start_reading_after,
+            true,
+            Duration::ZERO,
+        );
+        let expectations = raw
+            .expect
+            .as_ref()
+            .map(|e| self.expectations(&format!("{path}.expect"), e))
+            .unwrap_or_default();
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(ReceiverPlan {
+            name: raw.name.get_ref().clone(),
+            protocol,
+            groups,
+            rcvbuf: rcvbuf?,
+            read_buffer: read_buffer?,
+            mode: mode?,
+            call_deadline: call_deadline?,
+            consumer_delay: consumer_delay?,
+            start_reading_after: start_reading_after?,
+            no_enobufs: raw.no_enobufs.unwrap_or(false),
+            expectations,
+        })
+    }
+
+    fn rcvbuf(
+        &mut self,
+        path: &str,
+        raw: &RawReceiver,
+        emitter_names: &[&str],
+        emitters: &[EmitterPlan],
+    ) -> Option<RcvbufPlan> {
+        let set: Vec<Range<usize>> = [
+            raw.rcvbuf.as_ref().map(|v| v.span()),
+            raw.rcvbuf_force.as_ref().map(|v| v.span()),
+            raw.rcvbuf_fit.as_ref().map(|v| v.span()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if set.len() > 1 {
+            self.error(
+                path,
+                Some(set[1].clone()),
+                "give one of `rcvbuf`, `rcvbuf-force`, `rcvbuf-fit`",
+            );
+            return None;
+        }
+        let limit = |cx: &mut Self, key: &str, v: &Spanned<Quantity>| {
+            let n = cx.size(&format!("{path}.{key}"), v)?;
+            // setsockopt takes an int; larger requests are an error in the file, not a clamp.
+            if n > i32::MAX as u64 {
+                cx.error(
+                    &format!("{path}.{key}"),
+                    Some(v.span()),
+                    "must fit in a C int (at most 2GiB - 1)",
+                );
+                return None;
+            }
+            Some(n)
+        };
+        if let Some(v) = &raw.rcvbuf {
+            return limit(self, "rcvbuf", v).map(|bytes| RcvbufPlan::Request { bytes });
+        }
+        if let Some(v) = &raw.rcvbuf_force {
+            return limit(self, "rcvbuf-force", v).map(|bytes| RcvbufPlan::Force { bytes });
+        }
+        if let Some(v) = &raw.rcvbuf_fit {
+            let Some(i) = emitter_names.iter().position(|n| n == v.get_ref()) else {
+                self.error(
+                    &format!("{path}.rcvbuf-fit"),
+                    Some(v.span()),
+                    format!(
+                        "no emitter named `{}` (emitters: {})",
+                        v.get_ref(),
+                        emitter_names.join(", ")
+                    ),
+                );
+                return None;
+            };
+            if let Some(e) = emitters.iter().find(|e| e.name == *v.get_ref()) {
+                if SendTimes::first_burst(&e.schedule).is_none() {
+                    self.error(
+                        &format!("{path}.rcvbuf-fit"),
+                        Some(v.span()),
+                        format!(
+                            "emitter `{}` has no burst to fit: use a burst or a flood with a count",
+                            e.name
+                        ),
+                    );
+                    return None;
+                }
+            }
+            return Some(RcvbufPlan::FitBurst { emitter: i });
+        }
+        Some(RcvbufPlan::Default)
+    }
+
+    fn expectations(&mut self, path: &str, e: &RawExpect) -> Vec<Expectation> {
+        e.entries()
+            .into_iter()
+            .filter_map(|(key, v)| {
+                let metric = Metric::ALL.iter().find(|(_, k)| *k == key).map(|(m, _)| *m)?;
+                let key_path = format!("{path}.{key}");
+                let (cmp, value) = match v.get_ref() {
+                    Quantity::Int(n) if *n >= 0 => (Cmp::Eq, *n as u64),
+                    Quantity::Text(t) => match parse_comparison(t) {
+                        Some(c) => c,
+                        None => {
+                            self.error(&key_path, Some(v.span()), format!("cannot read \"{t}\": write a count (0) or a comparison (\">= 1\", \"< 10\", \"!= 0\")"));
+                            return None;
+                        }
+                    },
+                    other => {
+                        self.error(&key_path, Some(v.span()), format!("{other} is not a count or a comparison"));
+                        return None;
+                    }
+                };
+                Some(Expectation { metric, cmp, value, location: self.map.locate(Some(v.span())) })
+            })
+            .collect()
+    }
+
+    fn check_deadline(
+        &mut self,
+        h: &RawHeader,
+        deadline: Duration,
+        emitters: &[EmitterPlan],
+        receivers: &[ReceiverPlan],
+    ) {
+        let emit_end = emitters
+            .iter()
+            .filter_map(|e| SendTimes::span(&e.schedule).map(|s| e.start + s))
+            .max()
+            .unwrap_or_default();
+        let read_start = receivers
+            .iter()
+            .map(|r| r.start_reading_after)
+            .max()
+            .unwrap_or_default();
+        let need = emit_end.max(read_start);
+        if need >= deadline {
+            let span = h.deadline.as_ref().map(|d| d.span());
+            self.error(
+                "deadline",
+                span,
+                format!(
+                    "deadline {} is not longer than the schedule ({}): raise it",
+                    crate::units::format_duration(deadline),
+                    crate::units::format_duration(need)
+                ),
+            );
+        }
+    }
+}
+
+fn parse_comparison(t: &str) -> Option<(Cmp, u64)> {
+    let t = t.trim();
+    let ops = [
+        (">=", Cmp::Ge),
+        ("<=", Cmp::Le),
+        ("==", Cmp::Eq),
+        ("!=", Cmp::Ne),
+        (">", Cmp::Gt),
+        ("<", Cmp::Lt),
+        ("=", Cmp::Eq),
+    ];
+    let (cmp, rest) = ops
+        .iter()
+        .find_map(|(s, c)| t.strip_prefix(s).map(|r| (*c, r)))
+        .unwrap_or((Cmp::Eq, t));
+    let rest = rest.trim();
+    let value = rest.parse::<u64>().ok().or_else(|| parse_size(rest).ok())?;
+    Some((cmp, value))
+}
+
+fn kind_name(k: RawEmitterKind) -> &'static str {
+    match k {
+        RawEmitterKind::KernelUevent => "kernel-uevent",
+        RawEmitterKind::SyntheticUevent => "synthetic-uevent",
+        RawEmitterKind::Usersock => "usersock",
+    }
+}
+
+fn kind_str(k: RawScheduleKind) -> &'static str {
+    match k {
+        RawScheduleKind::Burst => "burst",
+        RawScheduleKind::Rate => "rate",
+        RawScheduleKind::Poisson => "poisson",
+        RawScheduleKind::Ramp => "ramp",
+        RawScheduleKind::Flood => "flood",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(text: &str) -> Result<Plan, ScenarioErrors> {
+        compile_str(Path::new("t.toml"), text)
+    }
+
+    const GOOD: &str = r#"
+name = "t"
+seed = 3
+deadline = "10s"
+
+[[emitter]]
+name = "usb"
+kind = "kernel-uevent"
+contents = "usb-hotplug"
+schedule = { kind = "burst", size = 36 }
+
+[[emitter]]
+name = "us"
+kind = "usersock"
+group = 3
+payload = "100B..2KiB"
+schedule = { kind = "rate", per-sec = 1000, duration = "1s" }
+
+[[receiver]]
+name = "small"
+rcvbuf = 1024
+expect = { lost = ">= 1", enobufs = 0, kernel-drops = "> 0" }
+
+[[receiver]]
+name = "fit"
+rcvbuf-fit = "usb"
+mode = "batch"
+batch = 16
+read-buffer = "8KiB"
+
+[[receiver]]
+name = "u"
+protocol = "usersock"
+groups = [3]
+rcvbuf-force = "1MiB"
+consumer-delay = "50us"
+start-reading-after = "200ms"
+no-enobufs = true
+"#;
+
+    #[test]
+    fn a_good_scenario_compiles() {
+        let p = compile(GOOD).unwrap();
+        assert_eq!(p.seed, 3);
+        assert_eq!(p.emitters[1].kind, EmitterKind::Usersock { group: 3 });
+        assert_eq!(
+            p.emitters[1].payload,
+            PayloadPlan::Uniform {
+                min: 100,
+                max: 2048
+            }
+        );
+        assert_eq!(p.receivers[0].rcvbuf, RcvbufPlan::Request { bytes: 1024 });
+        assert_eq!(p.receivers[0].groups, vec![1]);
+        let e: Vec<String> = p.receivers[0]
+            .expectations
+            .iter()
+            .map(|e| e.describe())
+            .collect();
+        assert_eq!(e, ["lost >= 1", "enobufs == 0", "kernel-drops > 0"]);
+        assert_eq!(p.receivers[0].expectations[0].location, "t.toml:22:19");
+        assert_eq!(p.receivers[1].rcvbuf, RcvbufPlan::FitBurst { emitter: 0 });
+        assert_eq!(
+            p.receivers[1].mode,
+            ReadMode::Batch {
+                size: NonZeroU32::new(16).unwrap()
+            }
+        );
+        assert_eq!(p.receivers[2].rcvbuf, RcvbufPlan::Force { bytes: 1 << 20 });
+        assert!(p.receivers[2].no_enobufs);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_location() {
+        let bad = r#"
+deadline = "10 parsecs"
+
+[[emitter]]
+name = "e"
+kind = "usersock"
+schedule = { kind = "burst", size = 0, per-sec = 5 }
+
+[[receiver]]
+name = "r"
+rcvbuf = "4kb"
+rcvbufx = 1
+
+[[receiver]]
+name = "r2"
+expect = { lsot = 1 }
+
+[[receiver]]
+name = "r3"
+rcvbuf-fit = "nope"
+expect = { lost = "about 3" }
+"#;
+        let errs = compile(bad).unwrap_err();
+        let text: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
+        let has = |needle: &str| {
+            assert!(
+                text.iter().any(|t| t.contains(needle)),
+                "no `{needle}` in {text:#?}"
+            )
+        };
+        has("t.toml:2:12: deadline: `10 parsecs` has unknown unit");
+        has("t.toml:6:8: emitter[0]: a usersock emitter needs `group`");
+        has("t.toml:7:37: emitter[0].schedule.size: must be at least 1");
+        has("emitter[0].schedule.per-sec: a burst schedule takes size, gap, count");
+        has("t.toml:12:1: receiver[0]: unknown field `rcvbufx`");
+        has("receiver[1]: unknown field `lsot`");
+        has("receiver[2].rcvbuf-fit: no emitter named `nope`");
+        has("receiver[2].expect.lost: cannot read \"about 3\"");
+        assert!(text.len() >= 8, "{text:#?}");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let errs = compile("name = \"x\"\n[[receiver]\n").unwrap_err();
+        assert_eq!(errs.0.len(), 1);
+        assert!(errs.0[0].location.starts_with("t.toml:2:"), "{:?}", errs.0);
+    }
+
+    #[test]
+    fn payload_limits_name_the_reason() {
+        let s = r#"
+[[emitter]]
+name = "k"
+kind = "kernel-uevent"
+payload = "4KiB"
+schedule = { kind = "flood", count = 10 }
+[[receiver]]
+name = "r"
+"#;
+        let e = compile(s).unwrap_err().to_string();
+        assert!(e.contains("UEVENT_BUFFER_SIZE"), "{e}");
+    }
+
+    #[test]
+    fn deadline_must_outlast_the_schedule() {
+        let s = r#"
+deadline = "1s"
+[[emitter]]
+name = "k"
+kind = "synthetic-uevent"
+schedule = { kind = "rate", per-sec = 10, duration = "2s" }
+[[receiver]]
+name = "r"
+"#;
+        let e = compile(s).unwrap_err().to_string();
+        assert!(
+            e.contains("t.toml:2:12: deadline: deadline 1s is not longer than the schedule (2s)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn comparisons() {
+        assert_eq!(parse_comparison(">= 1"), Some((Cmp::Ge, 1)));
+        assert_eq!(parse_comparison("0"), Some((Cmp::Eq, 0)));
+        assert_eq!(parse_comparison("<4KiB"), Some((Cmp::Lt, 4096)));
+        assert_eq!(parse_comparison("!= 2"), Some((Cmp::Ne, 2)));
+        assert_eq!(parse_comparison("lots"), None);
+    }
+}

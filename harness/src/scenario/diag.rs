@@ -1,0 +1,73 @@
+//! Scenario errors that point at the file, line, column and key path.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+/// One problem in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// `file:line:col`.
+    pub location: String,
+    /// `receiver[1].rcvbuf`.
+    pub key_path: String,
+    /// What is wrong and, where it helps, what would be right.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key_path.is_empty() {
+            write!(f, "{}: {}", self.location, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.location, self.key_path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a scenario file, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "{n} problem{} in scenario",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Maps byte offsets in a source file to `file:line:col` (1-based, columns in chars).
+pub struct SourceMap<'a> {
+    file: String,
+    text: &'a str,
+}
+
+impl<'a> SourceMap<'a> {
+    /// A map over `text`, read from `file`.
+    pub fn new(file: &Path, text: &'a str) -> Self {
+        Self {
+            file: file.display().to_string(),
+            text,
+        }
+    }
+
+    /// `file:line:col` of the start of `span` (or the file alone without a span).
+    pub fn locate(&self, span: Option<Range<usize>>) -> String {
+        let Some(span) = span else {
+            return self.file.clone();
+        };
+        let at = span.start.min(self.text.len());
+        let before = &self.text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{col}", self.file)
+    }
+}

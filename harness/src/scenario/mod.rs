@@ -1,0 +1,10 @@
+//! Scenario files: TOML read strictly into `Raw*` types, then compiled into a [`Plan`].
+//!
+//! [`Plan`]: crate::plan::Plan
+
+mod compile;
+mod diag;
+mod raw;
+
+pub use compile::{compile_str, load};
+pub use diag::{ScenarioError, ScenarioErrors};

@@ -1,0 +1,197 @@
+//! The scenario file as written: strict serde types, no defaults applied, every value
+//! kept with its span so that compile errors can point at it.
+
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_spanned::Spanned;
+
+/// A quantity that may be written as a bare number or as text with a unit or operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Quantity {
+    /// `1024`
+    Int(i64),
+    /// `1.5`
+    Float(f64),
+    /// `"4KiB"`, `">= 1"`, `"100B..2KiB"`
+    Text(String),
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Quantity::Int(i) => write!(f, "{i}"),
+            Quantity::Float(x) => write!(f, "{x}"),
+            Quantity::Text(s) => write!(f, "\"{s}\""),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Quantity;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a string such as \"4KiB\" or \">= 1\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Quantity, E> {
+                Ok(Quantity::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Quantity, E> {
+                i64::try_from(v)
+                    .map(Quantity::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Quantity, E> {
+                Ok(Quantity::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Quantity, E> {
+                Ok(Quantity::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Top-level keys other than the `[[emitter]]` and `[[receiver]]` arrays, which are read
+/// one element at a time so that a mistake in one does not hide mistakes in another.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawHeader {
+    pub name: Option<Spanned<String>>,
+    pub description: Option<String>,
+    pub seed: Option<Spanned<i64>>,
+    pub deadline: Option<Spanned<String>>,
+    #[allow(dead_code)]
+    pub emitter: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    pub receiver: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawEmitterKind {
+    KernelUevent,
+    SyntheticUevent,
+    Usersock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawContents {
+    UsbHotplug,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawEmitter {
+    pub name: Spanned<String>,
+    pub kind: Spanned<RawEmitterKind>,
+    pub group: Option<Spanned<i64>>,
+    pub payload: Option<Spanned<Quantity>>,
+    pub contents: Option<Spanned<RawContents>>,
+    pub start: Option<Spanned<String>>,
+    pub schedule: Spanned<RawSchedule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawScheduleKind {
+    Burst,
+    Rate,
+    Poisson,
+    Ramp,
+    Flood,
+}
+
+/// One flat table for every schedule kind: compile says which keys a kind takes. (An
+/// internally tagged enum would lose the spans, and with them the error locations.)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSchedule {
+    pub kind: Spanned<RawScheduleKind>,
+    pub size: Option<Spanned<i64>>,
+    pub gap: Option<Spanned<String>>,
+    pub count: Option<Spanned<i64>>,
+    pub per_sec: Option<Spanned<f64>>,
+    pub from: Option<Spanned<f64>>,
+    pub to: Option<Spanned<f64>>,
+    pub duration: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawProtocol {
+    KobjectUevent,
+    Usersock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawMode {
+    Blocking,
+    Poll,
+    Batch,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawReceiver {
+    pub name: Spanned<String>,
+    pub protocol: Option<Spanned<RawProtocol>>,
+    pub groups: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub rcvbuf: Option<Spanned<Quantity>>,
+    pub rcvbuf_force: Option<Spanned<Quantity>>,
+    pub rcvbuf_fit: Option<Spanned<String>>,
+    pub read_buffer: Option<Spanned<Quantity>>,
+    pub mode: Option<Spanned<RawMode>>,
+    pub batch: Option<Spanned<i64>>,
+    pub call_deadline: Option<Spanned<String>>,
+    pub consumer_delay: Option<Spanned<String>>,
+    pub start_reading_after: Option<Spanned<String>>,
+    pub no_enobufs: Option<bool>,
+    pub expect: Option<RawExpect>,
+}
+
+/// Expectations, one optional key per metric, so that a misspelt metric is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawExpect {
+    pub sent: Option<Spanned<Quantity>>,
+    pub delivered: Option<Spanned<Quantity>>,
+    pub lost: Option<Spanned<Quantity>>,
+    pub enobufs: Option<Spanned<Quantity>>,
+    pub kernel_drops: Option<Spanned<Quantity>>,
+    pub truncated: Option<Spanned<Quantity>>,
+    pub out_of_order: Option<Spanned<Quantity>>,
+    pub duplicates: Option<Spanned<Quantity>>,
+    pub foreign: Option<Spanned<Quantity>>,
+    pub max_rmem: Option<Spanned<Quantity>>,
+    pub rcvbuf_effective: Option<Spanned<Quantity>>,
+}
+
+impl RawExpect {
+    /// The expectations that are set, in [`Metric::ALL`] order.
+    ///
+    /// [`Metric::ALL`]: crate::plan::Metric::ALL
+    pub fn entries(&self) -> Vec<(&'static str, &Spanned<Quantity>)> {
+        let all = [
+            ("sent", &self.sent),
+            ("delivered", &self.delivered),
+            ("lost", &self.lost),
+            ("enobufs", &self.enobufs),
+            ("kernel-drops", &self.kernel_drops),
+            ("truncated", &self.truncated),
+            ("out-of-order", &self.out_of_order),
+            ("duplicates", &self.duplicates),
+            ("foreign", &self.foreign),
+            ("max-rmem", &self.max_rmem),
+            ("rcvbuf-effective", &self.rcvbuf_effective),
+        ];
+        all.into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect()
+    }
+}
