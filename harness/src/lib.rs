@@ -3,9 +3,25 @@
 #![warn(missing_docs)]
 
 pub mod accounting;
+pub mod calibrate;
+pub mod check;
+pub mod child;
+pub mod emit;
+pub mod exec;
+pub mod exit;
+pub mod history;
+pub mod model;
+pub mod nlsock;
 pub mod payload;
 pub mod plan;
+pub mod probe;
+pub mod procnet;
+pub mod receive;
+pub mod record;
+pub mod report;
 pub mod rng;
+pub mod run;
+pub mod sandbox;
 pub mod scenario;
 pub mod schedule;
 pub mod units;

@@ -1,1 +1,208 @@
-fn main() {}
+//! The `nlstorm` command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use nlstorm::child::{self, Answer, Job};
+use nlstorm::exit;
+use nlstorm::report::{self, Report};
+use nlstorm::run;
+
+/// Floods netlink broadcast groups in a private network namespace and accounts exactly
+/// for what each receiver got, lost, and was told (ENOBUFS).
+///
+/// Exit codes: 0 every expectation held; 1 an expectation failed (a finding);
+/// 2 bad input (scenario file or arguments); 3 this machine cannot run it (no privilege
+/// for namespaces); 4 nlstorm itself failed.
+#[derive(Parser)]
+#[command(name = "nlstorm", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files (or every *.toml in a directory), each in a fresh sandbox.
+    Run {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write the JSON report here (schema: README.md, "JSON report").
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write JUnit XML here: one test case per expectation.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Directory for run records (resolved scenario, kernel facts, history, verdict).
+        #[arg(long, default_value = "nlstorm-records")]
+        record_dir: PathBuf,
+        /// Do not write run records.
+        #[arg(long)]
+        no_record: bool,
+    },
+    /// Check scenario files without running them (no privileges needed).
+    Validate {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Measure the running kernel's netlink buffer facts in a sandbox.
+    Probe {
+        /// Write the measurements as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    // The sandbox child must run before anything starts a thread.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == child::CHILD_ARG)
+    {
+        return ExitCode::from(child::child_main() as u8);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::BAD_INPUT as u8
+            } else {
+                0
+            });
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("nlstorm: {e:#}");
+            ExitCode::from(exit::HARNESS as u8)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run {
+            paths,
+            json,
+            junit,
+            record_dir,
+            no_record,
+        } => cmd_run(&paths, json, junit, (!no_record).then_some(record_dir)),
+        Command::Validate { paths } => cmd_validate(&paths),
+        Command::Probe { json } => cmd_probe(json),
+    }
+}
+
+fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::plan::Plan)>, i32> {
+    let files = run::collect(paths).map_err(|e| {
+        eprintln!("nlstorm: {e}");
+        exit::BAD_INPUT
+    })?;
+    run::load_all(&files).map_err(|errs| {
+        for e in errs {
+            eprintln!("{e}");
+        }
+        exit::BAD_INPUT
+    })
+}
+
+fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<i32> {
+    Ok(match load(paths) {
+        Ok(plans) => {
+            for (f, p) in plans {
+                println!(
+                    "ok  {} ({}: {} emitters, {} receivers)",
+                    f.display(),
+                    p.name,
+                    p.emitters.len(),
+                    p.receivers.len()
+                );
+            }
+            exit::PASS
+        }
+        Err(code) => code,
+    })
+}
+
+fn cmd_run(
+    paths: &[PathBuf],
+    json: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    records: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let plans = match load(paths) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let exe =
+        std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
+    let tty = std::io::stderr().is_terminal();
+    let mut scenarios = Vec::new();
+    for (i, (file, plan)) in plans.iter().enumerate() {
+        eprint!(
+            "[{}/{}] {} ...{}",
+            i + 1,
+            plans.len(),
+            plan.name,
+            if tty { "" } else { "\n" }
+        );
+        let rep = run::run_one(&exe, file, plan, records.as_deref());
+        if tty {
+            eprint!("\r\x1b[K");
+        }
+        print!("{}", report::print_scenario(&rep));
+        println!();
+        if rep.exit_code == exit::ENVIRONMENT {
+            // Every other scenario would fail the same way.
+            scenarios.push(rep);
+            break;
+        }
+        scenarios.push(rep);
+    }
+    let code = run::combine(scenarios.iter().map(|s| s.exit_code));
+    let passed = scenarios.iter().filter(|s| s.exit_code == 0).count();
+    println!("{passed} passed, {} failed", scenarios.len() - passed);
+    let report = Report {
+        nlstorm_version: env!("CARGO_PKG_VERSION").into(),
+        exit_code: code,
+        scenarios,
+    };
+    if let Some(p) = json {
+        std::fs::write(&p, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("failed to write {}", p.display()))?;
+    }
+    if let Some(p) = junit {
+        std::fs::write(&p, report::junit(&report))
+            .with_context(|| format!("failed to write {}", p.display()))?;
+    }
+    Ok(code)
+}
+
+fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
+    let exe =
+        std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
+    match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)).context("probe failed")? {
+        Answer::Probed(p) => {
+            print!("{}", report::print_probe(&p));
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&p)?)
+                    .with_context(|| format!("failed to write {}", path.display()))?;
+            }
+            Ok(exit::PASS)
+        }
+        Answer::Failed { code, message } => {
+            eprintln!("nlstorm: probe: {message}");
+            Ok(code)
+        }
+        Answer::Ran(_) => anyhow::bail!("the sandbox answered a probe with a run"),
+    }
+}

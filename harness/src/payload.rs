@@ -337,7 +337,10 @@ fn usb_hotplug() -> Vec<UeventBody> {
 #[derive(Debug, Clone)]
 pub struct Template {
     buf: Vec<u8>,
+    /// Where the sequence number goes; `usize::MAX` for the binary usersock header.
     seq_at: usize,
+    /// Where the source index goes (decimal templates).
+    src_at: usize,
     /// Offset where padding starts: the shortest message this template can produce.
     min_len: usize,
     /// Whether the sent bytes must end with a NUL (uevent datagrams do).
@@ -348,6 +351,18 @@ impl Template {
     /// Length of the shortest message.
     pub fn min_len(&self) -> usize {
         self.min_len
+    }
+
+    /// Rewrites the source index (calibration messages use one no receiver counts).
+    pub fn set_source(&mut self, source: u16) {
+        if self.seq_at == usize::MAX {
+            self.buf[2..4].copy_from_slice(&source.to_le_bytes());
+        } else {
+            put_decimal(
+                &mut self.buf[self.src_at..self.src_at + SRC_DIGITS],
+                u64::from(source),
+            );
+        }
     }
 
     /// Length of the longest message.
@@ -405,6 +420,7 @@ pub fn usersock_template(run: &RunId, source: u16, max_len: usize) -> Template {
     Template {
         buf,
         seq_at: usize::MAX,
+        src_at: 2,
         min_len: USERSOCK_HEADER,
         nul_terminated: false,
     }
@@ -419,7 +435,9 @@ pub fn sysfs_write_template(
     max_pad: usize,
 ) -> Template {
     let mut s = format!("{} {}", body.action, run.uuid());
-    s.push_str(&format!(" {SRC_KEY}={:0w$}", source, w = SRC_DIGITS));
+    s.push_str(&format!(" {SRC_KEY}="));
+    let src_at = s.len();
+    s.push_str(&format!("{:0w$}", source, w = SRC_DIGITS));
     s.push(' ');
     s.push_str(SEQ_KEY);
     s.push('=');
@@ -434,6 +452,7 @@ pub fn sysfs_write_template(
     Template {
         buf: s.into_bytes(),
         seq_at,
+        src_at,
         min_len,
         nul_terminated: false,
     }
@@ -448,31 +467,34 @@ pub fn synthetic_uevent_template(
     max_len: usize,
 ) -> Template {
     let devpath = "/devices/virtual/misc/nlstorm";
-    let mut fields = vec![
+    let fields = [
         format!("{}@{devpath}", body.action),
         format!("ACTION={}", body.action),
         format!("DEVPATH={devpath}"),
         "SUBSYSTEM=misc".to_string(),
         format!("SYNTH_UUID={}", run.uuid()),
-        format!("SYNTH_ARG_{SRC_KEY}={:0w$}", source, w = SRC_DIGITS),
     ];
     let mut s = fields.join("\0");
+    s.push_str(&format!("\0SYNTH_ARG_{SRC_KEY}="));
+    let src_at = s.len();
+    s.push_str(&format!("{:0w$}", source, w = SRC_DIGITS));
     s.push('\0');
     s.push_str(&format!("SYNTH_ARG_{SEQ_KEY}="));
     let seq_at = s.len();
     s.push_str(&"0".repeat(SEQ_DIGITS));
-    fields.clear();
     for (k, v) in &body.keys {
         s.push('\0');
         s.push_str(&format!("SYNTH_ARG_{k}={v}"));
     }
-    s.push_str(&format!("\0SYNTH_ARG_{PAD_KEY}=p\0"));
-    let min_len = s.len();
-    let pad = max_len.saturating_sub(min_len);
+    s.push_str(&format!("\0SYNTH_ARG_{PAD_KEY}=p"));
+    // The byte after the pad value is turned into the terminating NUL by render().
+    let min_len = s.len() + 1;
+    let pad = max_len.saturating_sub(s.len()).max(1);
     s.push_str(&"p".repeat(pad));
     Template {
         buf: s.into_bytes(),
         seq_at,
+        src_at,
         min_len,
         nul_terminated: true,
     }
@@ -589,6 +611,31 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn retagged_templates_name_another_source() {
+        let r = run();
+        let mut t = synthetic_uevent_template(&r, 1, &plain_body(), 300);
+        t.set_source(999);
+        assert_eq!(
+            decode(
+                Protocol::KobjectUevent,
+                t.render(3, 300).bytes(),
+                &r,
+                &r.uuid()
+            ),
+            Tag::Ours {
+                source: 999,
+                seq: 3
+            }
+        );
+        let mut u = usersock_template(&r, 1, 64);
+        u.set_source(7);
+        assert_eq!(
+            decode(Protocol::Usersock, u.render(3, 64).bytes(), &r, &r.uuid()),
+            Tag::Ours { source: 7, seq: 3 }
+        );
     }
 
     #[test]

@@ -1,0 +1,277 @@
+//! History -> Verdict. Pure: reads only the history and the plan.
+
+use serde::{Deserialize, Serialize};
+
+use crate::emit::EmitterRecord;
+use crate::history::History;
+use crate::plan::{Metric, Plan};
+use crate::receive::Ledger;
+
+/// What one receiver got and lost: the JSON report's per-receiver object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverResult {
+    /// Receiver name.
+    pub name: String,
+    /// `kobject-uevent` or `usersock`.
+    pub protocol: String,
+    /// `default`, `SO_RCVBUF` or `SO_RCVBUFFORCE`.
+    pub rcvbuf_option: String,
+    /// Bytes requested (null for default).
+    pub rcvbuf_requested: Option<u64>,
+    /// Effective SO_RCVBUF read back from the kernel.
+    pub rcvbuf_effective: u64,
+    /// Messages sent to groups this receiver joined.
+    pub sent: u64,
+    /// Distinct messages of this run received.
+    pub delivered: u64,
+    /// Sent but never received (sequence gaps).
+    pub lost: u64,
+    /// ENOBUFS errors returned to the reader.
+    pub enobufs: u64,
+    /// Drops column of /proc/net/netlink for the socket (null if the row was gone).
+    pub kernel_drops: Option<u64>,
+    /// Largest sampled receive-queue charge, bytes.
+    pub max_rmem: u64,
+    /// Datagrams cut short (MSG_TRUNC).
+    pub truncated: u64,
+    /// Messages that arrived after a later one.
+    pub out_of_order: u64,
+    /// Extra copies received.
+    pub duplicates: u64,
+    /// Datagrams not from this run.
+    pub foreign: u64,
+    /// Model: messages an unread queue holds (null when nothing was sent to it).
+    pub predicted_capacity: Option<u64>,
+    /// Model: messages lost, when the reader did not read during emission.
+    pub predicted_lost: Option<u64>,
+    /// Measured truesize of the receiver's first message, bytes.
+    pub truesize: Option<u64>,
+    /// `agrees`, `disagrees` or `not-applicable` (reader active during emission).
+    pub model: String,
+    /// Blocking-call ledger.
+    pub calls: Ledger,
+    /// The deadline cut reading short.
+    pub stopped_by_deadline: bool,
+    /// An unexpected receive error.
+    pub error: Option<String>,
+}
+
+impl ReceiverResult {
+    /// The figure an expectation tests.
+    pub fn metric(&self, m: Metric) -> u64 {
+        match m {
+            Metric::Sent => self.sent,
+            Metric::Delivered => self.delivered,
+            Metric::Lost => self.lost,
+            Metric::Enobufs => self.enobufs,
+            Metric::KernelDrops => self.kernel_drops.unwrap_or(0),
+            Metric::Truncated => self.truncated,
+            Metric::OutOfOrder => self.out_of_order,
+            Metric::Duplicates => self.duplicates,
+            Metric::Foreign => self.foreign,
+            Metric::MaxRmem => self.max_rmem,
+            Metric::RcvbufEffective => self.rcvbuf_effective,
+        }
+    }
+}
+
+/// One expectation's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Receiver name, or `run` for run-wide checks.
+    pub receiver: String,
+    /// `lost >= 1`.
+    pub check: String,
+    /// Where it was written.
+    pub location: String,
+    /// Held or not.
+    pub passed: bool,
+    /// The measured figure, as text.
+    pub measured: String,
+}
+
+/// Overall status, mapped to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every expectation held.
+    Pass,
+    /// Some expectation failed.
+    Fail,
+    /// The harness's own bookkeeping is inconsistent.
+    HarnessError,
+}
+
+/// The checker's answer for one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Scenario name.
+    pub scenario: String,
+    /// Overall status.
+    pub status: Status,
+    /// Per receiver.
+    pub receivers: Vec<ReceiverResult>,
+    /// Per emitter.
+    pub emitters: Vec<EmitterRecord>,
+    /// Every expectation and run-wide check.
+    pub outcomes: Vec<Outcome>,
+    /// Harness-side inconsistencies (exit 4).
+    pub problems: Vec<String>,
+}
+
+/// Checks a history against its plan.
+pub fn check(plan: &Plan, h: &History) -> Verdict {
+    let mut problems = Vec::new();
+    let receivers: Vec<ReceiverResult> = plan
+        .receivers
+        .iter()
+        .zip(&h.receivers)
+        .map(|(rp, rh)| result(plan, h, rp, rh, &mut problems))
+        .collect();
+    let mut outcomes = Vec::new();
+    for (rp, res) in plan.receivers.iter().zip(&receivers) {
+        for e in &rp.expectations {
+            let got = res.metric(e.metric);
+            outcomes.push(Outcome {
+                receiver: rp.name.clone(),
+                check: e.describe(),
+                location: e.location.clone(),
+                passed: e.cmp.holds(got, e.value),
+                measured: got.to_string(),
+            });
+        }
+    }
+    outcomes.push(Outcome {
+        receiver: "run".into(),
+        check: format!(
+            "finished within the deadline ({})",
+            crate::units::format_duration(plan.deadline)
+        ),
+        location: String::new(),
+        passed: !h.deadline_hit,
+        measured: format!("{:.3}s", h.elapsed_ns as f64 / 1e9),
+    });
+    for e in &h.emitters {
+        if e.send_errors > 0 {
+            problems.push(format!(
+                "emitter `{}`: {} sends failed (first: {})",
+                e.name,
+                e.send_errors,
+                e.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    let status = if !problems.is_empty() {
+        Status::HarnessError
+    } else if outcomes.iter().all(|o| o.passed) {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    Verdict {
+        scenario: plan.name.clone(),
+        status,
+        receivers,
+        emitters: h.emitters.clone(),
+        outcomes,
+        problems,
+    }
+}
+
+fn result(
+    plan: &Plan,
+    h: &History,
+    rp: &crate::plan::ReceiverPlan,
+    rh: &crate::history::ReceiverHistory,
+    problems: &mut Vec<String>,
+) -> ReceiverResult {
+    let r = &rh.record;
+    let feeding: Vec<usize> = plan
+        .emitters
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            let (p, g) = e.kind.destination();
+            p == rp.protocol && rp.groups.contains(&g)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut sent = 0;
+    let mut delivered = 0;
+    let mut lost = 0;
+    for (i, tracker) in r.sources.iter().enumerate() {
+        let s = if feeding.contains(&i) {
+            h.emitters[i].sent
+        } else {
+            0
+        };
+        if let Some(top) = tracker.highest_seen() {
+            if top >= s {
+                problems.push(format!(
+                    "receiver `{}`: saw sequence {top} from `{}`, which sent only {s}",
+                    rp.name, h.emitters[i].name
+                ));
+            }
+        }
+        sent += s;
+        delivered += tracker.delivered();
+        lost += tracker.lost(s);
+    }
+    if delivered + lost != sent {
+        problems.push(format!("receiver `{}`: accounting invariant broken: delivered {delivered} + lost {lost} != sent {sent}", rp.name));
+    }
+    if let Some(e) = &r.error {
+        problems.push(format!("receiver `{}`: receive failed: {e}", rp.name));
+    }
+    let emission_end = feeding
+        .iter()
+        .map(|&i| h.emitters[i].finished_ns)
+        .max()
+        .unwrap_or(0);
+    let cut = feeding.iter().any(|&i| h.emitters[i].cut_by_deadline);
+    let unread_during_emission = r.read_started_ns >= emission_end && !cut;
+    let predicted_lost = match (&rh.prediction, unread_during_emission) {
+        (Some(p), true) => Some(sent.saturating_sub(p.capacity.min(sent))),
+        _ => None,
+    };
+    let model = match predicted_lost {
+        Some(pl) if pl == lost => "agrees",
+        Some(_) => "disagrees",
+        None => "not-applicable",
+    };
+    ReceiverResult {
+        name: rp.name.clone(),
+        protocol: rp.protocol.name().into(),
+        rcvbuf_option: r.setup.rcvbuf_option.clone(),
+        rcvbuf_requested: r.setup.rcvbuf_requested,
+        rcvbuf_effective: r.setup.rcvbuf_effective,
+        sent,
+        delivered,
+        lost,
+        enobufs: r.enobufs,
+        kernel_drops: r.kernel_drops,
+        max_rmem: r.max_rmem,
+        truncated: r.truncated,
+        out_of_order: r.sources.iter().map(|t| t.out_of_order()).sum(),
+        duplicates: r.sources.iter().map(|t| t.duplicates()).sum(),
+        foreign: r.foreign,
+        predicted_capacity: rh.prediction.as_ref().map(|p| p.capacity),
+        predicted_lost,
+        truesize: rh.prediction.as_ref().map(|p| p.truesize),
+        model: model.into(),
+        calls: r.ledger.clone(),
+        stopped_by_deadline: r.stopped_by_deadline,
+        error: r.error.clone(),
+    }
+}
+
+impl Status {
+    /// The exit code for this status.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Pass => crate::exit::PASS,
+            Status::Fail => crate::exit::FINDING,
+            Status::HarnessError => crate::exit::HARNESS,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! One emitter: prebuilt templates, a schedule, a pacing loop, a count of what was sent.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::pacing::wait_until;
+use super::sink::Sink;
+use crate::payload::{self, RunId, Template};
+use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol};
+use crate::rng::SplitMix64;
+use crate::schedule::SendTimes;
+
+/// What an emitter did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmitterRecord {
+    /// Name from the scenario.
+    pub name: String,
+    /// Path into the kernel.
+    pub kind: String,
+    /// Messages the kernel accepted (sequence numbers 0..sent).
+    pub sent: u64,
+    /// Sends that failed.
+    pub send_errors: u64,
+    /// The first failure, for the report.
+    pub first_error: Option<String>,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// First send, ns after the run's start.
+    pub started_ns: u64,
+    /// Last send returned, ns after the run's start.
+    pub finished_ns: u64,
+    /// Stopped by the run's deadline before the schedule ended.
+    pub cut_by_deadline: bool,
+}
+
+/// A ready-to-run emitter.
+#[derive(Debug)]
+pub struct Emitter {
+    index: u16,
+    plan: EmitterPlan,
+    sink: Sink,
+    templates: Vec<Template>,
+    /// Wire length minus bytes written, per template (kernel-uevent: the kernel adds the
+    /// header and its own keys); zero for sockets.
+    overhead: Vec<usize>,
+    seed: u64,
+}
+
+/// Index used by calibration messages, which never reach a receiver of the run.
+pub const CALIBRATION_SOURCE: u16 = 999;
+
+impl Emitter {
+    /// Builds the emitter's sink and templates. `device` is the sandbox veth for
+    /// kernel-uevent emitters.
+    pub fn new(
+        index: u16,
+        plan: &EmitterPlan,
+        run: &RunId,
+        seed: u64,
+        device: Option<&str>,
+    ) -> io::Result<Self> {
+        let bodies = match plan.payload {
+            PayloadPlan::Contents { profile } => payload::profile_events(profile),
+            _ => vec![payload::plain_body()],
+        };
+        let max_wire = match plan.payload {
+            PayloadPlan::Fixed { bytes } => bytes as usize,
+            PayloadPlan::Uniform { max, .. } => max as usize,
+            PayloadPlan::Contents { .. } => 0,
+        };
+        let (sink, templates) = match plan.kind {
+            EmitterKind::KernelUevent => {
+                let dev = device.ok_or_else(|| {
+                    io::Error::other("kernel-uevent emitter has no sandbox device")
+                })?;
+                let t = bodies
+                    .iter()
+                    .map(|b| payload::sysfs_write_template(run, index, b, max_wire))
+                    .collect();
+                (Sink::sysfs(dev)?, t)
+            }
+            EmitterKind::SyntheticUevent => {
+                let t: Vec<Template> = bodies
+                    .iter()
+                    .map(|b| payload::synthetic_uevent_template(run, index, b, max_wire))
+                    .collect();
+                let longest = t.iter().map(Template::max_len).max().unwrap_or(0);
+                (Sink::socket(Protocol::KobjectUevent, 1, longest)?, t)
+            }
+            EmitterKind::Usersock { group } => (
+                Sink::socket(Protocol::Usersock, group, max_wire)?,
+                vec![payload::usersock_template(run, index, max_wire)],
+            ),
+        };
+        let overhead = vec![0; templates.len()];
+        Ok(Self {
+            index,
+            plan: plan.clone(),
+            sink,
+            templates,
+            overhead,
+            seed,
+        })
+    }
+
+    /// Number of distinct message templates (content profiles have several).
+    pub fn variants(&self) -> usize {
+        self.templates.len()
+    }
+
+    /// Records how many bytes the kernel adds to template `variant` (kernel-uevent).
+    pub fn set_overhead(&mut self, variant: usize, overhead: usize) {
+        self.overhead[variant] = overhead;
+    }
+
+    /// Shortest wire size this emitter can produce for `variant`, given its overhead.
+    pub fn min_wire(&self, variant: usize) -> usize {
+        self.templates[variant].min_len() + self.overhead[variant]
+    }
+
+    /// Sends one message of `variant` outside the schedule (calibration), with the
+    /// shortest length, or `wire_len` bytes on the wire when given.
+    pub fn send_probe(&mut self, variant: usize, wire_len: Option<usize>) -> io::Result<()> {
+        let len = wire_len.map_or(self.templates[variant].min_len(), |w| {
+            w.saturating_sub(self.overhead[variant])
+        });
+        let mut t = self.templates[variant].clone();
+        retag(&mut t, CALIBRATION_SOURCE);
+        let m = t.render(u64::MAX / 2, len);
+        self.sink.send(m.bytes())
+    }
+
+    /// The wire size of each of the first `n` messages, in send order, as the run will
+    /// send them: what the model needs to predict an unread queue.
+    pub fn wire_sizes(&self, n: usize) -> Vec<usize> {
+        let mut sizes = Sizes::new(&self.plan.payload, self.seed, self.index);
+        (0..n)
+            .map(|i| {
+                let (variant, len) = sizes.next(i as u64, &self.templates);
+                len.unwrap_or_else(|| self.templates[variant].min_len()) + self.overhead[variant]
+            })
+            .collect()
+    }
+
+    /// Runs the schedule from `t0 + start` until it ends or `stop` is raised.
+    pub fn run(mut self, t0: Instant, stop: &AtomicBool) -> EmitterRecord {
+        let start = t0 + self.plan.start;
+        let mut rec = EmitterRecord {
+            name: self.plan.name.clone(),
+            kind: self.plan.kind.name().into(),
+            ..Default::default()
+        };
+        let times = SendTimes::new(&self.plan.schedule, self.seed, u64::from(self.index) * 2);
+        let stop_at = times
+            .stop_at_ns()
+            .map(|ns| start + Duration::from_nanos(ns));
+        let mut sizes = Sizes::new(&self.plan.payload, self.seed, self.index);
+        let mut seq = 0u64;
+        if !wait_until(start, stop) {
+            rec.cut_by_deadline = true;
+            return rec;
+        }
+        rec.started_ns = ns_since(t0);
+        for offset in times {
+            if stop.load(Ordering::Relaxed) {
+                rec.cut_by_deadline = true;
+                break;
+            }
+            if offset > 0 && !wait_until(start + Duration::from_nanos(offset), stop) {
+                rec.cut_by_deadline = true;
+                break;
+            }
+            if stop_at.is_some_and(|end| Instant::now() >= end) {
+                break;
+            }
+            let (variant, len) = sizes.next(seq, &self.templates);
+            let write_len = len.map_or(self.templates[variant].min_len(), |l| {
+                l.saturating_sub(self.overhead[variant])
+            });
+            let msg = self.templates[variant].render(seq, write_len);
+            match self.sink.send(msg.bytes()) {
+                Ok(()) => {
+                    rec.bytes += msg.bytes().len() as u64;
+                    seq += 1;
+                }
+                Err(e) => {
+                    rec.send_errors += 1;
+                    if rec.first_error.is_none() {
+                        rec.first_error = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        rec.sent = seq;
+        rec.finished_ns = ns_since(t0);
+        rec
+    }
+}
+
+fn retag(t: &mut Template, source: u16) {
+    // Calibration messages must not look like the run's messages: rebuild the
+    // identifying header with another source. Templates are small; this is off the hot path.
+    t.set_source(source);
+}
+
+/// Nanoseconds since `t0`.
+pub fn ns_since(t0: Instant) -> u64 {
+    Instant::now().saturating_duration_since(t0).as_nanos() as u64
+}
+
+/// Which template and what wire length each message has; seeded and allocation-free.
+struct Sizes<'a> {
+    plan: &'a PayloadPlan,
+    rng: SplitMix64,
+}
+
+impl<'a> Sizes<'a> {
+    fn new(plan: &'a PayloadPlan, seed: u64, index: u16) -> Self {
+        Self {
+            plan,
+            rng: SplitMix64::new(seed, u64::from(index) * 2 + 1),
+        }
+    }
+
+    /// `(variant, wire length)`; `None` length means the template's natural length.
+    fn next(&mut self, seq: u64, templates: &[Template]) -> (usize, Option<usize>) {
+        match *self.plan {
+            PayloadPlan::Fixed { bytes } => (0, Some(bytes as usize)),
+            PayloadPlan::Uniform { min, max } => (
+                0,
+                Some(self.rng.range_inclusive(u64::from(min), u64::from(max)) as usize),
+            ),
+            PayloadPlan::Contents { .. } => ((seq % templates.len() as u64) as usize, None),
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Executes a [`Plan`] inside a fresh sandbox and returns its [`History`]. Runs in the
+//! re-exec'd child process: [`execute`] must be its first act, while single-threaded.
+
+use std::os::unix::thread::JoinHandleExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::calibrate::{self, Scale, Truesizes};
+use crate::emit::{Emitter, EmitterRecord};
+use crate::history::{History, Prediction, ReceiverHistory, TruesizePoint};
+use crate::model::{AdmitRule, BufferFacts, Request};
+use crate::payload::RunId;
+use crate::plan::{EmitterKind, PayloadPlan, Plan, RcvbufPlan, ReadMode};
+use crate::receive::{Receiver, ReceiverError, Shared};
+use crate::sandbox::{self, SandboxError};
+use crate::schedule::SendTimes;
+
+/// Why a run could not be carried out. Losses and ENOBUFS are never errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Building the sandbox failed.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A receiver could not be set up.
+    #[error(transparent)]
+    Receiver(#[from] ReceiverError),
+    /// The scenario asks for something this kernel cannot do (e.g. a payload smaller
+    /// than the kernel's own uevent header).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Anything else the harness failed at.
+    #[error("failed to {what}")]
+    Io {
+        /// The step.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExecError {
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExecError::Sandbox(e) if e.is_environment() => crate::exit::ENVIRONMENT,
+            ExecError::Receiver(e) if e.is_permission() => crate::exit::ENVIRONMENT,
+            ExecError::Unsupported(_) => crate::exit::BAD_INPUT,
+            _ => crate::exit::HARNESS,
+        }
+    }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExecError {
+    let what = what.into();
+    move |source| ExecError::Io { what, source }
+}
+
+/// The admission rule the model uses; the probe confirms it on each kernel.
+pub const ADMIT_RULE: AdmitRule = AdmitRule::RmemAtMostRcvbuf;
+/// How far ahead of the first send the readers are started.
+const LEAD: Duration = Duration::from_millis(5);
+
+/// Device name of the veth made for kernel-uevent emitter `i`.
+pub fn device_name(i: usize) -> String {
+    format!("nls{i}")
+}
+
+/// Runs `plan` in a new sandbox. Call only from a single-threaded process.
+pub fn execute(plan: &Plan) -> Result<History, ExecError> {
+    let devices: Vec<String> = plan
+        .emitters
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == EmitterKind::KernelUevent)
+        .map(|(i, _)| device_name(i))
+        .collect();
+    let sandbox = sandbox::enter(&devices)?;
+    let facts = calibrate::buffer_facts().map_err(io("read the kernel's buffer limits"))?;
+    let run = RunId::random();
+
+    let mut emitters = Vec::new();
+    for (i, e) in plan.emitters.iter().enumerate() {
+        let dev = (e.kind == EmitterKind::KernelUevent).then(|| device_name(i));
+        let em = Emitter::new(i as u16, e, &run, plan.seed, dev.as_deref())
+            .map_err(io(format!("set up emitter `{}`", e.name)))?;
+        emitters.push(em);
+    }
+    let (predictions, requests, calibration) = model_receivers(plan, &facts, &mut emitters)?;
+
+    let receivers = plan
+        .receivers
+        .iter()
+        .zip(&requests)
+        .map(|(r, &req)| Receiver::open(r, req))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shared = Arc::new(Shared {
+        t0: Instant::now() + LEAD,
+        emission_done: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        uuid: run.uuid(),
+        run,
+    });
+    let (emitter_records, receiver_records, deadline_hit) =
+        flood(plan, emitters, receivers, &shared)?;
+    let elapsed_ns = Instant::now()
+        .saturating_duration_since(shared.t0)
+        .as_nanos() as u64;
+
+    Ok(History {
+        run_id: run.uuid(),
+        kernel_release: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        facts,
+        admit_rule: ADMIT_RULE,
+        sandbox,
+        deadline_hit,
+        elapsed_ns,
+        emitters: emitter_records,
+        receivers: receiver_records
+            .into_iter()
+            .zip(predictions)
+            .map(|(record, prediction)| ReceiverHistory { record, prediction })
+            .collect(),
+        calibration,
+    })
+}
+
+type Modelled = (Vec<Option<Prediction>>, Vec<Request>, Vec<TruesizePoint>);
+
+/// Calibrates the emitters and predicts each receiver's capacity; resolves `rcvbuf-fit`.
+fn model_receivers(
+    plan: &Plan,
+    facts: &BufferFacts,
+    emitters: &mut [Emitter],
+) -> Result<Modelled, ExecError> {
+    let mut truesizes = Truesizes::default();
+    let mut scales: Vec<Option<Scale>> = Vec::new();
+    for (i, e) in plan.emitters.iter().enumerate() {
+        let (proto, group) = e.kind.destination();
+        let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
+        if e.kind == EmitterKind::KernelUevent {
+            calibrate::kernel_overhead(&mut scale, &mut emitters[i]).map_err(io(format!(
+                "write a uevent for `{}` (is /sys/class/net/{}/uevent writable?)",
+                e.name,
+                device_name(i)
+            )))?;
+            let smallest = (0..emitters[i].variants())
+                .map(|v| emitters[i].min_wire(v))
+                .max()
+                .unwrap_or(0);
+            let want = match e.payload {
+                PayloadPlan::Fixed { bytes } => Some(bytes),
+                PayloadPlan::Uniform { min, .. } => Some(min),
+                PayloadPlan::Contents { .. } => None,
+            };
+            if let Some(w) = want.filter(|&w| (w as usize) < smallest) {
+                return Err(ExecError::Unsupported(format!(
+                    "emitter `{}`: payload {w} B is below the smallest uevent the kernel makes on this path ({smallest} B on this kernel): raise `payload`",
+                    e.name
+                )));
+            }
+        }
+        scales.push(Some(scale));
+    }
+    // A queue can hold at most rcvbuf / smallest truesize + 1 messages; never simulate more.
+    let cap_for = |rcvbuf: u64| (rcvbuf / 256 + 2) as usize;
+    let stream = |r: usize,
+                  limit: usize,
+                  truesizes: &mut Truesizes,
+                  scales: &mut [Option<Scale>],
+                  emitters: &mut [Emitter]|
+     -> Result<(Vec<u64>, bool), ExecError> {
+        let rp = &plan.receivers[r];
+        let feeding: Vec<usize> = plan
+            .emitters
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                let (p, g) = e.kind.destination();
+                p == rp.protocol && rp.groups.contains(&g)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut out = Vec::new();
+        for &i in &feeding {
+            let n = SendTimes::planned_count(&plan.emitters[i].schedule)
+                .map_or(limit, |c| (c as usize).min(limit));
+            let sizes = emitters[i].wire_sizes(n);
+            let variants = match plan.emitters[i].payload {
+                PayloadPlan::Contents { .. } => emitters[i].variants(),
+                _ => 1,
+            };
+            for (k, len) in sizes.into_iter().enumerate() {
+                let scale = scales[i].as_mut().expect("scale per emitter");
+                out.push(
+                    truesizes
+                        .get(scale, i as u16, &mut emitters[i], k % variants, len)
+                        .map_err(io("measure a message's truesize"))?,
+                );
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok((out, feeding.len() == 1))
+    };
+    let mut preds = Vec::new();
+    let mut requests = Vec::new();
+    for (r, rp) in plan.receivers.iter().enumerate() {
+        let req = match rp.rcvbuf {
+            RcvbufPlan::Default => Request::Default,
+            RcvbufPlan::Request { bytes } => Request::Plain(bytes),
+            RcvbufPlan::Force { bytes } => Request::Force(bytes),
+            RcvbufPlan::FitBurst { emitter } => {
+                let burst =
+                    SendTimes::first_burst(&plan.emitters[emitter].schedule).unwrap_or(1) as usize;
+                let sizes = emitters[emitter].wire_sizes(burst);
+                let variants = match plan.emitters[emitter].payload {
+                    PayloadPlan::Contents { .. } => emitters[emitter].variants(),
+                    _ => 1,
+                };
+                let mut need = 0u64;
+                for (k, len) in sizes.into_iter().enumerate().take(burst.saturating_sub(1)) {
+                    let scale = scales[emitter].as_mut().expect("scale per emitter");
+                    need += truesizes
+                        .get(
+                            scale,
+                            emitter as u16,
+                            &mut emitters[emitter],
+                            k % variants,
+                            len,
+                        )
+                        .map_err(io("measure a message's truesize"))?;
+                }
+                match facts.request_for(need) {
+                    Some(req) => Request::Plain(req),
+                    None => return Err(ExecError::Unsupported(format!(
+                        "receiver `{}`: a burst of {burst} needs an effective rcvbuf of {need} B, above 2 x net.core.rmem_max ({}); use rcvbuf-force",
+                        rp.name, 2 * facts.rmem_max
+                    ))),
+                }
+            }
+        };
+        let rcvbuf = facts.effective(req);
+        let (ts, exact) = stream(r, cap_for(rcvbuf), &mut truesizes, &mut scales, emitters)?;
+        preds.push(ts.first().map(|&first| Prediction {
+            capacity: ADMIT_RULE.queued(rcvbuf, ts.iter().copied()),
+            truesize: first,
+            exact,
+        }));
+        requests.push(req);
+    }
+    let points = truesizes
+        .points()
+        .into_iter()
+        .map(|(e, variant, wire_len, truesize)| TruesizePoint {
+            emitter: plan.emitters[e as usize].name.clone(),
+            variant,
+            wire_len,
+            truesize,
+        })
+        .collect();
+    Ok((preds, requests, points))
+}
+
+type Flooded = (
+    Vec<EmitterRecord>,
+    Vec<crate::receive::ReceiverRecord>,
+    bool,
+);
+
+/// Starts readers, a sampler and the emitters; enforces the deadline; collects records.
+fn flood(
+    plan: &Plan,
+    emitters: Vec<Emitter>,
+    receivers: Vec<Receiver>,
+    shared: &Arc<Shared>,
+) -> Result<Flooded, ExecError> {
+    let sources = plan.emitters.len();
+    let handles: Vec<_> = receivers.iter().map(Receiver::sampler_handle).collect();
+    let blocking: Vec<bool> = plan
+        .receivers
+        .iter()
+        .map(|r| r.mode == ReadMode::Blocking)
+        .collect();
+    let readers: Vec<_> = receivers
+        .into_iter()
+        .map(|r| {
+            let sh = shared.clone();
+            thread::Builder::new()
+                .name(format!("recv-{}", r.setup().name))
+                .spawn(move || r.run(&sh, sources))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(io("start a reader thread"))?;
+    let sampler_stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = sampler_stop.clone();
+        thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for (sock, max) in &handles {
+                        if let Ok(m) = sock.meminfo() {
+                            max.fetch_max(m.rmem_alloc, Ordering::Relaxed);
+                        }
+                    }
+                    thread::sleep(Duration::from_micros(500));
+                }
+            })
+            .map_err(io("start the sampler thread"))?
+    };
+    let senders: Vec<_> = emitters
+        .into_iter()
+        .map(|e| {
+            let sh = shared.clone();
+            thread::Builder::new()
+                .name("emit".into())
+                .spawn(move || e.run(sh.t0, &sh.stop))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(io("start an emitter thread"))?;
+
+    let deadline = shared.t0 + plan.deadline;
+    let mut deadline_hit = false;
+    let poke = |finished: &dyn Fn(usize) -> bool| {
+        // Wake blocked readers so they notice the end of emission or the deadline.
+        for (i, h) in readers.iter().enumerate() {
+            if blocking[i] && !finished(i) {
+                unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };
+            }
+        }
+    };
+    loop {
+        let emitting = senders.iter().any(|s| !s.is_finished());
+        if !emitting {
+            shared.emission_done.store(true, Ordering::Release);
+        }
+        if readers.iter().all(|r| r.is_finished()) && !emitting {
+            break;
+        }
+        if Instant::now() >= deadline && !deadline_hit {
+            deadline_hit = true;
+            shared.stop.store(true, Ordering::Release);
+        }
+        if !emitting || deadline_hit {
+            poke(&|i| readers[i].is_finished());
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    let emitted = senders
+        .into_iter()
+        .map(|s| s.join().unwrap_or_default())
+        .collect();
+    let received = readers
+        .into_iter()
+        .map(|r| r.join())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ExecError::Io {
+            what: "join a reader thread".into(),
+            source: std::io::Error::other("reader panicked"),
+        })?;
+    sampler_stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    Ok((emitted, received, deadline_hit))
+}
+
+/// Installs a do-nothing SIGUSR1 handler without SA_RESTART, so the wake-up signal makes
+/// a blocked recvmsg return EINTR instead of killing the process.
+pub fn install_wakeup_handler() {
+    extern "C" fn noop(_: libc::c_int) {}
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = noop as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+}

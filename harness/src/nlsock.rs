@@ -1,0 +1,293 @@
+//! Netlink sockets with typed options: every raw constant is mapped here, once.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use crate::plan::Protocol;
+
+/// SOL_NETLINK option that suppresses ENOBUFS reports (the drop still happens).
+const NETLINK_NO_ENOBUFS: libc::c_int = 5;
+/// Index of rmem_alloc and drops in the SO_MEMINFO array (include/uapi/linux/sock_diag.h).
+const SK_MEMINFO_RMEM_ALLOC: usize = 0;
+const SK_MEMINFO_RCVBUF: usize = 1;
+const SK_MEMINFO_DROPS: usize = 8;
+const SK_MEMINFO_VARS: usize = 9;
+
+/// A socket option nlstorm sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOpt {
+    /// SO_RCVBUF: the kernel stores `max(2 * min(v, rmem_max), SOCK_MIN_RCVBUF)`
+    /// ("The kernel doubles this value", man 7 socket).
+    Rcvbuf(u32),
+    /// SO_RCVBUFFORCE: as SO_RCVBUF without the rmem_max clamp; needs CAP_NET_ADMIN.
+    RcvbufForce(u32),
+    /// SO_SNDBUF.
+    Sndbuf(u32),
+    /// SO_SNDBUFFORCE.
+    SndbufForce(u32),
+    /// NETLINK_NO_ENOBUFS.
+    NoEnobufs(bool),
+    /// SO_RCVTIMEO: bounds every blocking receive.
+    RecvTimeout(Duration),
+}
+
+/// The kernel's accounting of one socket's receive queue (SO_MEMINFO).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    /// Bytes charged to the receive queue (sum of skb truesize).
+    pub rmem_alloc: u64,
+    /// Effective receive buffer limit.
+    pub rcvbuf: u64,
+    /// Messages dropped for this socket (sk_drops).
+    pub drops: u64,
+}
+
+/// What one receive call produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// A datagram: bytes copied and whether it was cut short (MSG_TRUNC).
+    Datagram {
+        /// Bytes in the caller's buffer.
+        len: usize,
+        /// The datagram was longer than the buffer.
+        truncated: bool,
+    },
+    /// The call failed with this errno (ENOBUFS, EAGAIN, EINTR, ...).
+    Errno(i32),
+}
+
+/// An AF_NETLINK socket.
+#[derive(Debug)]
+pub struct NlSocket {
+    fd: OwnedFd,
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+impl NlSocket {
+    /// Opens a raw netlink socket of `protocol`.
+    pub fn open(protocol: Protocol) -> io::Result<Self> {
+        let fd = check(unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                protocol.raw(),
+            )
+        })?;
+        Ok(Self {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Binds with a kernel-chosen port id, joining `groups` (1-based, at most 32).
+    pub fn bind(&self, groups: &[u32]) -> io::Result<()> {
+        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        sa.nl_family = libc::AF_NETLINK as u16;
+        sa.nl_groups = group_mask(groups);
+        check(unsafe {
+            libc::bind(
+                self.raw(),
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as u32,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Sets one option.
+    pub fn set(&self, opt: SockOpt) -> io::Result<()> {
+        match opt {
+            SockOpt::Rcvbuf(v) => {
+                self.setopt(libc::SOL_SOCKET, libc::SO_RCVBUF, &(v as libc::c_int))
+            }
+            SockOpt::RcvbufForce(v) => {
+                self.setopt(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &(v as libc::c_int))
+            }
+            SockOpt::Sndbuf(v) => {
+                self.setopt(libc::SOL_SOCKET, libc::SO_SNDBUF, &(v as libc::c_int))
+            }
+            SockOpt::SndbufForce(v) => {
+                self.setopt(libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(v as libc::c_int))
+            }
+            SockOpt::NoEnobufs(on) => self.setopt(
+                libc::SOL_NETLINK,
+                NETLINK_NO_ENOBUFS,
+                &libc::c_int::from(on),
+            ),
+            SockOpt::RecvTimeout(d) => {
+                let tv = libc::timeval {
+                    tv_sec: d.as_secs() as libc::time_t,
+                    tv_usec: d.subsec_micros() as libc::suseconds_t,
+                };
+                self.setopt(libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
+            }
+        }
+    }
+
+    fn setopt<T>(&self, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
+        check(unsafe {
+            libc::setsockopt(
+                self.raw(),
+                level,
+                name,
+                (v as *const T).cast(),
+                size_of::<T>() as u32,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The effective SO_RCVBUF, as the kernel reports it (already doubled).
+    pub fn rcvbuf(&self) -> io::Result<u64> {
+        let mut v: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as u32;
+        check(unsafe {
+            libc::getsockopt(
+                self.raw(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(v as u64)
+    }
+
+    /// Whether NETLINK_NO_ENOBUFS is in effect, read back from the kernel.
+    pub fn no_enobufs(&self) -> io::Result<bool> {
+        let mut v: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as u32;
+        check(unsafe {
+            libc::getsockopt(
+                self.raw(),
+                libc::SOL_NETLINK,
+                NETLINK_NO_ENOBUFS,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(v != 0)
+    }
+
+    /// The queue's memory accounting (SO_MEMINFO).
+    pub fn meminfo(&self) -> io::Result<MemInfo> {
+        let mut v = [0u32; SK_MEMINFO_VARS];
+        let mut len = size_of::<[u32; SK_MEMINFO_VARS]>() as u32;
+        check(unsafe {
+            libc::getsockopt(
+                self.raw(),
+                libc::SOL_SOCKET,
+                libc::SO_MEMINFO,
+                v.as_mut_ptr().cast(),
+                &mut len,
+            )
+        })?;
+        Ok(MemInfo {
+            rmem_alloc: u64::from(v[SK_MEMINFO_RMEM_ALLOC]),
+            rcvbuf: u64::from(v[SK_MEMINFO_RCVBUF]),
+            drops: u64::from(v[SK_MEMINFO_DROPS]),
+        })
+    }
+
+    /// The socket's inode: the key of its /proc/net/netlink row.
+    pub fn inode(&self) -> io::Result<u64> {
+        let mut st: libc::stat = unsafe { zeroed() };
+        check(unsafe { libc::fstat(self.raw(), &mut st) })?;
+        Ok(st.st_ino)
+    }
+
+    /// Broadcasts `bytes` to `group`. For families without a kernel socket (usersock) the
+    /// unicast half of netlink_sendmsg() fails with ECONNREFUSED after the broadcast has
+    /// already been delivered, so that errno means sent.
+    pub fn broadcast(&self, group: u32, bytes: &[u8]) -> io::Result<()> {
+        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        sa.nl_family = libc::AF_NETLINK as u16;
+        sa.nl_groups = group_mask(&[group]);
+        let r = unsafe {
+            libc::sendto(
+                self.raw(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                0,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ECONNREFUSED) {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// One recvmsg(2) into `buf`; `flags` may hold MSG_DONTWAIT.
+    pub fn recv(&self, buf: &mut [u8], flags: libc::c_int) -> Received {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        let r = unsafe { libc::recvmsg(self.raw(), &mut msg, flags) };
+        if r < 0 {
+            return Received::Errno(
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO),
+            );
+        }
+        Received::Datagram {
+            len: r as usize,
+            truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        }
+    }
+
+    /// Waits up to `timeout` for the socket to be readable (or to have an error pending).
+    pub fn wait_readable(&self, timeout: Duration) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.raw(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        unsafe { libc::poll(&mut p, 1, ms) > 0 }
+    }
+
+    /// The raw descriptor, for recvmmsg(2) and write paths.
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// The bind(2) bitmask for groups 1..=32.
+pub fn group_mask(groups: &[u32]) -> u32 {
+    groups
+        .iter()
+        .filter(|g| (1..=32).contains(*g))
+        .fold(0, |m, g| m | 1u32 << (g - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_masks() {
+        assert_eq!(group_mask(&[1]), 1);
+        assert_eq!(group_mask(&[1, 3]), 0b101);
+        assert_eq!(group_mask(&[32]), 1 << 31);
+        assert_eq!(group_mask(&[0, 33]), 0);
+    }
+}

@@ -1,0 +1,381 @@
+//! `nlstorm probe`: the kernel facts the model rests on, measured live in a sandbox.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibrate::{self, Scale};
+use crate::emit::Emitter;
+use crate::exec::{device_name, ExecError};
+use crate::model::{AdmitRule, BufferFacts, Request};
+use crate::nlsock::{NlSocket, Received, SockOpt};
+use crate::payload::RunId;
+use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule};
+use crate::sandbox::{self, SandboxInfo};
+
+/// How one SO_RCVBUF request came out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RcvbufMapping {
+    /// `SO_RCVBUF` or `SO_RCVBUFFORCE`.
+    pub option: String,
+    /// Bytes requested.
+    pub request: u64,
+    /// getsockopt(SO_RCVBUF) afterwards (null if the kernel refused the option).
+    pub effective: Option<u64>,
+    /// What the model says.
+    pub model: u64,
+}
+
+/// Payload lengths `from..=to` all cost `truesize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Smallest wire length in the bucket.
+    pub from: usize,
+    /// Largest wire length in the bucket.
+    pub to: usize,
+    /// Bytes charged per message.
+    pub truesize: u64,
+}
+
+/// An unread queue flooded: how many messages it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityCase {
+    /// Emitter kind.
+    pub emitter: String,
+    /// SO_RCVBUF request.
+    pub rcvbuf_request: u64,
+    /// Effective size.
+    pub rcvbuf_effective: u64,
+    /// Wire length of each message.
+    pub payload: usize,
+    /// Measured truesize.
+    pub truesize: u64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages found in the queue.
+    pub queued: u64,
+    /// Model with `rmem <= rcvbuf`.
+    pub model_at_most: u64,
+    /// Model with `rmem < rcvbuf`.
+    pub model_below: u64,
+}
+
+/// Truesize buckets of one emitter kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmitterTruesize {
+    /// Emitter kind.
+    pub emitter: String,
+    /// Smallest message this path makes.
+    pub min_payload: usize,
+    /// Buckets over the measured range.
+    pub buckets: Vec<Bucket>,
+}
+
+/// Everything `probe` measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// `uname -r`.
+    pub kernel_release: String,
+    /// Sandbox used.
+    pub sandbox: SandboxInfo,
+    /// SOCK_MIN_RCVBUF (measured), rmem_max, rmem_default.
+    pub facts: BufferFacts,
+    /// Requests and what they became.
+    pub rcvbuf_mapping: Vec<RcvbufMapping>,
+    /// Every plain request matched `max(2 * min(req, rmem_max), SOCK_MIN_RCVBUF)`.
+    pub doubling_confirmed: bool,
+    /// SO_RCVBUFFORCE was accepted.
+    pub rcvbuf_force_permitted: bool,
+    /// Truesize buckets per emitter kind.
+    pub truesize: Vec<EmitterTruesize>,
+    /// Capacity of unread queues.
+    pub capacity: Vec<CapacityCase>,
+    /// The admission rule that explains every capacity case (null if neither does).
+    pub admit_rule: Option<AdmitRule>,
+    /// With NETLINK_NO_ENOBUFS: drops counted and no ENOBUFS returned.
+    pub no_enobufs_honoured: bool,
+    /// Without it, after the same overrun: ENOBUFS returned.
+    pub enobufs_reported_without_it: bool,
+    /// Writing to a sandbox device's uevent file made the kernel broadcast.
+    pub kernel_uevent_permitted: bool,
+}
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> ExecError + '_ {
+    move |source| ExecError::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// Measures everything, inside a fresh sandbox. Call only from the single-threaded child.
+pub fn probe() -> Result<ProbeReport, ExecError> {
+    let sandbox = sandbox::enter(&[device_name(0)])?;
+    let facts = calibrate::buffer_facts().map_err(io("read buffer limits"))?;
+    let (rcvbuf_mapping, doubling_confirmed, rcvbuf_force_permitted) =
+        mappings(&facts).map_err(io("set receive buffers"))?;
+    let run = RunId::random();
+    let kinds = [
+        EmitterKind::KernelUevent,
+        EmitterKind::SyntheticUevent,
+        EmitterKind::Usersock { group: 5 },
+    ];
+    let mut truesize = Vec::new();
+    let mut capacity = Vec::new();
+    let mut kernel_uevent_permitted = false;
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let max = if kind == EmitterKind::KernelUevent {
+            2048
+        } else {
+            65536
+        };
+        let plan = EmitterPlan {
+            name: kind.name().into(),
+            kind,
+            schedule: Schedule::Flood {
+                count: None,
+                duration: Some(Duration::from_secs(1)),
+            },
+            payload: PayloadPlan::Fixed { bytes: max },
+            start: Duration::ZERO,
+        };
+        let dev = device_name(0);
+        let mut em = Emitter::new(
+            i as u16,
+            &plan,
+            &run,
+            0,
+            (kind == EmitterKind::KernelUevent).then_some(dev.as_str()),
+        )
+        .map_err(io("set up an emitter"))?;
+        let (proto, group) = kind.destination();
+        let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
+        if kind == EmitterKind::KernelUevent {
+            match calibrate::kernel_overhead(&mut scale, &mut em) {
+                Ok(()) => kernel_uevent_permitted = true,
+                Err(_) => continue,
+            }
+        }
+        let min = em.min_wire(0);
+        let top = if kind == EmitterKind::KernelUevent {
+            2048
+        } else {
+            65536
+        };
+        let buckets = buckets(min, top, &mut |len| weigh(&mut scale, &mut em, len))
+            .map_err(io("measure truesize"))?;
+        for req in [0u64, 1024, 4096, 16384] {
+            for payload in [min.max(64), min.max(700), 1500, 2048] {
+                let ts = weigh(&mut scale, &mut em, payload).map_err(io("measure truesize"))?;
+                capacity.push(
+                    capacity_case(&mut em, proto, group, kind, req, payload, ts)
+                        .map_err(io("flood an unread queue"))?,
+                );
+            }
+        }
+        truesize.push(EmitterTruesize {
+            emitter: kind.name().into(),
+            min_payload: min,
+            buckets,
+        });
+    }
+    let fits = |rule: fn(&CapacityCase) -> u64| {
+        !capacity.is_empty() && capacity.iter().all(|c| c.queued == rule(c))
+    };
+    let admit_rule = if fits(|c| c.model_at_most) {
+        Some(AdmitRule::RmemAtMostRcvbuf)
+    } else if fits(|c| c.model_below) {
+        Some(AdmitRule::RmemBelowRcvbuf)
+    } else {
+        None
+    };
+    let (no_enobufs_honoured, enobufs_reported_without_it) =
+        enobufs_behaviour(&mut capacity_emitter(&run)?).map_err(io("overrun a queue"))?;
+    Ok(ProbeReport {
+        kernel_release: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sandbox,
+        facts,
+        rcvbuf_mapping,
+        doubling_confirmed,
+        rcvbuf_force_permitted,
+        truesize,
+        capacity,
+        admit_rule,
+        no_enobufs_honoured,
+        enobufs_reported_without_it,
+        kernel_uevent_permitted,
+    })
+}
+
+fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, bool)> {
+    let mut out = Vec::new();
+    let requests = [
+        0,
+        1,
+        512,
+        1024,
+        1152,
+        1153,
+        2048,
+        4096,
+        65536,
+        facts.rmem_max / 2,
+        facts.rmem_max,
+        facts.rmem_max + 1,
+        facts.rmem_max * 2,
+    ];
+    for &r in &requests {
+        let s = NlSocket::open(Protocol::Usersock)?;
+        s.set(SockOpt::Rcvbuf(r as u32))?;
+        out.push(RcvbufMapping {
+            option: "SO_RCVBUF".into(),
+            request: r,
+            effective: Some(s.rcvbuf()?),
+            model: facts.effective(Request::Plain(r)),
+        });
+    }
+    let doubling = out.iter().all(|m| m.effective == Some(m.model));
+    let s = NlSocket::open(Protocol::Usersock)?;
+    let force_req = facts.rmem_max * 2;
+    let forced = s.set(SockOpt::RcvbufForce(force_req as u32)).is_ok();
+    out.push(RcvbufMapping {
+        option: "SO_RCVBUFFORCE".into(),
+        request: force_req,
+        effective: if forced { Some(s.rcvbuf()?) } else { None },
+        model: facts.effective(Request::Force(force_req)),
+    });
+    Ok((out, doubling, forced))
+}
+
+/// Exact truesize steps over `lo..=hi`: sample, then bisect every change to its edge.
+fn buckets(
+    lo: usize,
+    hi: usize,
+    weigh: &mut dyn FnMut(usize) -> std::io::Result<u64>,
+) -> std::io::Result<Vec<Bucket>> {
+    let mut edges = vec![(lo, weigh(lo)?)];
+    let mut stack = vec![(lo, hi)];
+    let mut known = std::collections::BTreeMap::new();
+    known.insert(lo, edges[0].1);
+    while let Some((a, b)) = stack.pop() {
+        let ta = *known.get(&a).expect("measured");
+        let tb = match known.get(&b) {
+            Some(&t) => t,
+            None => {
+                let t = weigh(b)?;
+                known.insert(b, t);
+                t
+            }
+        };
+        if ta == tb || b <= a + 1 {
+            continue;
+        }
+        let m = a + (b - a) / 2;
+        let tm = weigh(m)?;
+        known.insert(m, tm);
+        stack.push((m, b));
+        stack.push((a, m));
+    }
+    edges.clear();
+    for (&len, &t) in &known {
+        match edges.last_mut() {
+            Some((_, last)) if *last == t => {}
+            _ => edges.push((len, t)),
+        }
+    }
+    Ok(edges
+        .iter()
+        .enumerate()
+        .map(|(i, &(from, truesize))| Bucket {
+            from,
+            to: edges.get(i + 1).map_or(hi, |e| e.0 - 1),
+            truesize,
+        })
+        .collect())
+}
+
+fn weigh(scale: &mut Scale, em: &mut Emitter, len: usize) -> std::io::Result<u64> {
+    scale.weigh(|| em.send_probe(0, Some(len))).map(|(_, t)| t)
+}
+
+fn capacity_case(
+    em: &mut Emitter,
+    proto: Protocol,
+    group: u32,
+    kind: EmitterKind,
+    req: u64,
+    payload: usize,
+    ts: u64,
+) -> std::io::Result<CapacityCase> {
+    let s = NlSocket::open(proto)?;
+    s.set(SockOpt::Rcvbuf(req as u32))?;
+    s.set(SockOpt::NoEnobufs(true))?;
+    s.bind(&[group])?;
+    let eff = s.rcvbuf()?;
+    let at_most = AdmitRule::RmemAtMostRcvbuf.capacity(eff, ts);
+    let sent = at_most * 2 + 4;
+    for _ in 0..sent {
+        em.send_probe(0, Some(payload))?;
+    }
+    let mut buf = vec![0u8; 70_000];
+    let mut queued = 0;
+    while let Received::Datagram { .. } = s.recv(&mut buf, libc::MSG_DONTWAIT) {
+        queued += 1;
+    }
+    Ok(CapacityCase {
+        emitter: kind.name().into(),
+        rcvbuf_request: req,
+        rcvbuf_effective: eff,
+        payload,
+        truesize: ts,
+        sent,
+        queued,
+        model_at_most: at_most,
+        model_below: AdmitRule::RmemBelowRcvbuf.capacity(eff, ts),
+    })
+}
+
+fn capacity_emitter(run: &RunId) -> Result<Emitter, ExecError> {
+    let plan = EmitterPlan {
+        name: "usersock".into(),
+        kind: EmitterKind::Usersock { group: 6 },
+        schedule: Schedule::Flood {
+            count: None,
+            duration: Some(Duration::from_secs(1)),
+        },
+        payload: PayloadPlan::Fixed { bytes: 512 },
+        start: Duration::ZERO,
+    };
+    Emitter::new(9, &plan, run, 0, None).map_err(io("set up an emitter"))
+}
+
+/// Overruns two tiny queues, one with NETLINK_NO_ENOBUFS, and reads both out.
+fn enobufs_behaviour(em: &mut Emitter) -> std::io::Result<(bool, bool)> {
+    let open = |no_enobufs: bool| -> std::io::Result<NlSocket> {
+        let s = NlSocket::open(Protocol::Usersock)?;
+        s.set(SockOpt::Rcvbuf(0))?;
+        s.set(SockOpt::NoEnobufs(no_enobufs))?;
+        s.bind(&[6])?;
+        Ok(s)
+    };
+    let quiet = open(true)?;
+    let loud = open(false)?;
+    for _ in 0..32 {
+        em.send_probe(0, Some(512))?;
+    }
+    let errors = |s: &NlSocket| {
+        let mut buf = vec![0u8; 4096];
+        let mut n = 0;
+        for _ in 0..1000 {
+            match s.recv(&mut buf, libc::MSG_DONTWAIT) {
+                Received::Errno(libc::ENOBUFS) => n += 1,
+                Received::Errno(_) => break,
+                Received::Datagram { .. } => {}
+            }
+        }
+        n
+    };
+    let quiet_drops = quiet.meminfo()?.drops;
+    Ok((errors(&quiet) == 0 && quiet_drops > 0, errors(&loud) > 0))
+}

@@ -1,0 +1,444 @@
+//! Receivers: open a socket as the scenario says, read it in the chosen mode, and account
+//! for every message by its sequence number. ENOBUFS is data here, not an error.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounting::SeqTracker;
+use crate::emit::wait_until;
+use crate::model::Request;
+use crate::nlsock::{NlSocket, Received, SockOpt};
+use crate::payload::{decode, RunId, Tag};
+use crate::plan::{Protocol, ReadMode, ReceiverPlan};
+use crate::procnet;
+
+/// What every thread of a run shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The run's time zero.
+    pub t0: Instant,
+    /// Every emitter has returned from its last send: whatever is not queued now never
+    /// will be.
+    pub emission_done: AtomicBool,
+    /// The deadline passed: drain what is queued and stop.
+    pub stop: AtomicBool,
+    /// The run's id.
+    pub run: RunId,
+    /// `run.uuid()`, computed once.
+    pub uuid: String,
+}
+
+/// How a receiver's socket was set up, as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiverSetup {
+    /// Name from the scenario.
+    pub name: String,
+    /// Netlink family.
+    pub protocol: Protocol,
+    /// Groups joined.
+    pub groups: Vec<u32>,
+    /// The option used: `default`, `SO_RCVBUF` or `SO_RCVBUFFORCE`.
+    pub rcvbuf_option: String,
+    /// Bytes requested (none for default).
+    pub rcvbuf_requested: Option<u64>,
+    /// getsockopt(SO_RCVBUF) after setup.
+    pub rcvbuf_effective: u64,
+    /// NETLINK_NO_ENOBUFS read back from the kernel.
+    pub no_enobufs: bool,
+    /// Socket inode, the key of its /proc/net/netlink row.
+    pub inode: u64,
+}
+
+/// Counts of blocking calls: started, returned, and how they ended without data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Receive calls made.
+    pub started: u64,
+    /// Receive calls that returned.
+    pub returned: u64,
+    /// Blocking calls that hit the per-call deadline (SO_RCVTIMEO).
+    pub timed_out: u64,
+    /// Calls interrupted by the run's wake-up signal.
+    pub interrupted: u64,
+}
+
+/// Everything one receiver observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverRecord {
+    /// The socket as set up.
+    pub setup: ReceiverSetup,
+    /// Per emitter (by index) sequence accounting.
+    pub sources: Vec<SeqTracker>,
+    /// ENOBUFS errors returned by recvmsg.
+    pub enobufs: u64,
+    /// When the first ENOBUFS was seen, ns after t0.
+    pub first_enobufs_ns: Option<u64>,
+    /// Datagrams with MSG_TRUNC.
+    pub truncated: u64,
+    /// Datagrams not from this run.
+    pub foreign: u64,
+    /// Largest receive-queue charge sampled (bytes).
+    pub max_rmem: u64,
+    /// Queue charge when reading started.
+    pub rmem_at_read_start: u64,
+    /// Drops column of the socket's /proc/net/netlink row at the end.
+    pub kernel_drops: Option<u64>,
+    /// sk_drops from SO_MEMINFO at the end (cross-check of `kernel_drops`).
+    pub meminfo_drops: u64,
+    /// Receive calls.
+    pub ledger: Ledger,
+    /// Reading began, ns after t0.
+    pub read_started_ns: u64,
+    /// Reading ended, ns after t0.
+    pub read_finished_ns: u64,
+    /// The run's deadline ended reading; the queue was drained without consumer delay.
+    pub stopped_by_deadline: bool,
+    /// A receive failed with an unexpected errno.
+    pub error: Option<String>,
+}
+
+/// A receiver whose socket is bound and configured, not yet reading.
+#[derive(Debug)]
+pub struct Receiver {
+    plan: ReceiverPlan,
+    sock: Arc<NlSocket>,
+    setup: ReceiverSetup,
+    max_rmem: Arc<AtomicU64>,
+}
+
+/// Why a receiver could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {what} for receiver `{name}`")]
+pub struct ReceiverError {
+    /// Receiver name.
+    pub name: String,
+    /// The step.
+    pub what: &'static str,
+    /// The errno.
+    #[source]
+    pub source: io::Error,
+}
+
+impl ReceiverError {
+    /// SO_RCVBUFFORCE without CAP_NET_ADMIN: the environment, not the scenario.
+    pub fn is_permission(&self) -> bool {
+        self.source.raw_os_error() == Some(libc::EPERM)
+    }
+}
+
+impl Receiver {
+    /// Opens, configures, then binds (so nothing is queued before the buffer is set).
+    pub fn open(plan: &ReceiverPlan, request: Request) -> Result<Self, ReceiverError> {
+        let err = |what| {
+            move |source| ReceiverError {
+                name: plan.name.clone(),
+                what,
+                source,
+            }
+        };
+        let sock = NlSocket::open(plan.protocol).map_err(err("open a netlink socket"))?;
+        let (option, requested) = match request {
+            Request::Default => ("default", None),
+            Request::Plain(v) => {
+                sock.set(SockOpt::Rcvbuf(v as u32))
+                    .map_err(err("set SO_RCVBUF"))?;
+                ("SO_RCVBUF", Some(v))
+            }
+            Request::Force(v) => {
+                sock.set(SockOpt::RcvbufForce(v as u32))
+                    .map_err(err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN)"))?;
+                ("SO_RCVBUFFORCE", Some(v))
+            }
+        };
+        if plan.no_enobufs {
+            sock.set(SockOpt::NoEnobufs(true))
+                .map_err(err("set NETLINK_NO_ENOBUFS"))?;
+        }
+        if plan.mode == ReadMode::Blocking {
+            sock.set(SockOpt::RecvTimeout(plan.call_deadline))
+                .map_err(err("set SO_RCVTIMEO"))?;
+        }
+        sock.bind(&plan.groups).map_err(err("bind to its groups"))?;
+        let setup = ReceiverSetup {
+            name: plan.name.clone(),
+            protocol: plan.protocol,
+            groups: plan.groups.clone(),
+            rcvbuf_option: option.into(),
+            rcvbuf_requested: requested,
+            rcvbuf_effective: sock.rcvbuf().map_err(err("read SO_RCVBUF"))?,
+            no_enobufs: sock.no_enobufs().map_err(err("read NETLINK_NO_ENOBUFS"))?,
+            inode: sock.inode().map_err(err("stat the socket"))?,
+        };
+        Ok(Self {
+            plan: plan.clone(),
+            sock: Arc::new(sock),
+            setup,
+            max_rmem: Arc::default(),
+        })
+    }
+
+    /// The setup as the kernel reports it.
+    pub fn setup(&self) -> &ReceiverSetup {
+        &self.setup
+    }
+
+    /// A handle for the sampler thread: the socket and the running maximum of rmem.
+    pub fn sampler_handle(&self) -> (Arc<NlSocket>, Arc<AtomicU64>) {
+        (self.sock.clone(), self.max_rmem.clone())
+    }
+
+    /// Reads until emission is done and the queue is empty, or the deadline passes.
+    pub fn run(self, shared: &Shared, sources: usize) -> ReceiverRecord {
+        let mut r = Reader {
+            rec: ReceiverRecord {
+                setup: self.setup.clone(),
+                sources: vec![SeqTracker::default(); sources],
+                enobufs: 0,
+                first_enobufs_ns: None,
+                truncated: 0,
+                foreign: 0,
+                max_rmem: 0,
+                rmem_at_read_start: 0,
+                kernel_drops: None,
+                meminfo_drops: 0,
+                ledger: Ledger::default(),
+                read_started_ns: 0,
+                read_finished_ns: 0,
+                stopped_by_deadline: false,
+                error: None,
+            },
+            plan: &self.plan,
+            sock: &self.sock,
+            shared,
+        };
+        wait_until(shared.t0 + self.plan.start_reading_after, &shared.stop);
+        r.rec.read_started_ns = since(shared.t0);
+        if let Ok(m) = self.sock.meminfo() {
+            r.rec.rmem_at_read_start = m.rmem_alloc;
+            self.max_rmem.fetch_max(m.rmem_alloc, Ordering::Relaxed);
+        }
+        match self.plan.mode {
+            ReadMode::Blocking => r.blocking(),
+            ReadMode::Poll => r.polling(),
+            ReadMode::Batch { size } => r.batches(size.get() as usize),
+        }
+        if shared.stop.load(Ordering::Acquire) {
+            r.rec.stopped_by_deadline = true;
+            r.drain();
+        }
+        let mut rec = r.rec;
+        rec.read_finished_ns = since(shared.t0);
+        if let Ok(m) = self.sock.meminfo() {
+            rec.meminfo_drops = m.drops;
+            self.max_rmem.fetch_max(m.rmem_alloc, Ordering::Relaxed);
+        }
+        rec.max_rmem = self.max_rmem.load(Ordering::Relaxed);
+        rec.kernel_drops = procnet::find(rec.setup.inode)
+            .ok()
+            .flatten()
+            .map(|row| row.drops);
+        rec
+    }
+}
+
+fn since(t0: Instant) -> u64 {
+    Instant::now().saturating_duration_since(t0).as_nanos() as u64
+}
+
+fn account(
+    rec: &mut ReceiverRecord,
+    protocol: Protocol,
+    shared: &Shared,
+    data: &[u8],
+    truncated: bool,
+) {
+    if truncated {
+        rec.truncated += 1;
+    }
+    match decode(protocol, data, &shared.run, &shared.uuid) {
+        Tag::Ours { source, seq } if usize::from(source) < rec.sources.len() => {
+            rec.sources[usize::from(source)].observe(seq)
+        }
+        _ => rec.foreign += 1,
+    }
+}
+
+struct Reader<'a> {
+    rec: ReceiverRecord,
+    plan: &'a ReceiverPlan,
+    sock: &'a NlSocket,
+    shared: &'a Shared,
+}
+
+/// What the loop should do after one receive outcome.
+enum Next {
+    Continue,
+    /// The queue is empty: finished if emission was done before the call.
+    Empty,
+    Stop,
+}
+
+impl Reader<'_> {
+    fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    fn outcome(&mut self, r: Received, buf: &[u8]) -> Next {
+        match r {
+            Received::Datagram { len, truncated } => {
+                self.account(&buf[..len.min(buf.len())], truncated);
+                self.consume();
+                Next::Continue
+            }
+            Received::Errno(libc::ENOBUFS) => {
+                self.rec.enobufs += 1;
+                self.rec
+                    .first_enobufs_ns
+                    .get_or_insert(since(self.shared.t0));
+                Next::Continue
+            }
+            Received::Errno(libc::EAGAIN) => Next::Empty,
+            Received::Errno(libc::EINTR) => {
+                self.rec.ledger.interrupted += 1;
+                Next::Continue
+            }
+            Received::Errno(e) => {
+                self.rec.error = Some(io::Error::from_raw_os_error(e).to_string());
+                Next::Stop
+            }
+        }
+    }
+
+    fn account(&mut self, data: &[u8], truncated: bool) {
+        account(
+            &mut self.rec,
+            self.plan.protocol,
+            self.shared,
+            data,
+            truncated,
+        );
+    }
+
+    fn consume(&self) {
+        let d = self.plan.consumer_delay;
+        if !d.is_zero() && !self.stopped() {
+            wait_until(Instant::now() + d, &self.shared.stop);
+        }
+    }
+
+    fn blocking(&mut self) {
+        let mut buf = vec![0u8; self.plan.read_buffer.get() as usize];
+        while !self.stopped() {
+            let done = self.shared.emission_done.load(Ordering::Acquire);
+            let flags = if done { libc::MSG_DONTWAIT } else { 0 };
+            self.rec.ledger.started += 1;
+            let r = self.sock.recv(&mut buf, flags);
+            self.rec.ledger.returned += 1;
+            match self.outcome(r, &buf) {
+                Next::Continue => {}
+                Next::Empty if done => break,
+                // SO_RCVTIMEO expired with nothing to read.
+                Next::Empty => self.rec.ledger.timed_out += 1,
+                Next::Stop => break,
+            }
+        }
+    }
+
+    fn polling(&mut self) {
+        let mut buf = vec![0u8; self.plan.read_buffer.get() as usize];
+        while !self.stopped() {
+            let done = self.shared.emission_done.load(Ordering::Acquire);
+            let r = self.sock.recv(&mut buf, libc::MSG_DONTWAIT);
+            match self.outcome(r, &buf) {
+                Next::Continue => {}
+                Next::Empty if done => break,
+                Next::Empty => {
+                    self.sock.wait_readable(Duration::from_millis(10));
+                }
+                Next::Stop => break,
+            }
+        }
+    }
+
+    fn batches(&mut self, vlen: usize) {
+        let len = self.plan.read_buffer.get() as usize;
+        let mut bufs = vec![0u8; len * vlen];
+        let mut iovs: Vec<libc::iovec> = bufs
+            .chunks_mut(len)
+            .map(|c| libc::iovec {
+                iov_base: c.as_mut_ptr().cast(),
+                iov_len: len,
+            })
+            .collect();
+        let mut hdrs: Vec<libc::mmsghdr> = iovs
+            .iter_mut()
+            .map(|iov| {
+                // SAFETY: mmsghdr is plain data; zero is a valid empty header.
+                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                h.msg_hdr.msg_iov = iov;
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
+        while !self.stopped() {
+            let done = self.shared.emission_done.load(Ordering::Acquire);
+            // SAFETY: hdrs point into iovs and bufs, which outlive the call and are not moved.
+            let n = unsafe {
+                libc::recvmmsg(
+                    self.sock.raw(),
+                    hdrs.as_mut_ptr(),
+                    vlen as u32,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO);
+                match self.outcome(Received::Errno(e), &[]) {
+                    Next::Empty if done => break,
+                    Next::Empty => {
+                        self.sock.wait_readable(Duration::from_millis(10));
+                    }
+                    Next::Stop => break,
+                    Next::Continue => {}
+                }
+                continue;
+            }
+            for (i, h) in hdrs.iter_mut().take(n as usize).enumerate() {
+                let got = (h.msg_len as usize).min(len);
+                let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+                h.msg_hdr.msg_flags = 0;
+                account(
+                    &mut self.rec,
+                    self.plan.protocol,
+                    self.shared,
+                    &bufs[i * len..i * len + got],
+                    truncated,
+                );
+                self.consume();
+            }
+        }
+    }
+
+    /// After the deadline: count what is still queued, without consumer delay, so that
+    /// `lost` means dropped by the kernel and never "not read yet".
+    fn drain(&mut self) {
+        let mut buf = vec![0u8; self.plan.read_buffer.get() as usize];
+        for _ in 0..10_000_000 {
+            match self.sock.recv(&mut buf, libc::MSG_DONTWAIT) {
+                Received::Datagram { len, truncated } => {
+                    self.account(&buf[..len.min(buf.len())], truncated)
+                }
+                Received::Errno(libc::ENOBUFS) => self.rec.enobufs += 1,
+                Received::Errno(libc::EINTR) => {}
+                Received::Errno(_) => break,
+            }
+        }
+    }
+}

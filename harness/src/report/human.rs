@@ -1,0 +1,214 @@
+//! The terminal table.
+
+use std::fmt::Write;
+
+use super::model::ScenarioReport;
+use crate::probe::ProbeReport;
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+/// One scenario as a table.
+pub fn print_scenario(s: &ScenarioReport) -> String {
+    let mut o = String::new();
+    let kernel = s.kernel_release.as_deref().unwrap_or("?");
+    let _ = writeln!(
+        o,
+        "{}  {}  ({}; kernel {kernel}{})",
+        s.scenario,
+        s.status.to_uppercase(),
+        s.file,
+        s.elapsed_s.map_or(String::new(), |e| format!(", {e:.3}s"))
+    );
+    if let Some(e) = &s.error {
+        let _ = writeln!(o, "  error: {e}");
+        return o;
+    }
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>22} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
+        "receiver",
+        "rcvbuf req -> eff",
+        "sent",
+        "deliv",
+        "lost",
+        "enobufs",
+        "drops",
+        "truesize",
+        "capacity",
+        "pred.lost",
+        "max_rmem"
+    );
+    for r in &s.receivers {
+        let req = match r.rcvbuf_requested {
+            Some(v) => format!(
+                "{v}{}",
+                if r.rcvbuf_option == "SO_RCVBUFFORCE" {
+                    "F"
+                } else {
+                    ""
+                }
+            ),
+            None => "default".into(),
+        };
+        let _ = writeln!(
+            o,
+            "  {:<16} {:>22} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
+            r.name,
+            format!("{req} -> {}", r.rcvbuf_effective),
+            r.sent,
+            r.delivered,
+            r.lost,
+            r.enobufs,
+            opt(r.kernel_drops),
+            opt(r.truesize),
+            opt(r.predicted_capacity),
+            opt(r.predicted_lost),
+            r.max_rmem
+        );
+        let mut notes = Vec::new();
+        if r.model == "disagrees" {
+            notes.push(format!(
+                "MODEL DISAGREES: predicted lost {} vs measured {}",
+                opt(r.predicted_lost),
+                r.lost
+            ));
+        }
+        if r.truncated > 0 {
+            notes.push(format!("{} truncated", r.truncated));
+        }
+        if r.foreign > 0 {
+            notes.push(format!("{} foreign", r.foreign));
+        }
+        if r.out_of_order + r.duplicates > 0 {
+            notes.push(format!(
+                "{} out of order, {} duplicates",
+                r.out_of_order, r.duplicates
+            ));
+        }
+        if r.stopped_by_deadline {
+            notes.push("reading cut by the deadline".into());
+        }
+        if !notes.is_empty() {
+            let _ = writeln!(o, "  {:<16} {}", "", notes.join("; "));
+        }
+    }
+    for e in &s.emitters {
+        let secs = (e.finished_ns.saturating_sub(e.started_ns)) as f64 / 1e9;
+        let rate = if secs > 0.0 {
+            format!("{:.0}/s", e.sent as f64 / secs)
+        } else {
+            "burst".into()
+        };
+        let _ = writeln!(
+            o,
+            "  emitter {:<12} {:<16} sent {:>8} in {:.4}s ({rate}){}",
+            e.name,
+            e.kind,
+            e.sent,
+            secs,
+            if e.send_errors > 0 {
+                format!(", {} send errors", e.send_errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    for c in &s.outcomes {
+        let mark = if c.passed { "ok  " } else { "FAIL" };
+        let loc = if c.location.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", c.location)
+        };
+        let _ = writeln!(
+            o,
+            "  {mark} {}: {} (measured {}){loc}",
+            c.receiver, c.check, c.measured
+        );
+    }
+    for p in &s.problems {
+        let _ = writeln!(o, "  HARNESS ERROR: {p}");
+    }
+    if let Some(d) = &s.record_dir {
+        let _ = writeln!(o, "  record: {d}");
+    }
+    o
+}
+
+/// The probe's findings.
+pub fn print_probe(p: &ProbeReport) -> String {
+    let mut o = String::new();
+    let f = &p.facts;
+    let _ = writeln!(
+        o,
+        "kernel {}  (sandbox: {})",
+        p.kernel_release,
+        if p.sandbox.user_namespace {
+            "user+net+mount namespaces"
+        } else {
+            "net+mount namespaces"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "SOCK_MIN_RCVBUF {}   net.core.rmem_max {}   net.core.rmem_default {}",
+        f.sock_min_rcvbuf, f.rmem_max, f.rmem_default
+    );
+    let _ = writeln!(
+        o,
+        "SO_RCVBUF mapping (model: max(2*min(req, rmem_max), SOCK_MIN_RCVBUF)): {}",
+        if p.doubling_confirmed {
+            "confirmed"
+        } else {
+            "DIFFERS"
+        }
+    );
+    for m in &p.rcvbuf_mapping {
+        let _ = writeln!(
+            o,
+            "  {:<15} {:>9} -> {:>9}  (model {})",
+            m.option,
+            m.request,
+            opt(m.effective),
+            m.model
+        );
+    }
+    let _ = writeln!(o, "SO_RCVBUFFORCE permitted: {}", p.rcvbuf_force_permitted);
+    let _ = writeln!(
+        o,
+        "kernel-uevent path (write to /sys/class/net/<dev>/uevent) permitted: {}",
+        p.kernel_uevent_permitted
+    );
+    let _ = writeln!(o, "NETLINK_NO_ENOBUFS honoured (drops counted, no error): {}; ENOBUFS reported without it: {}", p.no_enobufs_honoured, p.enobufs_reported_without_it);
+    for t in &p.truesize {
+        let _ = writeln!(
+            o,
+            "truesize per message, {} (smallest message {} B):",
+            t.emitter, t.min_payload
+        );
+        for b in &t.buckets {
+            let _ = writeln!(o, "  {:>6}..={:<6} B -> {} B", b.from, b.to, b.truesize);
+        }
+    }
+    let agree = p
+        .capacity
+        .iter()
+        .filter(|c| {
+            Some(c.queued)
+                == p.admit_rule
+                    .map(|r| r.capacity(c.rcvbuf_effective, c.truesize))
+        })
+        .count();
+    let _ = writeln!(
+        o,
+        "capacity rule fitted: {} ({agree}/{} flood cases explained: queued = rcvbuf / truesize + 1)",
+        p.admit_rule.map_or("NONE FITS".into(), |r| format!("{r:?}")),
+        p.capacity.len()
+    );
+    for c in &p.capacity {
+        let _ = writeln!(o, "  {:<17} req {:>6} eff {:>6} payload {:>5} truesize {:>5}: sent {:>4} queued {:>4} (model {})", c.emitter, c.rcvbuf_request, c.rcvbuf_effective, c.payload, c.truesize, c.sent, c.queued, c.model_at_most);
+    }
+    o
+}

@@ -1,0 +1,162 @@
+//! `nlstorm run`: load scenarios, run each in its own sandbox child, check, record, report.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::check::{check, Status};
+use crate::child::{run_job, Answer, Job};
+use crate::plan::Plan;
+use crate::report::ScenarioReport;
+use crate::scenario::{self, ScenarioErrors};
+
+/// Extra time the sandbox child gets beyond the scenario deadline, for calibration and
+/// teardown, before it is killed.
+const GRACE: Duration = Duration::from_secs(20);
+
+/// Every `.toml` file named, or found directly inside a named directory, sorted.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read directory {}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!("{} has no .toml scenario files", p.display()));
+            }
+            out.extend(found);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{} does not exist", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// Loads every file; all problems of all files are returned together.
+pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Plan)>, Vec<ScenarioErrors>> {
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match scenario::load(f) {
+            Ok(p) => plans.push((f.clone(), p)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Runs one plan and checks it; writes a record under `record_root` if given.
+pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>) -> ScenarioReport {
+    let mut rep = ScenarioReport {
+        scenario: plan.name.clone(),
+        file: file.display().to_string(),
+        status: String::new(),
+        exit_code: 0,
+        error: None,
+        record_dir: None,
+        kernel_release: None,
+        facts: None,
+        run_id: None,
+        elapsed_s: None,
+        receivers: vec![],
+        emitters: vec![],
+        outcomes: vec![],
+        problems: vec![],
+    };
+    let answer = run_job(exe, &Job::Run(plan.clone()), plan.deadline + GRACE);
+    let history = match answer {
+        Ok(Answer::Ran(h)) => *h,
+        Ok(Answer::Failed { code, message }) => {
+            rep.status = status_name(code).into();
+            rep.exit_code = code;
+            rep.error = Some(message);
+            return rep;
+        }
+        Ok(Answer::Probed(_)) => {
+            rep.status = "harness-error".into();
+            rep.exit_code = crate::exit::HARNESS;
+            rep.error = Some("the sandbox answered a run with a probe".into());
+            return rep;
+        }
+        Err(e) => {
+            rep.status = "harness-error".into();
+            rep.exit_code = crate::exit::HARNESS;
+            rep.error = Some(crate::child::error_chain(&e));
+            return rep;
+        }
+    };
+    let verdict = check(plan, &history);
+    rep.status = match verdict.status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::HarnessError => "harness-error",
+    }
+    .into();
+    rep.exit_code = verdict.status.exit_code();
+    rep.kernel_release = Some(history.kernel_release.clone());
+    rep.facts = Some(history.facts);
+    rep.run_id = Some(history.run_id.clone());
+    rep.elapsed_s = Some(history.elapsed_ns as f64 / 1e9);
+    rep.receivers = verdict.receivers.clone();
+    rep.emitters = verdict.emitters.clone();
+    rep.outcomes = verdict.outcomes.clone();
+    rep.problems = verdict.problems.clone();
+    if let Some(root) = record_root {
+        match crate::record::write(root, file, plan, &history, &rep) {
+            Ok(dir) => rep.record_dir = Some(dir.display().to_string()),
+            Err(e) => rep
+                .problems
+                .push(format!("failed to write the run record: {e}")),
+        }
+    }
+    rep
+}
+
+/// Name of the status for an exit code.
+pub fn status_name(code: i32) -> &'static str {
+    match code {
+        crate::exit::PASS => "pass",
+        crate::exit::FINDING => "fail",
+        crate::exit::BAD_INPUT => "bad-input",
+        crate::exit::ENVIRONMENT => "environment-error",
+        _ => "harness-error",
+    }
+}
+
+/// The exit code of several results: the most severe wins (harness > environment >
+/// bad input > finding > pass).
+pub fn combine(codes: impl IntoIterator<Item = i32>) -> i32 {
+    let rank = |c: i32| match c {
+        crate::exit::HARNESS => 4,
+        crate::exit::ENVIRONMENT => 3,
+        crate::exit::BAD_INPUT => 2,
+        crate::exit::FINDING => 1,
+        _ => 0,
+    };
+    codes
+        .into_iter()
+        .max_by_key(|&c| rank(c))
+        .unwrap_or(crate::exit::PASS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order() {
+        assert_eq!(combine([0, 1, 0]), 1);
+        assert_eq!(combine([1, 3, 2]), 3);
+        assert_eq!(combine([4, 3]), 4);
+        assert_eq!(combine([]), 0);
+    }
+}

@@ -1,0 +1,217 @@
+//! The run's private world: fresh network and mount namespaces (plus a user namespace
+//! when not root), sysfs mounted inside so `/sys/class/net` shows only our devices, `lo`
+//! up, veth pairs made with rtnetlink. Nothing is named or bind-mounted: the namespaces
+//! die with the process that made them, SIGKILL included.
+//!
+//! unshare(CLONE_NEWNS | CLONE_NEWUSER) needs a single-threaded caller, so [`enter`] runs
+//! first thing in a freshly exec'd child (see `child.rs`), never after threads exist.
+
+use std::fs;
+use std::io;
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{getegid, geteuid};
+
+/// Why the sandbox could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The kernel refused a namespace: an environment problem, exit code 3.
+    #[error("cannot create {what}: {source}. {hint}")]
+    Refused {
+        /// Which namespaces.
+        what: &'static str,
+        /// The errno.
+        source: Errno,
+        /// How to get the privilege.
+        hint: String,
+    },
+    /// Writing the user namespace's id maps failed.
+    #[error("failed to map uid/gid into the user namespace ({file})")]
+    IdMap {
+        /// The /proc file.
+        file: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+    /// Making mounts private or mounting sysfs failed.
+    #[error("failed to mount {what} inside the sandbox")]
+    Mount {
+        /// Which mount.
+        what: &'static str,
+        /// The errno.
+        source: Errno,
+    },
+    /// rtnetlink refused a link operation.
+    #[error("failed to {what} inside the sandbox: {message}")]
+    Link {
+        /// The operation.
+        what: String,
+        /// rtnetlink's error text.
+        message: String,
+    },
+}
+
+impl SandboxError {
+    /// True when the machine cannot run sandboxes at all (no privilege): exit code 3.
+    pub fn is_environment(&self) -> bool {
+        match self {
+            SandboxError::Refused { .. } => true,
+            SandboxError::IdMap { source, .. } => source.kind() == io::ErrorKind::PermissionDenied,
+            SandboxError::Mount { source, .. } => matches!(source, Errno::EPERM | Errno::EACCES),
+            SandboxError::Link { .. } => false,
+        }
+    }
+}
+
+/// What [`enter`] built.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SandboxInfo {
+    /// A user namespace was created (rootless run).
+    pub user_namespace: bool,
+    /// veth devices created, one per entry of `devices`.
+    pub devices: Vec<String>,
+}
+
+/// Enters fresh namespaces and sets them up. Must be called while single-threaded.
+pub fn enter(devices: &[String]) -> Result<SandboxInfo, SandboxError> {
+    let rootless = !geteuid().is_root();
+    if rootless {
+        let (uid, gid) = (geteuid(), getegid());
+        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
+            .map_err(|e| refused("user, network and mount namespaces", e))?;
+        write_id_map("/proc/self/setgroups", "deny")?;
+        write_id_map("/proc/self/uid_map", &format!("0 {uid} 1"))?;
+        write_id_map("/proc/self/gid_map", &format!("0 {gid} 1"))?;
+    } else {
+        unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
+            .map_err(|e| refused("network and mount namespaces", e))?;
+    }
+    // Our mounts must not propagate back to the host's mount namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|source| SandboxError::Mount {
+        what: "/ as private",
+        source,
+    })?;
+    mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|source| SandboxError::Mount {
+        what: "sysfs on /sys",
+        source,
+    })?;
+    links(devices)?;
+    Ok(SandboxInfo {
+        user_namespace: rootless,
+        devices: devices.to_vec(),
+    })
+}
+
+fn write_id_map(file: &'static str, text: &str) -> Result<(), SandboxError> {
+    match fs::write(file, text) {
+        Ok(()) => Ok(()),
+        // Kernels before 3.19 have no setgroups file; the maps work without it.
+        Err(e) if file.ends_with("setgroups") && e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SandboxError::IdMap { file, source }),
+    }
+}
+
+fn refused(what: &'static str, source: Errno) -> SandboxError {
+    SandboxError::Refused {
+        what,
+        source,
+        hint: privilege_hint(),
+    }
+}
+
+/// What to do about missing privilege, phrased for this machine.
+pub fn privilege_hint() -> String {
+    let caps = caps::read(None, caps::CapSet::Effective)
+        .map(|c| c.len())
+        .unwrap_or(0);
+    if geteuid().is_root() {
+        return format!(
+            "Running as root with {caps} effective capabilities; nlstorm needs CAP_SYS_ADMIN and CAP_NET_ADMIN \
+             (a container may need --privileged or --cap-add SYS_ADMIN,NET_ADMIN)"
+        );
+    }
+    let mut why = Vec::new();
+    if read_trim("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        why.push("kernel.unprivileged_userns_clone = 0 (enable: sysctl -w kernel.unprivileged_userns_clone=1)");
+    }
+    if read_trim("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        why.push("user.max_user_namespaces = 0 (enable: sysctl -w user.max_user_namespaces=15000)");
+    }
+    if read_trim("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        why.push("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)");
+    }
+    let detail = if why.is_empty() {
+        String::from("unprivileged user namespaces are not available")
+    } else {
+        why.join("; ")
+    };
+    format!("Not root, and {detail}. Run as root (sudo), or allow unprivileged user namespaces")
+}
+
+fn read_trim(path: &str) -> Option<String> {
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+fn link_err(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> SandboxError {
+    let what = what.into();
+    move |e| SandboxError::Link {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// `lo` up, and a veth pair `<dev>`/`<dev>p` for each name, up.
+fn links(devices: &[String]) -> Result<(), SandboxError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|e| SandboxError::Link {
+            what: "start the rtnetlink runtime".into(),
+            message: e.to_string(),
+        })?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| SandboxError::Link {
+            what: "open an rtnetlink socket".into(),
+            message: e.to_string(),
+        })?;
+        tokio::spawn(conn);
+        set_up(&handle, "lo").await?;
+        for dev in devices {
+            let peer = format!("{dev}p");
+            handle
+                .link()
+                .add(rtnetlink::LinkVeth::new(dev, &peer).build())
+                .execute()
+                .await
+                .map_err(link_err(format!("create veth pair {dev}/{peer}")))?;
+            set_up(&handle, dev).await?;
+            set_up(&handle, &peer).await?;
+        }
+        Ok(())
+    })
+}
+
+async fn set_up(handle: &rtnetlink::Handle, name: &str) -> Result<(), SandboxError> {
+    handle
+        .link()
+        .set(rtnetlink::LinkUnspec::new_with_name(name).up().build())
+        .execute()
+        .await
+        .map_err(link_err(format!("set {name} up")))
+}
