@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io;
 
 use crate::emit::Emitter;
-use crate::model::BufferFacts;
+use crate::model::{AdmitRule, BufferFacts};
 use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::plan::Protocol;
 
@@ -117,4 +117,40 @@ pub fn kernel_overhead(scale: &mut Scale, emitter: &mut Emitter) -> io::Result<(
         emitter.set_overhead(v, wire.saturating_sub(written));
     }
     Ok(())
+}
+
+/// Floods small unread usersock queues and returns the admission rule that explains what
+/// they held (cases chosen so that the three rules disagree), with the cases measured as
+/// `(effective rcvbuf, truesize, queued)`.
+pub fn fit_admit_rule() -> io::Result<(Option<AdmitRule>, Vec<(u64, u64, u64)>)> {
+    const GROUP: u32 = 31;
+    let sender = NlSocket::open(Protocol::Usersock)?;
+    sender.bind(&[])?;
+    let mut cases = Vec::new();
+    for (req, payload) in [(1280u32, 300usize), (4096, 64), (0, 2000)] {
+        let rx = NlSocket::open(Protocol::Usersock)?;
+        rx.set(SockOpt::Rcvbuf(req))?;
+        rx.bind(&[GROUP])?;
+        let msg = vec![0u8; payload];
+        for _ in 0..64 {
+            sender.broadcast(GROUP, &msg)?;
+        }
+        let m = rx.meminfo()?;
+        let mut buf = vec![0u8; 4096];
+        let mut queued = 0u64;
+        loop {
+            match rx.recv(&mut buf, libc::MSG_DONTWAIT) {
+                Received::Datagram { .. } => queued += 1,
+                Received::Errno(libc::ENOBUFS) => {}
+                Received::Errno(_) => break,
+            }
+        }
+        cases.push((m.rcvbuf, m.rmem_alloc / queued.max(1), queued));
+    }
+    let rule = AdmitRule::ALL.into_iter().find(|r| {
+        cases
+            .iter()
+            .all(|&(rcvbuf, ts, q)| r.capacity(rcvbuf, ts) == q)
+    });
+    Ok((rule, cases))
 }

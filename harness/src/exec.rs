@@ -58,8 +58,6 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExecError {
     move |source| ExecError::Io { what, source }
 }
 
-/// The admission rule the model uses; the probe confirms it on each kernel.
-pub const ADMIT_RULE: AdmitRule = AdmitRule::RmemAtMostRcvbuf;
 /// How far ahead of the first send the readers are started.
 const LEAD: Duration = Duration::from_millis(5);
 
@@ -79,6 +77,14 @@ pub fn execute(plan: &Plan) -> Result<History, ExecError> {
         .collect();
     let sandbox = sandbox::enter(&devices)?;
     let facts = calibrate::buffer_facts().map_err(io("read the kernel's buffer limits"))?;
+    let (fitted, cases) =
+        calibrate::fit_admit_rule().map_err(io("fit the queue admission rule"))?;
+    let rule = fitted.ok_or_else(|| ExecError::Io {
+        what: "fit the queue admission rule".into(),
+        source: std::io::Error::other(format!(
+            "no known rule explains the floods measured (rcvbuf, truesize, queued): {cases:?}"
+        )),
+    })?;
     let run = RunId::random();
 
     let mut emitters = Vec::new();
@@ -88,7 +94,7 @@ pub fn execute(plan: &Plan) -> Result<History, ExecError> {
             .map_err(io(format!("set up emitter `{}`", e.name)))?;
         emitters.push(em);
     }
-    let (predictions, requests, calibration) = model_receivers(plan, &facts, &mut emitters)?;
+    let (predictions, requests, calibration) = model_receivers(plan, &facts, rule, &mut emitters)?;
 
     let receivers = plan
         .receivers
@@ -115,7 +121,7 @@ pub fn execute(plan: &Plan) -> Result<History, ExecError> {
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default(),
         facts,
-        admit_rule: ADMIT_RULE,
+        admit_rule: rule,
         sandbox,
         deadline_hit,
         elapsed_ns,
@@ -135,6 +141,7 @@ type Modelled = (Vec<Option<Prediction>>, Vec<Request>, Vec<TruesizePoint>);
 fn model_receivers(
     plan: &Plan,
     facts: &BufferFacts,
+    rule: AdmitRule,
     emitters: &mut [Emitter],
 ) -> Result<Modelled, ExecError> {
     let mut truesizes = Truesizes::default();
@@ -223,19 +230,22 @@ fn model_receivers(
                     PayloadPlan::Contents { .. } => emitters[emitter].variants(),
                     _ => 1,
                 };
-                let mut need = 0u64;
-                for (k, len) in sizes.into_iter().enumerate().take(burst.saturating_sub(1)) {
+                let mut burst_ts = Vec::with_capacity(burst);
+                for (k, len) in sizes.into_iter().enumerate() {
                     let scale = scales[emitter].as_mut().expect("scale per emitter");
-                    need += truesizes
-                        .get(
-                            scale,
-                            emitter as u16,
-                            &mut emitters[emitter],
-                            k % variants,
-                            len,
-                        )
-                        .map_err(io("measure a message's truesize"))?;
+                    burst_ts.push(
+                        truesizes
+                            .get(
+                                scale,
+                                emitter as u16,
+                                &mut emitters[emitter],
+                                k % variants,
+                                len,
+                            )
+                            .map_err(io("measure a message's truesize"))?,
+                    );
                 }
+                let need = rule.rcvbuf_for(&burst_ts);
                 match facts.request_for(need) {
                     Some(req) => Request::Plain(req),
                     None => return Err(ExecError::Unsupported(format!(
@@ -248,7 +258,7 @@ fn model_receivers(
         let rcvbuf = facts.effective(req);
         let (ts, exact) = stream(r, cap_for(rcvbuf), &mut truesizes, &mut scales, emitters)?;
         preds.push(ts.first().map(|&first| Prediction {
-            capacity: ADMIT_RULE.queued(rcvbuf, ts.iter().copied()),
+            capacity: rule.queued(rcvbuf, ts.iter().copied(), rp.no_enobufs),
             truesize: first,
             exact,
         }));

@@ -15,22 +15,35 @@ pub struct BufferFacts {
     pub rmem_default: u64,
 }
 
-/// When a broadcast is admitted to a receive queue.
+/// When a broadcast is admitted to a receive queue. Kernels differ, so the probe fits
+/// the rule to floods of unread queues instead of assuming one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AdmitRule {
-    /// `sk_rmem_alloc <= sk_rcvbuf` before charging (netlink_broadcast_deliver() since 2.6).
+    /// `sk_rmem_alloc <= sk_rcvbuf` before charging (netlink_broadcast_deliver() up to
+    /// the 2025 rmem wraparound fix): an unread queue holds `rcvbuf / truesize + 1`.
     RmemAtMostRcvbuf,
     /// `sk_rmem_alloc < sk_rcvbuf` before charging.
     RmemBelowRcvbuf,
+    /// Charge first, admit if the queue was empty or the charge stays `<= sk_rcvbuf`
+    /// (netlink_broadcast_deliver() after the wraparound fix): `max(1, rcvbuf / truesize)`.
+    ChargedAtMostRcvbuf,
 }
 
 impl AdmitRule {
-    /// Does a message fit, given what is queued?
-    pub fn admits(self, rmem: u64, rcvbuf: u64) -> bool {
+    /// Every rule, in the order the fit tries them.
+    pub const ALL: [AdmitRule; 3] = [
+        AdmitRule::ChargedAtMostRcvbuf,
+        AdmitRule::RmemAtMostRcvbuf,
+        AdmitRule::RmemBelowRcvbuf,
+    ];
+
+    /// Does a message of `truesize` fit, given what is queued?
+    pub fn admits(self, rmem: u64, truesize: u64, rcvbuf: u64) -> bool {
         match self {
             AdmitRule::RmemAtMostRcvbuf => rmem <= rcvbuf,
             AdmitRule::RmemBelowRcvbuf => rmem < rcvbuf,
+            AdmitRule::ChargedAtMostRcvbuf => rmem == 0 || rmem + truesize <= rcvbuf,
         }
     }
 
@@ -39,30 +52,42 @@ impl AdmitRule {
         let truesize = truesize.max(1);
         match self {
             AdmitRule::RmemAtMostRcvbuf => rcvbuf / truesize + 1,
-            AdmitRule::RmemBelowRcvbuf => rcvbuf.div_ceil(truesize),
+            AdmitRule::RmemBelowRcvbuf => rcvbuf.div_ceil(truesize).max(1),
+            AdmitRule::ChargedAtMostRcvbuf => (rcvbuf / truesize).max(1),
         }
     }
 
-    /// Messages admitted, in order, to an unread queue: once one is refused the queue can
-    /// only grow, so every later one is refused too.
-    pub fn queued(self, rcvbuf: u64, truesizes: impl IntoIterator<Item = u64>) -> u64 {
+    /// Messages admitted, in order, to an unread queue. Without NETLINK_NO_ENOBUFS the
+    /// first refusal marks the socket congested and every later message is refused;
+    /// with it, a later smaller message may still fit. `no_enobufs` selects which.
+    pub fn queued(
+        self,
+        rcvbuf: u64,
+        truesizes: impl IntoIterator<Item = u64>,
+        no_enobufs: bool,
+    ) -> u64 {
         let mut rmem = 0;
         let mut n = 0;
         for ts in truesizes {
-            if !self.admits(rmem, rcvbuf) {
+            if self.admits(rmem, ts, rcvbuf) {
+                rmem += ts;
+                n += 1;
+            } else if !no_enobufs {
                 break;
             }
-            rmem += ts;
-            n += 1;
         }
         n
     }
 
-    /// Smallest effective rcvbuf that holds `burst` messages of `truesize`.
-    pub fn rcvbuf_for(self, burst: u64, truesize: u64) -> u64 {
+    /// Smallest effective rcvbuf that holds every message of a burst with these
+    /// truesizes, in order.
+    pub fn rcvbuf_for(self, truesizes: &[u64]) -> u64 {
+        let all: u64 = truesizes.iter().sum();
+        let but_last = all - truesizes.last().copied().unwrap_or(0);
         match self {
-            AdmitRule::RmemAtMostRcvbuf => burst.saturating_sub(1) * truesize,
-            AdmitRule::RmemBelowRcvbuf => burst.saturating_sub(1) * truesize + 1,
+            AdmitRule::RmemAtMostRcvbuf => but_last,
+            AdmitRule::RmemBelowRcvbuf => but_last + 1,
+            AdmitRule::ChargedAtMostRcvbuf => all,
         }
     }
 }
@@ -123,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn capacity_counts_the_message_that_crosses_the_limit() {
+    fn capacity_under_each_rule() {
         let r = AdmitRule::RmemAtMostRcvbuf;
         assert_eq!(r.capacity(2304, 1280), 2);
         assert_eq!(
@@ -132,18 +157,46 @@ mod tests {
             "rmem == rcvbuf still admits one more"
         );
         assert_eq!(AdmitRule::RmemBelowRcvbuf.capacity(2560, 1280), 2);
-        assert_eq!(r.queued(2304, [1280; 10]), 2);
-        assert_eq!(r.queued(2304, [768, 768, 768, 768, 4096]), 4);
-        assert_eq!(r.queued(1 << 20, [1000; 5]), 5);
+        let c = AdmitRule::ChargedAtMostRcvbuf;
+        assert_eq!(c.capacity(2304, 1280), 1);
+        assert_eq!(c.capacity(2304, 4352), 1, "an empty queue always takes one");
+        assert_eq!(c.capacity(32768, 1280), 25);
+        assert_eq!(r.queued(2304, [1280; 10], false), 2);
+        assert_eq!(r.queued(2304, [768, 768, 768, 768, 4096], false), 4);
+        assert_eq!(c.queued(2304, [1280, 4352, 832], false), 1);
+        assert_eq!(
+            c.queued(2304, [1280, 4352, 832], true),
+            2,
+            "NO_ENOBUFS: no congestion bit"
+        );
+        assert_eq!(r.queued(1 << 20, [1000; 5], false), 5);
+        for rule in AdmitRule::ALL {
+            for (rcvbuf, ts) in [(2304, 832), (8192, 1280), (32768, 4352)] {
+                assert_eq!(
+                    rule.queued(rcvbuf, std::iter::repeat_n(ts, 1000), false),
+                    rule.capacity(rcvbuf, ts),
+                    "{rule:?}"
+                );
+            }
+        }
     }
 
     #[test]
     fn fitted_buffers_hold_exactly_the_burst() {
-        for rule in [AdmitRule::RmemAtMostRcvbuf, AdmitRule::RmemBelowRcvbuf] {
-            for (burst, ts) in [(36, 1280), (1, 768), (1000, 4864)] {
-                let need = rule.rcvbuf_for(burst, ts);
-                assert!(rule.capacity(need, ts) >= burst);
-                assert!(need == 0 || rule.capacity(need - 1, ts) < burst);
+        for rule in AdmitRule::ALL {
+            for (burst, ts) in [(36usize, 1280u64), (1, 768), (1000, 4864)] {
+                let sizes = vec![ts; burst];
+                let need = rule.rcvbuf_for(&sizes);
+                assert!(
+                    rule.queued(need, sizes.iter().copied(), false) >= burst as u64,
+                    "{rule:?}"
+                );
+                assert!(
+                    need == 0
+                        || rule.queued(need - 1, sizes.iter().copied(), false) < burst as u64
+                        || burst == 1,
+                    "{rule:?} {burst}"
+                );
             }
         }
         assert_eq!(FACTS.request_for(44_801), Some(22_401));

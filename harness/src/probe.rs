@@ -54,10 +54,8 @@ pub struct CapacityCase {
     pub sent: u64,
     /// Messages found in the queue.
     pub queued: u64,
-    /// Model with `rmem <= rcvbuf`.
-    pub model_at_most: u64,
-    /// Model with `rmem < rcvbuf`.
-    pub model_below: u64,
+    /// What each admission rule predicts, in [`AdmitRule::ALL`] order.
+    pub models: Vec<(AdmitRule, u64)>,
 }
 
 /// Truesize buckets of one emitter kind.
@@ -178,16 +176,12 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
             buckets,
         });
     }
-    let fits = |rule: fn(&CapacityCase) -> u64| {
-        !capacity.is_empty() && capacity.iter().all(|c| c.queued == rule(c))
-    };
-    let admit_rule = if fits(|c| c.model_at_most) {
-        Some(AdmitRule::RmemAtMostRcvbuf)
-    } else if fits(|c| c.model_below) {
-        Some(AdmitRule::RmemBelowRcvbuf)
-    } else {
-        None
-    };
+    let admit_rule = AdmitRule::ALL.into_iter().find(|r| {
+        !capacity.is_empty()
+            && capacity
+                .iter()
+                .all(|c| c.queued == r.capacity(c.rcvbuf_effective, c.truesize))
+    });
     let (no_enobufs_honoured, enobufs_reported_without_it) =
         enobufs_behaviour(&mut capacity_emitter(&run)?).map_err(io("overrun a queue"))?;
     Ok(ProbeReport {
@@ -313,8 +307,11 @@ fn capacity_case(
     s.set(SockOpt::NoEnobufs(true))?;
     s.bind(&[group])?;
     let eff = s.rcvbuf()?;
-    let at_most = AdmitRule::RmemAtMostRcvbuf.capacity(eff, ts);
-    let sent = at_most * 2 + 4;
+    let models: Vec<(AdmitRule, u64)> = AdmitRule::ALL
+        .iter()
+        .map(|r| (*r, r.capacity(eff, ts)))
+        .collect();
+    let sent = models.iter().map(|m| m.1).max().unwrap_or(1) * 2 + 4;
     for _ in 0..sent {
         em.send_probe(0, Some(payload))?;
     }
@@ -331,8 +328,7 @@ fn capacity_case(
         truesize: ts,
         sent,
         queued,
-        model_at_most: at_most,
-        model_below: AdmitRule::RmemBelowRcvbuf.capacity(eff, ts),
+        models,
     })
 }
 

@@ -140,7 +140,7 @@ impl Emitter {
         (0..n)
             .map(|i| {
                 let (variant, len) = sizes.next(i as u64, &self.templates);
-                len.unwrap_or_else(|| self.templates[variant].min_len()) + self.overhead[variant]
+                len.unwrap_or_else(|| self.templates[variant].min_len() + self.overhead[variant])
             })
             .collect()
     }

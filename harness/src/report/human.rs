@@ -203,12 +203,13 @@ pub fn print_probe(p: &ProbeReport) -> String {
         .count();
     let _ = writeln!(
         o,
-        "capacity rule fitted: {} ({agree}/{} flood cases explained: queued = rcvbuf / truesize + 1)",
-        p.admit_rule.map_or("NONE FITS".into(), |r| format!("{r:?}")),
+        "capacity rule fitted: {} ({agree}/{} flood cases of unread queues explained)",
+        p.admit_rule
+            .map_or("NONE FITS".into(), |r| format!("{r:?}")),
         p.capacity.len()
     );
     for c in &p.capacity {
-        let _ = writeln!(o, "  {:<17} req {:>6} eff {:>6} payload {:>5} truesize {:>5}: sent {:>4} queued {:>4} (model {})", c.emitter, c.rcvbuf_request, c.rcvbuf_effective, c.payload, c.truesize, c.sent, c.queued, c.model_at_most);
+        let _ = writeln!(o, "  {:<17} req {:>6} eff {:>6} payload {:>5} truesize {:>5}: sent {:>4} queued {:>4} (model {})", c.emitter, c.rcvbuf_request, c.rcvbuf_effective, c.payload, c.truesize, c.sent, c.queued, p.admit_rule.map_or(0, |r| r.capacity(c.rcvbuf_effective, c.truesize)));
     }
     o
 }
