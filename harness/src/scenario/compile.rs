@@ -370,7 +370,7 @@ impl Cx<'_> {
                     },
                 });
             }
-            (None, None) => PayloadPlan::Fixed { bytes: 256 },
+            (None, None) => PayloadPlan::Fixed { bytes: 512 },
             (Some(p), None) => self.payload_size(&format!("{path}.payload"), p)?,
         };
         let (lo, hi) = match plan {

@@ -1,0 +1,12 @@
+//! Integration tests: the real `nlstorm` binary against the kernel it runs on, each run in
+//! a namespace the run itself creates. Tests that need namespaces skip with one line when
+//! the machine cannot create them, unless NLSTORM_REQUIRE_SANDBOX=1 (CI), where a skip
+//! is a failure.
+
+mod accounting;
+mod capacity;
+mod incident;
+mod input;
+mod isolation;
+mod rootless;
+mod support;

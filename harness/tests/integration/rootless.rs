@@ -1,0 +1,59 @@
+//! A run as an unprivileged user: a user namespace where the kernel allows it, or exit 3
+//! with a message saying what is missing.
+
+use std::process::Command;
+
+use crate::support::*;
+
+#[test]
+fn rootless_run_works_or_says_why() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "skipping rootless_run_works_or_says_why: needs root to drop to an unprivileged uid"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.toml");
+    std::fs::write(&p, "deadline = \"10s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 2\nschedule = { kind = \"burst\", size = 50 }\n[[emitter]]\nname = \"k\"\nkind = \"kernel-uevent\"\nschedule = { kind = \"burst\", size = 20 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [2]\nrcvbuf = 0\nstart-reading-after = \"100ms\"\n[[receiver]]\nname = \"k\"\nexpect = { lost = 0 }\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(bin())
+        .args(["run", "--no-record"])
+        .arg(&p)
+        .output()
+        .expect("setpriv from util-linux");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match out.status.code() {
+        Some(0) => {
+            assert!(stdout.contains("PASS"), "{stdout}");
+            assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+        }
+        Some(3) => {
+            assert!(
+                stdout.contains("user namespaces") || stdout.contains("Not root"),
+                "exit 3 must say why: {stdout}"
+            );
+            if std::env::var("NLSTORM_REQUIRE_SANDBOX").is_ok_and(|v| v == "1")
+                && std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+                    .is_ok_and(|v| v.trim() != "0")
+            {
+                panic!("user namespaces look enabled but the rootless run gave exit 3: {stdout}");
+            }
+            eprintln!(
+                "skipping rootless_run_works_or_says_why: unprivileged user namespaces unavailable"
+            );
+        }
+        c => panic!(
+            "want: exit 0 or 3 / got: {c:?}\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}

@@ -1,0 +1,77 @@
+//! Running the binary and reading its JSON report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nlstorm")
+}
+
+pub fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// Runs `nlstorm run` on `scenario` (a path or TOML text) and returns (exit code, JSON).
+pub fn run_scenario(scenario: &str) -> (i32, Value, Output) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = if scenario.contains('\n') {
+        let p = dir.path().join("s.toml");
+        std::fs::write(&p, scenario).unwrap();
+        p
+    } else {
+        PathBuf::from(scenario)
+    };
+    let json = dir.path().join("out.json");
+    let out = Command::new(bin())
+        .args(["run", "--no-record", "--json"])
+        .arg(&json)
+        .arg(&path)
+        .output()
+        .expect("spawn nlstorm");
+    let code = out.status.code().unwrap_or(-1);
+    let v = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (code, v, out)
+}
+
+/// True when sandboxes can be made here; otherwise prints one skip line (or panics in CI).
+pub fn sandbox_or_skip(test: &str) -> bool {
+    static CAN: OnceLock<Result<(), String>> = OnceLock::new();
+    let can = CAN.get_or_init(|| {
+        let out = Command::new(bin())
+            .arg("probe")
+            .output()
+            .expect("spawn nlstorm");
+        match out.status.code() {
+            Some(0) => Ok(()),
+            _ => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        }
+    });
+    match can {
+        Ok(()) => true,
+        Err(why) => {
+            if std::env::var("NLSTORM_REQUIRE_SANDBOX").is_ok_and(|v| v == "1") {
+                panic!("{test}: cannot create a sandbox and NLSTORM_REQUIRE_SANDBOX=1: {why}");
+            }
+            eprintln!("skipping {test}: cannot create a network namespace ({why})");
+            false
+        }
+    }
+}
+
+/// The receiver object named `name` in the first scenario of a report.
+pub fn receiver<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["scenarios"][0]["receivers"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no receiver {name} in {report}"))
+}
+
+pub fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
