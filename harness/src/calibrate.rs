@@ -119,10 +119,13 @@ pub fn kernel_overhead(scale: &mut Scale, emitter: &mut Emitter) -> io::Result<(
     Ok(())
 }
 
+/// `(effective rcvbuf, truesize, messages queued)` of one flooded unread queue.
+pub type FloodCase = (u64, u64, u64);
+
 /// Floods small unread usersock queues and returns the admission rule that explains what
 /// they held (cases chosen so that the three rules disagree), with the cases measured as
 /// `(effective rcvbuf, truesize, queued)`.
-pub fn fit_admit_rule() -> io::Result<(Option<AdmitRule>, Vec<(u64, u64, u64)>)> {
+pub fn fit_admit_rule() -> io::Result<(Option<AdmitRule>, Vec<FloodCase>)> {
     const GROUP: u32 = 31;
     let sender = NlSocket::open(Protocol::Usersock)?;
     sender.bind(&[])?;
