@@ -75,36 +75,44 @@ impl Scale {
     }
 }
 
-/// Truesize per (emitter, variant, wire length), measured on demand and remembered.
-#[derive(Default)]
-pub struct Truesizes {
+/// Truesize per (emitter, variant, wire length), measured on demand through one scale
+/// per emitter and remembered: a uniform payload range costs one measurement per
+/// distinct length, not one per message.
+pub struct Calibrator {
+    scales: Vec<Scale>,
     memo: BTreeMap<(u16, usize, usize), u64>,
 }
 
-impl Truesizes {
-    /// Truesize of one message of `emitter` with `wire_len` bytes.
-    pub fn get(
-        &mut self,
-        scale: &mut Scale,
-        index: u16,
-        emitter: &mut Emitter,
-        variant: usize,
-        wire_len: usize,
-    ) -> io::Result<u64> {
-        if let Some(&t) = self.memo.get(&(index, variant, wire_len)) {
-            return Ok(t);
+impl Calibrator {
+    /// One scale per emitter, listening where that emitter's messages arrive.
+    pub fn new(scales: Vec<Scale>) -> Self {
+        Self {
+            scales,
+            memo: BTreeMap::new(),
         }
-        let (_, ts) = scale.weigh(|| emitter.send_probe(variant, Some(wire_len)))?;
-        self.memo.insert((index, variant, wire_len), ts);
-        Ok(ts)
     }
 
-    /// Every measurement taken, for the run record.
-    pub fn points(&self) -> Vec<(u16, usize, usize, u64)> {
-        self.memo
-            .iter()
-            .map(|(&(e, v, l), &t)| (e, v, l, t))
+    /// Truesize of each of the first `n` messages `emitter` will send.
+    pub fn truesizes(&mut self, emitter: &mut Emitter, n: usize) -> io::Result<Vec<u64>> {
+        let index = emitter.index();
+        emitter
+            .wire_sizes(n)
+            .into_iter()
+            .map(|(variant, len)| {
+                if let Some(&t) = self.memo.get(&(index, variant, len)) {
+                    return Ok(t);
+                }
+                let (_, t) = self.scales[usize::from(index)]
+                    .weigh(|| emitter.send_probe(variant, Some(len)))?;
+                self.memo.insert((index, variant, len), t);
+                Ok(t)
+            })
             .collect()
+    }
+
+    /// Every measurement taken: (emitter, variant, wire length, truesize).
+    pub fn points(&self) -> impl Iterator<Item = (u16, usize, usize, u64)> + '_ {
+        self.memo.iter().map(|(&(e, v, l), &t)| (e, v, l, t))
     }
 }
 

@@ -186,16 +186,7 @@ fn result(
     problems: &mut Vec<String>,
 ) -> ReceiverResult {
     let r = &rh.record;
-    let feeding: Vec<usize> = plan
-        .emitters
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| {
-            let (p, g) = e.kind.destination();
-            p == rp.protocol && rp.groups.contains(&g)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let feeding = plan.feeders(rp);
     let mut sent = 0;
     let mut delivered = 0;
     let mut lost = 0;

@@ -47,7 +47,7 @@ pub enum Answer {
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {
     /// It could not be started.
-    #[error("failed to start the sandbox process {exe}")]
+    #[error("failed to start the sandbox process {exe} (it must be executable by this user, directories included)")]
     Spawn {
         /// The binary.
         exe: String,
@@ -66,6 +66,21 @@ pub enum ChildError {
         /// Parse error or empty output.
         detail: String,
     },
+}
+
+impl ChildError {
+    /// The documented exit code: a binary this user may not execute is the environment's
+    /// problem (3), anything else is the harness's (4).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ChildError::Spawn { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                crate::exit::ENVIRONMENT
+            }
+            _ => crate::exit::HARNESS,
+        }
+    }
 }
 
 /// Runs `job` in a fresh child of `exe`, killing it after `limit`.

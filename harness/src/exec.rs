@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::calibrate::{self, Scale, Truesizes};
+use crate::calibrate::{self, Calibrator, Scale};
 use crate::emit::{Emitter, EmitterRecord};
 use crate::history::{History, Prediction, ReceiverHistory, TruesizePoint};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::payload::RunId;
-use crate::plan::{EmitterKind, PayloadPlan, Plan, RcvbufPlan, ReadMode};
+use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode};
 use crate::receive::{Receiver, ReceiverError, Shared};
 use crate::sandbox::{self, SandboxError};
 use crate::schedule::SendTimes;
@@ -144,80 +144,19 @@ fn model_receivers(
     rule: AdmitRule,
     emitters: &mut [Emitter],
 ) -> Result<Modelled, ExecError> {
-    let mut truesizes = Truesizes::default();
-    let mut scales: Vec<Option<Scale>> = Vec::new();
-    for (i, e) in plan.emitters.iter().enumerate() {
+    let mut scales = Vec::new();
+    for (e, em) in plan.emitters.iter().zip(emitters.iter_mut()) {
         let (proto, group) = e.kind.destination();
         let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
         if e.kind == EmitterKind::KernelUevent {
-            calibrate::kernel_overhead(&mut scale, &mut emitters[i]).map_err(io(format!(
-                "write a uevent for `{}` (is /sys/class/net/{}/uevent writable?)",
-                e.name,
-                device_name(i)
-            )))?;
-            let smallest = (0..emitters[i].variants())
-                .map(|v| emitters[i].min_wire(v))
-                .max()
-                .unwrap_or(0);
-            let want = match e.payload {
-                PayloadPlan::Fixed { bytes } => Some(bytes),
-                PayloadPlan::Uniform { min, .. } => Some(min),
-                PayloadPlan::Contents { .. } => None,
-            };
-            if let Some(w) = want.filter(|&w| (w as usize) < smallest) {
-                return Err(ExecError::Unsupported(format!(
-                    "emitter `{}`: payload {w} B is below the smallest uevent the kernel makes on this path ({smallest} B on this kernel): raise `payload`",
-                    e.name
-                )));
-            }
+            kernel_payload_fits(e, em, &mut scale)?;
         }
-        scales.push(Some(scale));
+        scales.push(scale);
     }
-    // A queue can hold at most rcvbuf / smallest truesize + 1 messages; never simulate more.
-    let cap_for = |rcvbuf: u64| (rcvbuf / 256 + 2) as usize;
-    let stream = |r: usize,
-                  limit: usize,
-                  truesizes: &mut Truesizes,
-                  scales: &mut [Option<Scale>],
-                  emitters: &mut [Emitter]|
-     -> Result<(Vec<u64>, bool), ExecError> {
-        let rp = &plan.receivers[r];
-        let feeding: Vec<usize> = plan
-            .emitters
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| {
-                let (p, g) = e.kind.destination();
-                p == rp.protocol && rp.groups.contains(&g)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let mut out = Vec::new();
-        for &i in &feeding {
-            let n = SendTimes::planned_count(&plan.emitters[i].schedule)
-                .map_or(limit, |c| (c as usize).min(limit));
-            let sizes = emitters[i].wire_sizes(n);
-            let variants = match plan.emitters[i].payload {
-                PayloadPlan::Contents { .. } => emitters[i].variants(),
-                _ => 1,
-            };
-            for (k, len) in sizes.into_iter().enumerate() {
-                let scale = scales[i].as_mut().expect("scale per emitter");
-                out.push(
-                    truesizes
-                        .get(scale, i as u16, &mut emitters[i], k % variants, len)
-                        .map_err(io("measure a message's truesize"))?,
-                );
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok((out, feeding.len() == 1))
-    };
+    let mut cal = Calibrator::new(scales);
     let mut preds = Vec::new();
     let mut requests = Vec::new();
-    for (r, rp) in plan.receivers.iter().enumerate() {
+    for rp in &plan.receivers {
         let req = match rp.rcvbuf {
             RcvbufPlan::Default => Request::Default,
             RcvbufPlan::Request { bytes } => Request::Plain(bytes),
@@ -225,56 +164,80 @@ fn model_receivers(
             RcvbufPlan::FitBurst { emitter } => {
                 let burst =
                     SendTimes::first_burst(&plan.emitters[emitter].schedule).unwrap_or(1) as usize;
-                let sizes = emitters[emitter].wire_sizes(burst);
-                let variants = match plan.emitters[emitter].payload {
-                    PayloadPlan::Contents { .. } => emitters[emitter].variants(),
-                    _ => 1,
-                };
-                let mut burst_ts = Vec::with_capacity(burst);
-                for (k, len) in sizes.into_iter().enumerate() {
-                    let scale = scales[emitter].as_mut().expect("scale per emitter");
-                    burst_ts.push(
-                        truesizes
-                            .get(
-                                scale,
-                                emitter as u16,
-                                &mut emitters[emitter],
-                                k % variants,
-                                len,
-                            )
-                            .map_err(io("measure a message's truesize"))?,
-                    );
-                }
-                let need = rule.rcvbuf_for(&burst_ts);
-                match facts.request_for(need) {
-                    Some(req) => Request::Plain(req),
-                    None => return Err(ExecError::Unsupported(format!(
+                let need = rule.rcvbuf_for(
+                    &cal.truesizes(&mut emitters[emitter], burst)
+                        .map_err(io("measure a message's truesize"))?,
+                );
+                Request::Plain(facts.request_for(need).ok_or_else(|| {
+                    ExecError::Unsupported(format!(
                         "receiver `{}`: a burst of {burst} needs an effective rcvbuf of {need} B, above 2 x net.core.rmem_max ({}); use rcvbuf-force",
-                        rp.name, 2 * facts.rmem_max
-                    ))),
-                }
+                        rp.name,
+                        2 * facts.rmem_max
+                    ))
+                })?)
             }
         };
         let rcvbuf = facts.effective(req);
-        let (ts, exact) = stream(r, cap_for(rcvbuf), &mut truesizes, &mut scales, emitters)?;
+        // An unread queue never holds more than rcvbuf / (smallest truesize, > 256) + 1.
+        let limit = (rcvbuf / 256 + 2) as usize;
+        let feeders = plan.feeders(rp);
+        let mut ts = Vec::new();
+        for &i in &feeders {
+            let room = limit.saturating_sub(ts.len());
+            let n = SendTimes::planned_count(&plan.emitters[i].schedule)
+                .map_or(room, |c| (c as usize).min(room));
+            ts.extend(
+                cal.truesizes(&mut emitters[i], n)
+                    .map_err(io("measure a message's truesize"))?,
+            );
+        }
         preds.push(ts.first().map(|&first| Prediction {
             capacity: rule.queued(rcvbuf, ts.iter().copied(), rp.no_enobufs),
             truesize: first,
-            exact,
+            exact: feeders.len() == 1,
         }));
         requests.push(req);
     }
-    let points = truesizes
+    let points = cal
         .points()
-        .into_iter()
         .map(|(e, variant, wire_len, truesize)| TruesizePoint {
-            emitter: plan.emitters[e as usize].name.clone(),
+            emitter: plan.emitters[usize::from(e)].name.clone(),
             variant,
             wire_len,
             truesize,
         })
         .collect();
     Ok((preds, requests, points))
+}
+
+/// Measures what the kernel adds around a sysfs-written uevent and refuses payloads the
+/// kernel cannot make that small.
+fn kernel_payload_fits(
+    e: &EmitterPlan,
+    em: &mut Emitter,
+    scale: &mut Scale,
+) -> Result<(), ExecError> {
+    let dev = device_name(usize::from(em.index()));
+    calibrate::kernel_overhead(scale, em).map_err(io(format!(
+        "write a uevent for `{}` (is /sys/class/net/{dev}/uevent writable?)",
+        e.name
+    )))?;
+    let smallest = (0..em.variants())
+        .map(|v| em.min_wire(v))
+        .max()
+        .unwrap_or(0);
+    let want = match e.payload {
+        PayloadPlan::Fixed { bytes } => Some(bytes),
+        PayloadPlan::Uniform { min, .. } => Some(min),
+        PayloadPlan::Contents { .. } => None,
+    };
+    match want.filter(|&w| (w as usize) < smallest) {
+        Some(w) => Err(ExecError::Unsupported(format!(
+            "emitter `{}`: payload {w} B is below the smallest uevent the kernel makes on this path ({smallest} B on this kernel): raise `payload`",
+            e.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 type Flooded = (

@@ -190,7 +190,14 @@ fn cmd_run(
 fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)).context("probe failed")? {
+    let answer = match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("nlstorm: probe: {}", child::error_chain(&e));
+            return Ok(e.exit_code());
+        }
+    };
+    match answer {
         Answer::Probed(p) => {
             print!("{}", report::print_probe(&p));
             if let Some(path) = json {

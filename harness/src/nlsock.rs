@@ -145,36 +145,29 @@ impl NlSocket {
         Ok(())
     }
 
-    /// The effective SO_RCVBUF, as the kernel reports it (already doubled).
-    pub fn rcvbuf(&self) -> io::Result<u64> {
+    fn getopt_int(&self, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
         let mut v: libc::c_int = 0;
         let mut len = size_of::<libc::c_int>() as u32;
         check(unsafe {
             libc::getsockopt(
                 self.raw(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
+                level,
+                name,
                 (&mut v as *mut libc::c_int).cast(),
                 &mut len,
             )
         })?;
-        Ok(v as u64)
+        Ok(v)
+    }
+
+    /// The effective SO_RCVBUF, as the kernel reports it (already doubled).
+    pub fn rcvbuf(&self) -> io::Result<u64> {
+        Ok(self.getopt_int(libc::SOL_SOCKET, libc::SO_RCVBUF)? as u64)
     }
 
     /// Whether NETLINK_NO_ENOBUFS is in effect, read back from the kernel.
     pub fn no_enobufs(&self) -> io::Result<bool> {
-        let mut v: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as u32;
-        check(unsafe {
-            libc::getsockopt(
-                self.raw(),
-                libc::SOL_NETLINK,
-                NETLINK_NO_ENOBUFS,
-                (&mut v as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        })?;
-        Ok(v != 0)
+        Ok(self.getopt_int(libc::SOL_NETLINK, NETLINK_NO_ENOBUFS)? != 0)
     }
 
     /// The queue's memory accounting (SO_MEMINFO).

@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Largest kernel-uevent payload: the kernel builds the environment in a
+/// UEVENT_BUFFER_SIZE (2048-byte) buffer.
+pub const KERNEL_UEVENT_MAX: u64 = 2048;
+/// Largest payload of a user-space broadcast; the emitter raises its SO_SNDBUF to fit.
+pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
+
 /// One scenario, ready to execute in a fresh sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -21,6 +27,21 @@ pub struct Plan {
     pub emitters: Vec<EmitterPlan>,
     /// Who listens.
     pub receivers: Vec<ReceiverPlan>,
+}
+
+impl Plan {
+    /// Indices of the emitters whose messages reach `receiver` (same family, a joined group).
+    pub fn feeders(&self, receiver: &ReceiverPlan) -> Vec<usize> {
+        self.emitters
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                let (p, g) = e.kind.destination();
+                p == receiver.protocol && receiver.groups.contains(&g)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
 }
 
 /// Netlink family a message travels on, and so the family a receiver opens.

@@ -10,7 +10,9 @@ use crate::exec::{device_name, ExecError};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::payload::RunId;
-use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule};
+use crate::plan::{
+    EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule, KERNEL_UEVENT_MAX, USER_PAYLOAD_MAX,
+};
 use crate::sandbox::{self, SandboxInfo};
 
 /// How one SO_RCVBUF request came out.
@@ -122,29 +124,11 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
     let mut kernel_uevent_permitted = false;
     for (i, kind) in kinds.into_iter().enumerate() {
         let max = if kind == EmitterKind::KernelUevent {
-            2048
+            KERNEL_UEVENT_MAX
         } else {
-            65536
-        };
-        let plan = EmitterPlan {
-            name: kind.name().into(),
-            kind,
-            schedule: Schedule::Flood {
-                count: None,
-                duration: Some(Duration::from_secs(1)),
-            },
-            payload: PayloadPlan::Fixed { bytes: max },
-            start: Duration::ZERO,
-        };
-        let dev = device_name(0);
-        let mut em = Emitter::new(
-            i as u16,
-            &plan,
-            &run,
-            0,
-            (kind == EmitterKind::KernelUevent).then_some(dev.as_str()),
-        )
-        .map_err(io("set up an emitter"))?;
+            USER_PAYLOAD_MAX
+        } as usize;
+        let mut em = probe_emitter(i as u16, kind, max, &run)?;
         let (proto, group) = kind.destination();
         let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
         if kind == EmitterKind::KernelUevent {
@@ -154,12 +138,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
             }
         }
         let min = em.min_wire(0);
-        let top = if kind == EmitterKind::KernelUevent {
-            2048
-        } else {
-            65536
-        };
-        let buckets = buckets(min, top, &mut |len| weigh(&mut scale, &mut em, len))
+        let buckets = buckets(min, max, &mut |len| weigh(&mut scale, &mut em, len))
             .map_err(io("measure truesize"))?;
         for req in [0u64, 1024, 4096, 16384] {
             for payload in [min.max(64), min.max(700), 1500, 2048] {
@@ -182,8 +161,13 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
                 .iter()
                 .all(|c| c.queued == r.capacity(c.rcvbuf_effective, c.truesize))
     });
-    let (no_enobufs_honoured, enobufs_reported_without_it) =
-        enobufs_behaviour(&mut capacity_emitter(&run)?).map_err(io("overrun a queue"))?;
+    let (no_enobufs_honoured, enobufs_reported_without_it) = enobufs_behaviour(&mut probe_emitter(
+        9,
+        EmitterKind::Usersock { group: 6 },
+        512,
+        &run,
+    )?)
+    .map_err(io("overrun a queue"))?;
     Ok(ProbeReport {
         kernel_release: nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())
@@ -332,18 +316,32 @@ fn capacity_case(
     })
 }
 
-fn capacity_emitter(run: &RunId) -> Result<Emitter, ExecError> {
+/// An emitter outside any scenario, for sending calibration messages of up to `max` bytes.
+fn probe_emitter(
+    index: u16,
+    kind: EmitterKind,
+    max: usize,
+    run: &RunId,
+) -> Result<Emitter, ExecError> {
     let plan = EmitterPlan {
-        name: "usersock".into(),
-        kind: EmitterKind::Usersock { group: 6 },
+        name: kind.name().into(),
+        kind,
         schedule: Schedule::Flood {
             count: None,
             duration: Some(Duration::from_secs(1)),
         },
-        payload: PayloadPlan::Fixed { bytes: 512 },
+        payload: PayloadPlan::Fixed { bytes: max as u32 },
         start: Duration::ZERO,
     };
-    Emitter::new(9, &plan, run, 0, None).map_err(io("set up an emitter"))
+    let dev = device_name(0);
+    Emitter::new(
+        index,
+        &plan,
+        run,
+        0,
+        (kind == EmitterKind::KernelUevent).then_some(dev.as_str()),
+    )
+    .map_err(io("set up an emitter"))
 }
 
 /// Overruns two tiny queues, one with NETLINK_NO_ENOBUFS, and reads both out.

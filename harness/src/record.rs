@@ -32,10 +32,9 @@ pub fn write(
     if let Ok(text) = std::fs::read_to_string(file) {
         std::fs::write(dir.join("scenario.toml"), text)?;
     }
-    let json = |v: &dyn erased::Json| v.to_json();
-    std::fs::write(dir.join("plan.json"), json(plan))?;
-    std::fs::write(dir.join("history.json"), json(history))?;
-    std::fs::write(dir.join("verdict.json"), json(report))?;
+    std::fs::write(dir.join("plan.json"), pretty(plan)?)?;
+    std::fs::write(dir.join("history.json"), pretty(history)?)?;
+    std::fs::write(dir.join("verdict.json"), pretty(report)?)?;
     let mut kernel = format!("release {}\n", history.kernel_release);
     for s in SYSCTLS {
         let v = std::fs::read_to_string(format!("/proc/sys/{s}")).unwrap_or_else(|_| "?".into());
@@ -49,13 +48,6 @@ pub fn write(
     Ok(dir)
 }
 
-mod erased {
-    pub trait Json {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string_pretty(self).unwrap_or_default()
-        }
-    }
+fn pretty<T: serde::Serialize>(v: &T) -> io::Result<String> {
+    serde_json::to_string_pretty(v).map_err(io::Error::other)
 }

@@ -88,8 +88,8 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
             return rep;
         }
         Err(e) => {
-            rep.status = "harness-error".into();
-            rep.exit_code = crate::exit::HARNESS;
+            rep.exit_code = e.exit_code();
+            rep.status = status_name(rep.exit_code).into();
             rep.error = Some(crate::child::error_chain(&e));
             return rep;
         }

@@ -133,16 +133,21 @@ impl Emitter {
         self.sink.send(m.bytes())
     }
 
-    /// The wire size of each of the first `n` messages, in send order, as the run will
-    /// send them: what the model needs to predict an unread queue.
-    pub fn wire_sizes(&self, n: usize) -> Vec<usize> {
+    /// `(variant, wire length)` of each of the first `n` messages, in send order, as the
+    /// run will send them: what the model needs to predict an unread queue.
+    pub fn wire_sizes(&self, n: usize) -> Vec<(usize, usize)> {
         let mut sizes = Sizes::new(&self.plan.payload, self.seed, self.index);
         (0..n)
             .map(|i| {
                 let (variant, len) = sizes.next(i as u64, &self.templates);
-                len.unwrap_or_else(|| self.templates[variant].min_len() + self.overhead[variant])
+                (variant, len.unwrap_or_else(|| self.min_wire(variant)))
             })
             .collect()
+    }
+
+    /// Index of this emitter in the plan.
+    pub fn index(&self) -> u16 {
+        self.index
     }
 
     /// Runs the schedule from `t0 + start` until it ends or `stop` is raised.

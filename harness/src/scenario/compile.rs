@@ -18,11 +18,6 @@ use crate::plan::*;
 use crate::schedule::SendTimes;
 use crate::units::{parse_duration, parse_size};
 
-/// Largest kernel-uevent payload: the kernel builds the environment in a
-/// UEVENT_BUFFER_SIZE (2048-byte) buffer.
-pub const KERNEL_UEVENT_MAX: u64 = 2048;
-/// Largest payload of a user-space broadcast; the emitter raises its SO_SNDBUF to fit.
-pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(1);
 const DEFAULT_READ_BUFFER: u32 = 64 * 1024;

@@ -8,5 +8,6 @@ mod capacity;
 mod incident;
 mod input;
 mod isolation;
+mod privilege;
 mod rootless;
 mod support;

@@ -18,6 +18,10 @@ fn rootless_run_works_or_says_why() {
     std::fs::write(&p, "deadline = \"10s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 2\nschedule = { kind = \"burst\", size = 50 }\n[[emitter]]\nname = \"k\"\nkind = \"kernel-uevent\"\nschedule = { kind = \"burst\", size = 20 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [2]\nrcvbuf = 0\nstart-reading-after = \"100ms\"\n[[receiver]]\nname = \"k\"\nexpect = { lost = 0 }\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The build tree may sit under a directory the unprivileged uid cannot enter.
+    let exe = dir.path().join("nlstorm");
+    std::fs::copy(bin(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -25,7 +29,7 @@ fn rootless_run_works_or_says_why() {
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .arg(bin())
+        .arg(&exe)
         .args(["run", "--no-record"])
         .arg(&p)
         .output()
