@@ -266,3 +266,137 @@ impl Status {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::history::{Prediction, ReceiverHistory};
+    use crate::model::{AdmitRule, BufferFacts};
+    use crate::receive::{ReceiverRecord, ReceiverSetup};
+    use crate::sandbox::SandboxInfo;
+
+    const SCENARIO: &str = r#"
+[[emitter]]
+name = "a"
+kind = "usersock"
+group = 1
+schedule = { kind = "burst", size = 10 }
+[[emitter]]
+name = "b"
+kind = "usersock"
+group = 2
+schedule = { kind = "burst", size = 5 }
+[[receiver]]
+name = "r"
+protocol = "usersock"
+groups = [1]
+expect = { lost = 0 }
+"#;
+
+    fn history(plan: &Plan, seen: &[u64], read_started_ns: u64, capacity: u64) -> History {
+        let setup = ReceiverSetup {
+            name: "r".into(),
+            protocol: crate::plan::Protocol::Usersock,
+            groups: vec![1],
+            rcvbuf_option: "default".into(),
+            rcvbuf_requested: None,
+            rcvbuf_effective: 212_992,
+            no_enobufs: false,
+            inode: 1,
+        };
+        let mut record = ReceiverRecord::new(setup, plan.emitters.len());
+        for &s in seen {
+            record.sources[0].observe(s);
+        }
+        record.read_started_ns = read_started_ns;
+        let emitter = |name: &str, sent| EmitterRecord {
+            name: name.into(),
+            kind: "usersock".into(),
+            sent,
+            finished_ns: 1_000,
+            ..Default::default()
+        };
+        History {
+            run_id: "x".into(),
+            kernel_release: "test".into(),
+            facts: BufferFacts {
+                sock_min_rcvbuf: 2304,
+                rmem_max: 212_992,
+                rmem_default: 212_992,
+            },
+            admit_rule: AdmitRule::ChargedAtMostRcvbuf,
+            sandbox: SandboxInfo {
+                user_namespace: false,
+                devices: vec![],
+            },
+            deadline_hit: false,
+            elapsed_ns: 2_000,
+            emitters: vec![emitter("a", 10), emitter("b", 5)],
+            receivers: vec![ReceiverHistory {
+                record,
+                prediction: Some(Prediction {
+                    capacity,
+                    truesize: 832,
+                    exact: true,
+                }),
+            }],
+            calibration: vec![],
+        }
+    }
+
+    fn plan() -> Plan {
+        crate::scenario::compile_str(Path::new("t.toml"), SCENARIO).unwrap()
+    }
+
+    #[test]
+    fn only_emitters_on_joined_groups_count_as_sent() {
+        let p = plan();
+        let v = check(&p, &history(&p, &[0, 1, 2, 7], 0, 4));
+        let r = &v.receivers[0];
+        assert_eq!((r.sent, r.delivered, r.lost), (10, 4, 6));
+        assert_eq!(v.status, Status::Fail, "lost == 0 must fail");
+        assert_eq!(v.outcomes[0].measured, "6");
+        assert_eq!(
+            r.model, "not-applicable",
+            "the reader started before emission ended"
+        );
+    }
+
+    #[test]
+    fn an_unread_queue_is_compared_with_the_model() {
+        let p = plan();
+        let agrees = check(&p, &history(&p, &[0, 1, 2, 3], 5_000, 4));
+        assert_eq!(
+            (
+                agrees.receivers[0].predicted_lost,
+                agrees.receivers[0].model.as_str()
+            ),
+            (Some(6), "agrees")
+        );
+        let differs = check(&p, &history(&p, &[0, 1, 2], 5_000, 4));
+        assert_eq!(differs.receivers[0].model, "disagrees");
+    }
+
+    #[test]
+    fn a_sequence_beyond_what_was_sent_is_a_harness_error() {
+        let p = plan();
+        let v = check(&p, &history(&p, &[0, 12], 0, 4));
+        assert_eq!(v.status, Status::HarnessError);
+        assert!(
+            v.problems.iter().any(|m| m.contains("saw sequence 12")),
+            "{:?}",
+            v.problems
+        );
+        assert_eq!(v.status.exit_code(), crate::exit::HARNESS);
+    }
+
+    #[test]
+    fn all_held_is_a_pass() {
+        let p = plan();
+        let v = check(&p, &history(&p, &(0..10).collect::<Vec<_>>(), 0, 4));
+        assert_eq!(v.status, Status::Pass);
+        assert!(v.outcomes.iter().all(|o| o.passed));
+    }
+}

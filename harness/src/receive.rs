@@ -101,6 +101,29 @@ pub struct ReceiverRecord {
     pub error: Option<String>,
 }
 
+impl ReceiverRecord {
+    /// An empty record for a receiver that hears `sources` emitters.
+    pub fn new(setup: ReceiverSetup, sources: usize) -> Self {
+        Self {
+            setup,
+            sources: vec![SeqTracker::default(); sources],
+            enobufs: 0,
+            first_enobufs_ns: None,
+            truncated: 0,
+            foreign: 0,
+            max_rmem: 0,
+            rmem_at_read_start: 0,
+            kernel_drops: None,
+            meminfo_drops: 0,
+            ledger: Ledger::default(),
+            read_started_ns: 0,
+            read_finished_ns: 0,
+            stopped_by_deadline: false,
+            error: None,
+        }
+    }
+}
+
 /// A receiver whose socket is bound and configured, not yet reading.
 #[derive(Debug)]
 pub struct Receiver {
@@ -194,23 +217,7 @@ impl Receiver {
     /// Reads until emission is done and the queue is empty, or the deadline passes.
     pub fn run(self, shared: &Shared, sources: usize) -> ReceiverRecord {
         let mut r = Reader {
-            rec: ReceiverRecord {
-                setup: self.setup.clone(),
-                sources: vec![SeqTracker::default(); sources],
-                enobufs: 0,
-                first_enobufs_ns: None,
-                truncated: 0,
-                foreign: 0,
-                max_rmem: 0,
-                rmem_at_read_start: 0,
-                kernel_drops: None,
-                meminfo_drops: 0,
-                ledger: Ledger::default(),
-                read_started_ns: 0,
-                read_finished_ns: 0,
-                stopped_by_deadline: false,
-                error: None,
-            },
+            rec: ReceiverRecord::new(self.setup.clone(), sources),
             plan: &self.plan,
             sock: &self.sock,
             shared,

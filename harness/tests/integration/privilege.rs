@@ -19,12 +19,29 @@ fn no_capabilities_exit_3_and_say_what_is_missing() {
         .arg(scenarios().join("model-grid.toml"))
         .output()
         .expect("setpriv from util-linux");
-    assert_eq!(run.status.code(), Some(3), "want: exit 3 / got: {:?}\n{}", run.status.code(), String::from_utf8_lossy(&run.stdout));
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "want: exit 3 / got: {:?}\n{}",
+        run.status.code(),
+        String::from_utf8_lossy(&run.stdout)
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("cannot create network and mount namespaces"), "{stdout}");
-    assert!(stdout.contains("CAP_SYS_ADMIN"), "the message must name the missing capability: {stdout}");
+    assert!(
+        stdout.contains("cannot create network and mount namespaces"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CAP_SYS_ADMIN"),
+        "the message must name the missing capability: {stdout}"
+    );
 
-    let probe = Command::new("setpriv").args(drop_all).arg(bin()).arg("probe").output().unwrap();
+    let probe = Command::new("setpriv")
+        .args(drop_all)
+        .arg(bin())
+        .arg("probe")
+        .output()
+        .unwrap();
     assert_eq!(probe.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&probe.stderr).contains("CAP_SYS_ADMIN"));
 }
