@@ -341,6 +341,7 @@ expect = { lost = 0 }
                     truesize: 832,
                     exact: true,
                 }),
+                samples: Default::default(),
             }],
             calibration: vec![],
         }

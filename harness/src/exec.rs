@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::calibrate::{self, Calibrator, Scale};
 use crate::emit::{Emitter, EmitterRecord};
-use crate::history::{History, Prediction, ReceiverHistory, TruesizePoint};
+use crate::history::{History, Prediction, ReceiverHistory, Series, TruesizePoint};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::payload::RunId;
 use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode};
@@ -109,8 +109,7 @@ pub fn execute(plan: &Plan) -> Result<History, ExecError> {
         uuid: run.uuid(),
         run,
     });
-    let (emitter_records, receiver_records, deadline_hit) =
-        flood(plan, emitters, receivers, &shared)?;
+    let flooded = flood(plan, emitters, receivers, &shared)?;
     let elapsed_ns = Instant::now()
         .saturating_duration_since(shared.t0)
         .as_nanos() as u64;
@@ -123,13 +122,24 @@ pub fn execute(plan: &Plan) -> Result<History, ExecError> {
         facts,
         admit_rule: rule,
         sandbox,
-        deadline_hit,
+        deadline_hit: flooded.deadline_hit,
         elapsed_ns,
-        emitters: emitter_records,
-        receivers: receiver_records
+        emitters: flooded.emitters,
+        receivers: flooded
+            .receivers
             .into_iter()
             .zip(predictions)
-            .map(|(record, prediction)| ReceiverHistory { record, prediction })
+            .zip(
+                flooded
+                    .samples
+                    .into_iter()
+                    .chain(std::iter::repeat_with(Series::default)),
+            )
+            .map(|((record, prediction), samples)| ReceiverHistory {
+                record,
+                prediction,
+                samples,
+            })
             .collect(),
         calibration,
     })
@@ -240,11 +250,16 @@ fn kernel_payload_fits(
     }
 }
 
-type Flooded = (
-    Vec<EmitterRecord>,
-    Vec<crate::receive::ReceiverRecord>,
-    bool,
-);
+/// What the flood phase produced.
+struct Flooded {
+    emitters: Vec<EmitterRecord>,
+    receivers: Vec<crate::receive::ReceiverRecord>,
+    samples: Vec<Series>,
+    deadline_hit: bool,
+}
+
+/// How often the queue of each receiver is recorded into its [`Series`].
+const SERIES_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Starts readers, a sampler and the emitters; enforces the deadline; collects records.
 fn flood(
@@ -273,17 +288,23 @@ fn flood(
     let sampler_stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let stop = sampler_stop.clone();
+        let t0 = shared.t0;
         thread::Builder::new()
             .name("sampler".into())
             .spawn(move || {
+                let mut series =
+                    vec![Series::new(SERIES_INTERVAL.as_nanos() as u64); handles.len()];
                 while !stop.load(Ordering::Relaxed) {
-                    for (sock, max) in &handles {
+                    let t = Instant::now().saturating_duration_since(t0).as_nanos() as u64;
+                    for ((sock, max), s) in handles.iter().zip(&mut series) {
                         if let Ok(m) = sock.meminfo() {
                             max.fetch_max(m.rmem_alloc, Ordering::Relaxed);
+                            s.offer(t, m.rmem_alloc, m.drops);
                         }
                     }
                     thread::sleep(Duration::from_micros(500));
                 }
+                series
             })
             .map_err(io("start the sampler thread"))?
     };
@@ -338,8 +359,13 @@ fn flood(
             source: std::io::Error::other("reader panicked"),
         })?;
     sampler_stop.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
-    Ok((emitted, received, deadline_hit))
+    let samples = sampler.join().unwrap_or_default();
+    Ok(Flooded {
+        emitters: emitted,
+        receivers: received,
+        samples,
+        deadline_hit,
+    })
 }
 
 /// Installs a do-nothing SIGUSR1 handler without SA_RESTART, so the wake-up signal makes

@@ -31,6 +31,50 @@ pub struct TruesizePoint {
     pub truesize: u64,
 }
 
+/// The socket's queue over time (SO_MEMINFO, the same counters as the Rmem and Drops
+/// columns of /proc/net/netlink), bounded: past [`Series::CAP`] points every other point
+/// is dropped and the interval doubles, so a long run costs the same as a short one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    /// Nanoseconds between kept points.
+    pub interval_ns: u64,
+    /// `(ns after t0, rmem bytes, drops)`.
+    pub points: Vec<(u64, u64, u64)>,
+    #[serde(skip)]
+    last_ns: Option<u64>,
+}
+
+impl Series {
+    /// Most points kept.
+    pub const CAP: usize = 1024;
+
+    /// A series sampled every `interval_ns` at first.
+    pub fn new(interval_ns: u64) -> Self {
+        Self {
+            interval_ns,
+            points: Vec::new(),
+            last_ns: None,
+        }
+    }
+
+    /// Offers a sample; kept if at least one interval has passed since the last kept one.
+    pub fn offer(&mut self, t_ns: u64, rmem: u64, drops: u64) {
+        if self
+            .last_ns
+            .is_some_and(|last| t_ns < last + self.interval_ns)
+        {
+            return;
+        }
+        self.last_ns = Some(t_ns);
+        self.points.push((t_ns, rmem, drops));
+        if self.points.len() > Self::CAP {
+            let kept: Vec<_> = self.points.iter().copied().step_by(2).collect();
+            self.points = kept;
+            self.interval_ns *= 2;
+        }
+    }
+}
+
 /// A receiver's record plus its prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiverHistory {
@@ -38,6 +82,8 @@ pub struct ReceiverHistory {
     pub record: ReceiverRecord,
     /// What the model says.
     pub prediction: Option<Prediction>,
+    /// Queue charge and drops over the run.
+    pub samples: Series,
 }
 
 /// Everything that happened in one run.
@@ -63,4 +109,38 @@ pub struct History {
     pub receivers: Vec<ReceiverHistory>,
     /// Truesizes measured for the model.
     pub calibration: Vec<TruesizePoint>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_stays_bounded_and_spans_the_run() {
+        let mut s = Series::new(10);
+        for t in 0..100_000u64 {
+            s.offer(t, t, 0);
+        }
+        assert!(s.points.len() <= Series::CAP);
+        assert!(s.points.len() > Series::CAP / 2);
+        assert_eq!(s.points[0].0, 0);
+        assert!(
+            s.points.last().unwrap().0 > 90_000,
+            "covers the end: {:?}",
+            s.points.last()
+        );
+        assert!(s.points.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn samples_closer_than_the_interval_are_skipped() {
+        let mut s = Series::new(10);
+        for t in [0, 5, 10, 12, 25] {
+            s.offer(t, 1, 0);
+        }
+        assert_eq!(
+            s.points.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![0, 10, 25]
+        );
+    }
 }
