@@ -199,7 +199,7 @@ fn links(devices: &[String]) -> Result<(), SandboxError> {
                 .add(rtnetlink::LinkVeth::new(dev, &peer).build())
                 .execute()
                 .await
-                .map_err(link_err(format!("create veth pair {dev}/{peer}")))?;
+                .map_err(link_err(format!("create veth pair {dev}/{peer} (kernel-uevent emitters need CONFIG_VETH: try `modprobe veth`)")))?;
             set_up(&handle, dev).await?;
             set_up(&handle, &peer).await?;
         }
