@@ -75,3 +75,24 @@ pub fn receiver<'a>(report: &'a Value, name: &str) -> &'a Value {
 pub fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
+
+/// `nlstorm probe --json`, once per test binary.
+pub fn probe() -> &'static Value {
+    static PROBE: OnceLock<Value> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = dir.path().join("probe.json");
+        let out = Command::new(bin())
+            .args(["probe", "--json"])
+            .arg(&json)
+            .output()
+            .expect("spawn nlstorm");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    })
+}
