@@ -12,7 +12,7 @@ use crate::emit::{Emitter, EmitterRecord};
 use crate::history::{History, Prediction, ReceiverHistory, Series, TruesizePoint};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::payload::RunId;
-use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode};
+use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode, ReadStart};
 use crate::receive::{Receiver, ReceiverError, Shared};
 use crate::sandbox::{self, SandboxError};
 use crate::schedule::SendTimes;
@@ -66,83 +66,133 @@ pub fn device_name(i: usize) -> String {
     format!("nls{i}")
 }
 
-/// Runs `plan` in a new sandbox. Call only from a single-threaded process.
-pub fn execute(plan: &Plan) -> Result<History, ExecError> {
-    let devices: Vec<String> = plan
-        .emitters
+/// A sandbox entered once, with the kernel facts every run in it shares: search
+/// commands run hundreds of plans in one session instead of paying for a namespace,
+/// veth pairs and a rule fit per trial.
+#[derive(Debug)]
+pub struct Session {
+    sandbox: crate::sandbox::SandboxInfo,
+    facts: BufferFacts,
+    rule: AdmitRule,
+    kernel_release: String,
+}
+
+impl Session {
+    /// Enters a new sandbox with a veth for each name in `devices` and measures the
+    /// buffer facts and the admission rule. Call only from a single-threaded process.
+    pub fn enter(devices: &[String]) -> Result<Self, ExecError> {
+        let sandbox = sandbox::enter(devices)?;
+        let facts = calibrate::buffer_facts().map_err(io("read the kernel's buffer limits"))?;
+        let (fitted, cases) =
+            calibrate::fit_admit_rule().map_err(io("fit the queue admission rule"))?;
+        let rule = fitted.ok_or_else(|| ExecError::Io {
+            what: "fit the queue admission rule".into(),
+            source: std::io::Error::other(format!(
+                "no known rule explains the floods measured (rcvbuf, truesize, queued): {cases:?}"
+            )),
+        })?;
+        Ok(Self {
+            sandbox,
+            facts,
+            rule,
+            kernel_release: nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The kernel's buffer limits, measured on entry.
+    pub fn facts(&self) -> &BufferFacts {
+        &self.facts
+    }
+
+    /// The admission rule fitted on entry.
+    pub fn rule(&self) -> AdmitRule {
+        self.rule
+    }
+
+    /// Runs `plan`. Its kernel-uevent emitters need the devices this session was
+    /// entered with ([`devices_for`]).
+    pub fn execute(&self, plan: &Plan) -> Result<History, ExecError> {
+        let run = RunId::random();
+        let mut emitters = Vec::new();
+        for (i, e) in plan.emitters.iter().enumerate() {
+            let dev = (e.kind == EmitterKind::KernelUevent).then(|| device_name(i));
+            let em = Emitter::new(i as u16, e, &run, plan.seed, dev.as_deref())
+                .map_err(io(format!("set up emitter `{}`", e.name)))?;
+            emitters.push(em);
+        }
+        let (predictions, requests, calibration) =
+            model_receivers(plan, &self.facts, self.rule, &mut emitters)?;
+
+        let receivers = plan
+            .receivers
+            .iter()
+            .zip(&requests)
+            .map(|(r, &req)| Receiver::open(r, req))
+            .collect::<Result<Vec<_>, _>>()?;
+        let unread = floods_unread(plan);
+        // Threads need a head start; a flood on this thread does not.
+        let lead = if unread { Duration::ZERO } else { LEAD };
+        let shared = Arc::new(Shared {
+            t0: Instant::now() + lead,
+            emission_done: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            uuid: run.uuid(),
+            run,
+        });
+        let flooded = if unread {
+            flood_unread(plan, emitters, receivers, &shared)
+        } else {
+            flood(plan, emitters, receivers, &shared)?
+        };
+        let elapsed_ns = Instant::now()
+            .saturating_duration_since(shared.t0)
+            .as_nanos() as u64;
+
+        Ok(History {
+            run_id: run.uuid(),
+            kernel_release: self.kernel_release.clone(),
+            facts: self.facts,
+            admit_rule: self.rule,
+            sandbox: self.sandbox.clone(),
+            deadline_hit: flooded.deadline_hit,
+            elapsed_ns,
+            emitters: flooded.emitters,
+            receivers: flooded
+                .receivers
+                .into_iter()
+                .zip(predictions)
+                .zip(
+                    flooded
+                        .samples
+                        .into_iter()
+                        .chain(std::iter::repeat_with(Series::default)),
+                )
+                .map(|((record, prediction), samples)| ReceiverHistory {
+                    record,
+                    prediction,
+                    samples,
+                })
+                .collect(),
+            calibration,
+        })
+    }
+}
+
+/// The veth names a plan's kernel-uevent emitters write to.
+pub fn devices_for(plan: &Plan) -> Vec<String> {
+    plan.emitters
         .iter()
         .enumerate()
         .filter(|(_, e)| e.kind == EmitterKind::KernelUevent)
         .map(|(i, _)| device_name(i))
-        .collect();
-    let sandbox = sandbox::enter(&devices)?;
-    let facts = calibrate::buffer_facts().map_err(io("read the kernel's buffer limits"))?;
-    let (fitted, cases) =
-        calibrate::fit_admit_rule().map_err(io("fit the queue admission rule"))?;
-    let rule = fitted.ok_or_else(|| ExecError::Io {
-        what: "fit the queue admission rule".into(),
-        source: std::io::Error::other(format!(
-            "no known rule explains the floods measured (rcvbuf, truesize, queued): {cases:?}"
-        )),
-    })?;
-    let run = RunId::random();
+        .collect()
+}
 
-    let mut emitters = Vec::new();
-    for (i, e) in plan.emitters.iter().enumerate() {
-        let dev = (e.kind == EmitterKind::KernelUevent).then(|| device_name(i));
-        let em = Emitter::new(i as u16, e, &run, plan.seed, dev.as_deref())
-            .map_err(io(format!("set up emitter `{}`", e.name)))?;
-        emitters.push(em);
-    }
-    let (predictions, requests, calibration) = model_receivers(plan, &facts, rule, &mut emitters)?;
-
-    let receivers = plan
-        .receivers
-        .iter()
-        .zip(&requests)
-        .map(|(r, &req)| Receiver::open(r, req))
-        .collect::<Result<Vec<_>, _>>()?;
-    let shared = Arc::new(Shared {
-        t0: Instant::now() + LEAD,
-        emission_done: AtomicBool::new(false),
-        stop: AtomicBool::new(false),
-        uuid: run.uuid(),
-        run,
-    });
-    let flooded = flood(plan, emitters, receivers, &shared)?;
-    let elapsed_ns = Instant::now()
-        .saturating_duration_since(shared.t0)
-        .as_nanos() as u64;
-
-    Ok(History {
-        run_id: run.uuid(),
-        kernel_release: nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        facts,
-        admit_rule: rule,
-        sandbox,
-        deadline_hit: flooded.deadline_hit,
-        elapsed_ns,
-        emitters: flooded.emitters,
-        receivers: flooded
-            .receivers
-            .into_iter()
-            .zip(predictions)
-            .zip(
-                flooded
-                    .samples
-                    .into_iter()
-                    .chain(std::iter::repeat_with(Series::default)),
-            )
-            .map(|((record, prediction), samples)| ReceiverHistory {
-                record,
-                prediction,
-                samples,
-            })
-            .collect(),
-        calibration,
-    })
+/// Runs `plan` in a new sandbox. Call only from a single-threaded process.
+pub fn execute(plan: &Plan) -> Result<History, ExecError> {
+    Session::enter(&devices_for(plan))?.execute(plan)
 }
 
 type Modelled = (Vec<Option<Prediction>>, Vec<Request>, Vec<TruesizePoint>);
@@ -256,6 +306,43 @@ struct Flooded {
     receivers: Vec<crate::receive::ReceiverRecord>,
     samples: Vec<Series>,
     deadline_hit: bool,
+}
+
+/// True when no receiver reads before emission ends and one emitter sends: then the
+/// flood can run on this thread, send by send, and the readers drain afterwards, with the
+/// same outcome as the threaded run and none of its start-up cost (a capacity trial
+/// takes well under a millisecond this way).
+fn floods_unread(plan: &Plan) -> bool {
+    plan.emitters.len() == 1
+        && plan
+            .receivers
+            .iter()
+            .all(|r| r.start_reading == ReadStart::EmissionEnd)
+}
+
+/// [`flood`] for plans where [`floods_unread`] holds.
+fn flood_unread(
+    plan: &Plan,
+    emitters: Vec<Emitter>,
+    receivers: Vec<Receiver>,
+    shared: &Arc<Shared>,
+) -> Flooded {
+    let sources = plan.emitters.len();
+    let emitted: Vec<EmitterRecord> = emitters
+        .into_iter()
+        .map(|e| e.run(shared.t0, &shared.stop))
+        .collect();
+    shared.emission_done.store(true, Ordering::Release);
+    let received = receivers
+        .into_iter()
+        .map(|r| r.run(shared, sources))
+        .collect();
+    Flooded {
+        emitters: emitted,
+        receivers: received,
+        samples: Vec::new(),
+        deadline_hit: false,
+    }
 }
 
 /// How often the queue of each receiver is recorded into its [`Series`].

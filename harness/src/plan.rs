@@ -259,12 +259,33 @@ pub struct ReceiverPlan {
     pub call_deadline: Duration,
     /// Time spent on each message after receiving it.
     pub consumer_delay: Duration,
-    /// Reading starts this long after the run's start (messages pile up meanwhile).
-    pub start_reading_after: Duration,
+    /// When reading starts (messages pile up until then).
+    pub start_reading: ReadStart,
     /// Set NETLINK_NO_ENOBUFS.
     pub no_enobufs: bool,
     /// What must hold at the end.
     pub expectations: Vec<Expectation>,
+}
+
+/// When a receiver starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ReadStart {
+    /// This long after the run's start.
+    After {
+        /// Delay from the run's start.
+        delay: Duration,
+    },
+    /// Once every emitter has returned from its last send: the queue is flooded unread,
+    /// which is what a capacity measurement needs, however long emission takes.
+    EmissionEnd,
+}
+
+impl ReadStart {
+    /// Reading from the start.
+    pub const NOW: ReadStart = ReadStart::After {
+        delay: Duration::ZERO,
+    };
 }
 
 /// A per-receiver figure an expectation can test.

@@ -13,7 +13,7 @@ use crate::emit::wait_until;
 use crate::model::Request;
 use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::payload::{decode, RunId, Tag};
-use crate::plan::{Protocol, ReadMode, ReceiverPlan};
+use crate::plan::{Protocol, ReadMode, ReadStart, ReceiverPlan};
 use crate::procnet;
 
 /// What every thread of a run shares.
@@ -222,7 +222,18 @@ impl Receiver {
             sock: &self.sock,
             shared,
         };
-        wait_until(shared.t0 + self.plan.start_reading_after, &shared.stop);
+        match self.plan.start_reading {
+            ReadStart::After { delay } => {
+                wait_until(shared.t0 + delay, &shared.stop);
+            }
+            ReadStart::EmissionEnd => {
+                while !shared.emission_done.load(Ordering::Acquire)
+                    && !shared.stop.load(Ordering::Acquire)
+                {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
         r.rec.read_started_ns = since(shared.t0);
         if let Ok(m) = self.sock.meminfo() {
             r.rec.rmem_at_read_start = m.rmem_alloc;

@@ -670,13 +670,11 @@ impl Cx<'_> {
             true,
             Duration::ZERO,
         );
-        let start_reading_after = dur(
-            self,
-            "start-reading-after",
-            &raw.start_reading_after,
-            true,
-            Duration::ZERO,
-        );
+        let start_reading = match &raw.start_reading_after {
+            Some(v) if v.get_ref() == "emission-end" => Some(ReadStart::EmissionEnd),
+            v => dur(self, "start-reading-after", v, true, Duration::ZERO)
+                .map(|delay| ReadStart::After { delay }),
+        };
         let expectations = raw
             .expect
             .as_ref()
@@ -694,7 +692,7 @@ impl Cx<'_> {
             mode: mode?,
             call_deadline: call_deadline?,
             consumer_delay: consumer_delay?,
-            start_reading_after: start_reading_after?,
+            start_reading: start_reading?,
             no_enobufs: raw.no_enobufs.unwrap_or(false),
             expectations,
         })
@@ -812,7 +810,10 @@ impl Cx<'_> {
             .unwrap_or_default();
         let read_start = receivers
             .iter()
-            .map(|r| r.start_reading_after)
+            .filter_map(|r| match r.start_reading {
+                ReadStart::After { delay } => Some(delay),
+                ReadStart::EmissionEnd => None,
+            })
             .max()
             .unwrap_or_default();
         let need = emit_end.max(read_start);

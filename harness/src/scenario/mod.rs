@@ -5,6 +5,8 @@
 mod compile;
 mod diag;
 mod raw;
+mod write;
 
 pub use compile::{compile_str, load};
 pub use diag::{ScenarioError, ScenarioErrors};
+pub use write::to_toml;

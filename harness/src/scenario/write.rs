@@ -1,0 +1,200 @@
+//! Plan -> scenario file: what `explore` writes for a shrunk case, so that the case can
+//! be read, edited and re-run with `nlstorm run`. The inverse of [`super::compile_str`]
+//! for every plan the compiler can produce (tested as a round trip).
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::plan::{
+    Cmp, EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode, ReadStart,
+    ReceiverPlan, Schedule,
+};
+use crate::units::format_duration;
+
+/// The scenario file for `plan`, headed by `comment` lines.
+pub fn to_toml(plan: &Plan, comment: &str) -> String {
+    let mut s = String::new();
+    for line in comment.lines() {
+        let _ = writeln!(s, "# {line}");
+    }
+    let _ = writeln!(s, "name = {}", quote(&plan.name));
+    if !plan.description.is_empty() {
+        let _ = writeln!(s, "description = {}", quote(&plan.description));
+    }
+    let _ = writeln!(s, "seed = {}", plan.seed);
+    let _ = writeln!(s, "deadline = {}", dur(plan.deadline));
+    for e in &plan.emitters {
+        emitter(&mut s, e);
+    }
+    for r in &plan.receivers {
+        receiver(&mut s, r, plan);
+    }
+    s
+}
+
+fn quote(text: &str) -> String {
+    // TOML basic strings escape like JSON strings.
+    serde_json::to_string(text).expect("strings serialise")
+}
+
+fn dur(d: Duration) -> String {
+    quote(&format_duration(d))
+}
+
+fn emitter(s: &mut String, e: &EmitterPlan) {
+    let _ = writeln!(s, "\n[[emitter]]\nname = {}", quote(&e.name));
+    let _ = writeln!(s, "kind = \"{}\"", e.kind.name());
+    if let EmitterKind::Usersock { group } = e.kind {
+        let _ = writeln!(s, "group = {group}");
+    }
+    match e.payload {
+        PayloadPlan::Fixed { bytes } => {
+            let _ = writeln!(s, "payload = {bytes}");
+        }
+        PayloadPlan::Uniform { min, max } => {
+            let _ = writeln!(s, "payload = \"{min}B..{max}B\"");
+        }
+        PayloadPlan::Contents { .. } => {
+            let _ = writeln!(s, "contents = \"usb-hotplug\"");
+        }
+    }
+    if !e.start.is_zero() {
+        let _ = writeln!(s, "start = {}", dur(e.start));
+    }
+    let _ = writeln!(s, "schedule = {}", schedule(&e.schedule));
+}
+
+fn schedule(sch: &Schedule) -> String {
+    match sch {
+        Schedule::Burst { size, gap, count } if count.get() == 1 => {
+            let _ = gap;
+            format!("{{ kind = \"burst\", size = {size} }}")
+        }
+        Schedule::Burst { size, gap, count } => format!(
+            "{{ kind = \"burst\", size = {size}, gap = {}, count = {count} }}",
+            dur(*gap)
+        ),
+        Schedule::Rate { per_sec, duration } => format!(
+            "{{ kind = \"rate\", per-sec = {per_sec:?}, duration = {} }}",
+            dur(*duration)
+        ),
+        Schedule::Poisson { per_sec, duration } => format!(
+            "{{ kind = \"poisson\", per-sec = {per_sec:?}, duration = {} }}",
+            dur(*duration)
+        ),
+        Schedule::Ramp { from, to, duration } => format!(
+            "{{ kind = \"ramp\", from = {from:?}, to = {to:?}, duration = {} }}",
+            dur(*duration)
+        ),
+        Schedule::Flood { count, duration } => {
+            let mut parts = vec!["kind = \"flood\"".to_string()];
+            if let Some(c) = count {
+                parts.push(format!("count = {c}"));
+            }
+            if let Some(d) = duration {
+                parts.push(format!("duration = {}", dur(*d)));
+            }
+            format!("{{ {} }}", parts.join(", "))
+        }
+    }
+}
+
+fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
+    let _ = writeln!(s, "\n[[receiver]]\nname = {}", quote(&r.name));
+    let _ = writeln!(s, "protocol = \"{}\"", r.protocol.name());
+    let groups: Vec<String> = r.groups.iter().map(u32::to_string).collect();
+    let _ = writeln!(s, "groups = [{}]", groups.join(", "));
+    match &r.rcvbuf {
+        RcvbufPlan::Default => {}
+        RcvbufPlan::Request { bytes } => {
+            let _ = writeln!(s, "rcvbuf = {bytes}");
+        }
+        RcvbufPlan::Force { bytes } => {
+            let _ = writeln!(s, "rcvbuf-force = {bytes}");
+        }
+        RcvbufPlan::FitBurst { emitter } => {
+            let _ = writeln!(s, "rcvbuf-fit = {}", quote(&plan.emitters[*emitter].name));
+        }
+    }
+    let _ = writeln!(s, "read-buffer = {}", r.read_buffer);
+    match r.mode {
+        ReadMode::Blocking => {
+            let _ = writeln!(s, "mode = \"blocking\"");
+        }
+        ReadMode::Poll => {
+            let _ = writeln!(s, "mode = \"poll\"");
+        }
+        ReadMode::Batch { size } => {
+            let _ = writeln!(s, "mode = \"batch\"\nbatch = {size}");
+        }
+    }
+    let _ = writeln!(s, "call-deadline = {}", dur(r.call_deadline));
+    if !r.consumer_delay.is_zero() {
+        let _ = writeln!(s, "consumer-delay = {}", dur(r.consumer_delay));
+    }
+    match r.start_reading {
+        ReadStart::After { delay } if delay.is_zero() => {}
+        ReadStart::After { delay } => {
+            let _ = writeln!(s, "start-reading-after = {}", dur(delay));
+        }
+        ReadStart::EmissionEnd => {
+            let _ = writeln!(s, "start-reading-after = \"emission-end\"");
+        }
+    }
+    if r.no_enobufs {
+        let _ = writeln!(s, "no-enobufs = true");
+    }
+    if !r.expectations.is_empty() {
+        let items: Vec<String> = r
+            .expectations
+            .iter()
+            .map(|e| match e.cmp {
+                Cmp::Eq => format!("{} = {}", e.metric.key(), e.value),
+                c => format!("{} = \"{} {}\"", e.metric.key(), c.symbol(), e.value),
+            })
+            .collect();
+        let _ = writeln!(s, "expect = {{ {} }}", items.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::compile_str;
+
+    fn strip_locations(mut p: Plan) -> Plan {
+        for r in &mut p.receivers {
+            for e in &mut r.expectations {
+                e.location.clear();
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn bundled_scenarios_round_trip() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let plan = compile_str(&path, &text).unwrap();
+            let written = to_toml(&plan, "round trip");
+            let again = compile_str(Path::new("written.toml"), &written)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{written}", path.display()));
+            assert_eq!(
+                strip_locations(again),
+                strip_locations(plan),
+                "{}",
+                path.display()
+            );
+            seen += 1;
+        }
+        assert!(seen >= 3, "only {seen} bundled scenarios found");
+    }
+}
