@@ -3,17 +3,19 @@
 //! sends a [`Job`] as JSON on stdin and reads an [`Answer`] from stdout; it kills the
 //! child by PID if it overruns, and the child dies with the parent (PR_SET_PDEATHSIG).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 use crate::plan::Plan;
 use crate::probe::ProbeReport;
+use crate::search::threshold::{ThresholdJob, ThresholdReport};
 
 /// Hidden first argument that makes the binary act as the sandbox child.
 pub const CHILD_ARG: &str = "__sandbox-child";
@@ -25,6 +27,8 @@ pub enum Job {
     Run(Plan),
     /// Measure kernel facts.
     Probe,
+    /// Bisect for a threshold.
+    Threshold(ThresholdJob),
 }
 
 /// What the child answers.
@@ -34,6 +38,8 @@ pub enum Answer {
     Ran(Box<History>),
     /// Probe results.
     Probed(Box<ProbeReport>),
+    /// A threshold search's result.
+    Threshold(Box<ThresholdReport>),
     /// The job could not be done; `code` is the exit code to report.
     Failed {
         /// Exit code (see `exit.rs`).
@@ -85,6 +91,19 @@ impl ChildError {
 
 /// Runs `job` in a fresh child of `exe`, killing it after `limit`.
 pub fn run_job(exe: &Path, job: &Job, limit: Duration) -> Result<Answer, ChildError> {
+    run_job_streaming(exe, job, limit, |_| {})
+}
+
+/// Runs `job` in a fresh child of `exe`. The child writes one JSON answer per line:
+/// items ([`Answer::is_item`]) go to `on_item` as they arrive (so a long sweep's cells
+/// reach the disk while it runs), the last line is the answer. The child is killed when
+/// `limit` passes without a line.
+pub fn run_job_streaming(
+    exe: &Path,
+    job: &Job,
+    limit: Duration,
+    mut on_item: impl FnMut(Answer),
+) -> Result<Answer, ChildError> {
     let mut cmd = Command::new(exe);
     cmd.arg(CHILD_ARG)
         .stdin(Stdio::piped())
@@ -108,33 +127,40 @@ pub fn run_job(exe: &Path, job: &Job, limit: Duration) -> Result<Answer, ChildEr
         // A child that died early closes the pipe; its exit status tells the story.
         let _ = stdin.write_all(&input);
     }
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
     });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > limit => {
+    let mut last: Option<String> = None;
+    loop {
+        match rx.recv_timeout(limit) {
+            Ok(line) => {
+                if let Some(prev) = last.replace(line) {
+                    if let Ok(a) = serde_json::from_str::<Answer>(&prev) {
+                        on_item(a);
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Our own child, by PID.
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(ChildError::Timeout(limit));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                return Err(ChildError::NoAnswer {
-                    status: "unknown".into(),
-                    detail: e.to_string(),
-                })
-            }
         }
-    };
-    let out = reader.join().unwrap_or_default();
-    serde_json::from_slice(&out).map_err(|e| ChildError::NoAnswer {
+    }
+    let status = child.wait().map_err(|e| ChildError::NoAnswer {
+        status: "unknown".into(),
+        detail: e.to_string(),
+    })?;
+    let out = last.unwrap_or_default();
+    serde_json::from_str(&out).map_err(|e| ChildError::NoAnswer {
         status: status.to_string(),
         detail: if out.is_empty() {
             "no output".into()
@@ -142,6 +168,15 @@ pub fn run_job(exe: &Path, job: &Job, limit: Duration) -> Result<Answer, ChildEr
             e.to_string()
         },
     })
+}
+
+/// Sends an item line to the parent (see [`run_job_streaming`]).
+pub fn send_item(item: &Answer) {
+    let mut line = serde_json::to_vec(item).expect("answers serialise");
+    line.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    // A parent that is gone kills us through PR_SET_PDEATHSIG.
+    let _ = out.write_all(&line).and_then(|_| out.flush());
 }
 
 /// The child's main: read the job, do it, print the answer. Must run before any thread
@@ -166,6 +201,20 @@ pub fn child_main() -> i32 {
                 },
             }
         }
+        Ok(Job::Threshold(job)) => {
+            crate::exec::install_wakeup_handler();
+            let devices = if job.emitter == crate::plan::EmitterKind::KernelUevent {
+                vec![crate::exec::device_name(0)]
+            } else {
+                vec![]
+            };
+            match crate::exec::Session::enter(&devices)
+                .and_then(|s| crate::search::threshold::threshold(&s, &job))
+            {
+                Ok(r) => Answer::Threshold(Box::new(r)),
+                Err(e) => failed(&e),
+            }
+        }
         Ok(Job::Probe) => match crate::probe::probe() {
             Ok(p) => Answer::Probed(Box::new(p)),
             Err(e) => Answer::Failed {
@@ -180,6 +229,13 @@ pub fn child_main() -> i32 {
         return crate::exit::HARNESS;
     }
     0
+}
+
+fn failed(e: &crate::exec::ExecError) -> Answer {
+    Answer::Failed {
+        code: e.exit_code(),
+        message: error_chain(e),
+    }
 }
 
 /// `error: cause: cause`, for one-line messages.

@@ -24,4 +24,5 @@ pub mod run;
 pub mod sandbox;
 pub mod scenario;
 pub mod schedule;
+pub mod search;
 pub mod units;

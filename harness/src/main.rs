@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 use nlstorm::child::{self, Answer, Job};
 use nlstorm::exit;
 use nlstorm::report::{self, Report};
@@ -52,6 +54,9 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
+    /// disagrees or there is no threshold in range).
+    Threshold(cli::threshold::ThresholdArgs),
     /// Measure the running kernel's netlink buffer facts in a sandbox.
     Probe {
         /// Write the measurements as JSON here.
@@ -99,6 +104,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => cmd_run(&paths, json, junit, (!no_record).then_some(record_dir)),
         Command::Validate { paths } => cmd_validate(&paths),
         Command::Probe { json } => cmd_probe(json),
+        Command::Threshold(a) => cli::threshold::run(a),
     }
 }
 
@@ -210,6 +216,6 @@ fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
             eprintln!("nlstorm: probe: {message}");
             Ok(code)
         }
-        Answer::Ran(_) => anyhow::bail!("the sandbox answered a probe with a run"),
+        _ => anyhow::bail!("the sandbox answered a probe with something else"),
     }
 }

@@ -99,6 +99,27 @@ impl EmitterKind {
         }
     }
 
+    /// Smallest and largest payload nlstorm accepts on this path, and why.
+    pub fn payload_limits(self) -> (u64, u64, &'static str) {
+        match self {
+            EmitterKind::KernelUevent => (
+                1,
+                KERNEL_UEVENT_MAX,
+                "the kernel builds uevents in a 2048-byte buffer (UEVENT_BUFFER_SIZE)",
+            ),
+            EmitterKind::SyntheticUevent => (
+                1,
+                USER_PAYLOAD_MAX,
+                "64KiB is the largest broadcast nlstorm sends",
+            ),
+            EmitterKind::Usersock { .. } => (
+                crate::payload::USERSOCK_HEADER as u64,
+                USER_PAYLOAD_MAX,
+                "usersock messages carry a 16-byte header and at most 64KiB",
+            ),
+        }
+    }
+
     /// Name as written in scenario files.
     pub fn name(self) -> &'static str {
         match self {

@@ -81,10 +81,10 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
             rep.error = Some(message);
             return rep;
         }
-        Ok(Answer::Probed(_)) => {
+        Ok(_) => {
             rep.status = "harness-error".into();
             rep.exit_code = crate::exit::HARNESS;
-            rep.error = Some("the sandbox answered a run with a probe".into());
+            rep.error = Some("the sandbox answered a run with something else".into());
             return rep;
         }
         Err(e) => {

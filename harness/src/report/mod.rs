@@ -3,7 +3,9 @@
 mod human;
 mod junit;
 mod model;
+mod search;
 
 pub use human::{print_probe, print_scenario};
 pub use junit::junit;
 pub use model::{Report, ScenarioReport};
+pub use search::print_threshold;

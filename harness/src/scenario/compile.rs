@@ -13,7 +13,6 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{ScenarioError, ScenarioErrors, SourceMap};
 use super::raw::*;
-use crate::payload::USERSOCK_HEADER;
 use crate::plan::*;
 use crate::schedule::SendTimes;
 use crate::units::{parse_duration, parse_size};
@@ -374,22 +373,11 @@ impl Cx<'_> {
             PayloadPlan::Contents { .. } => unreachable!("returned above"),
         };
         let (min, max, why) = match kind {
-            RawEmitterKind::KernelUevent => (
-                1,
-                KERNEL_UEVENT_MAX,
-                "the kernel builds uevents in a 2048-byte buffer (UEVENT_BUFFER_SIZE)",
-            ),
-            RawEmitterKind::SyntheticUevent => (
-                1,
-                USER_PAYLOAD_MAX,
-                "64KiB is the largest broadcast nlstorm sends",
-            ),
-            RawEmitterKind::Usersock => (
-                USERSOCK_HEADER as u64,
-                USER_PAYLOAD_MAX,
-                "usersock messages carry a 16-byte header and at most 64KiB",
-            ),
-        };
+            RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
+            RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
+            RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
+        }
+        .payload_limits();
         if u64::from(lo) < min || u64::from(hi) > max {
             if let Some(p) = &raw.payload {
                 self.error(

@@ -1,0 +1,4 @@
+//! Command implementations that are more than a few lines.
+
+pub mod args;
+pub mod threshold;

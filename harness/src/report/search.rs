@@ -1,0 +1,111 @@
+//! Terminal output of the search commands.
+
+use std::fmt::Write;
+
+use crate::plan::RcvbufPlan;
+use crate::search::threshold::{Find, ThresholdReport};
+
+fn rcvbuf_text(r: &RcvbufPlan) -> String {
+    match r {
+        RcvbufPlan::Default => "default rcvbuf".into(),
+        RcvbufPlan::Request { bytes } => format!("SO_RCVBUF={bytes}"),
+        RcvbufPlan::Force { bytes } => format!("SO_RCVBUFFORCE={bytes}"),
+        RcvbufPlan::FitBurst { .. } => "rcvbuf-fit".into(),
+    }
+}
+
+/// A threshold report as a few lines.
+pub fn print_threshold(r: &ThresholdReport) -> String {
+    let j = &r.job;
+    let mut o = String::new();
+    let reader = if j.reader.active {
+        format!(
+            "reader {:?} delay {}",
+            j.reader.mode,
+            crate::units::format_duration(j.reader.delay)
+        )
+        .to_lowercase()
+    } else {
+        "no reader".into()
+    };
+    let (what, unit, given) = match j.find {
+        Find::Burst => (
+            "largest burst with no loss",
+            "messages",
+            rcvbuf_text(&j.rcvbuf),
+        ),
+        Find::Rcvbuf => (
+            "smallest SO_RCVBUF request with no loss",
+            "bytes",
+            format!("burst {}", j.burst),
+        ),
+        Find::Rate => (
+            "highest rate with no loss",
+            "messages/s",
+            format!(
+                "{} for {}",
+                rcvbuf_text(&j.rcvbuf),
+                crate::units::format_duration(j.duration)
+            ),
+        ),
+    };
+    let _ = writeln!(
+        o,
+        "threshold: {what}\n  {} {} B, {given}, {reader}{}; kernel {}",
+        j.emitter.name(),
+        j.payload,
+        if j.no_enobufs { ", NO_ENOBUFS" } else { "" },
+        r.kernel_release
+    );
+    let eff = r
+        .rcvbuf_effective
+        .map_or(String::new(), |e| format!(" (effective rcvbuf {e})"));
+    match r.measured {
+        Some(m) => {
+            let _ = writeln!(o, "  measured  {m} {unit}{eff}");
+        }
+        None => {
+            let _ = writeln!(o, "  measured  none");
+        }
+    }
+    if let Some((a, b)) = r.band {
+        let _ = writeln!(
+            o,
+            "  band      {a}..={b}: loss in some of the {} trials at each value, not all",
+            r.trials_per_point
+        );
+    }
+    let verdict = match r.agrees {
+        Some(true) => "agrees",
+        Some(false) => "DISAGREES",
+        None => "-",
+    };
+    let _ = writeln!(
+        o,
+        "  model     {} ({}; rule {:?}, truesize {}) {verdict}",
+        r.model.map_or("-".into(), |m| m.to_string()),
+        if r.model_kind.is_empty() {
+            "none"
+        } else {
+            &r.model_kind
+        },
+        r.admit_rule,
+        r.truesize.map_or("-".into(), |t| t.to_string()),
+    );
+    let evidence: Vec<String> = r
+        .points
+        .iter()
+        .map(|p| format!("{}:{}/{}", p.value, p.lossy, p.trials))
+        .collect();
+    let trials: u32 = r.points.iter().map(|p| p.trials).sum();
+    let _ = writeln!(
+        o,
+        "  evidence  {trials} trials in {:.1} ms; value:lossy/trials {}",
+        r.elapsed_ms,
+        evidence.join(" ")
+    );
+    if let Some(n) = &r.note {
+        let _ = writeln!(o, "  note      {n}");
+    }
+    o
+}
