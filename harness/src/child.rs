@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::history::History;
 use crate::plan::Plan;
 use crate::probe::ProbeReport;
+use crate::search::sweep::{Cell, SweepEnv, SweepSpec};
 use crate::search::threshold::{ThresholdJob, ThresholdReport};
 
 /// Hidden first argument that makes the binary act as the sandbox child.
@@ -29,6 +30,13 @@ pub enum Job {
     Probe,
     /// Bisect for a threshold.
     Threshold(ThresholdJob),
+    /// Run these cells of a sweep, streaming each back.
+    Sweep {
+        /// The sweep.
+        spec: SweepSpec,
+        /// `(index, values)` of the cells to run.
+        cells: Vec<(usize, Vec<u64>)>,
+    },
 }
 
 /// What the child answers.
@@ -40,6 +48,10 @@ pub enum Answer {
     Probed(Box<ProbeReport>),
     /// A threshold search's result.
     Threshold(Box<ThresholdReport>),
+    /// One finished sweep cell (an item).
+    Cell(Box<Cell>),
+    /// Every cell asked for is done.
+    Swept(Box<SweepEnv>),
     /// The job could not be done; `code` is the exit code to report.
     Failed {
         /// Exit code (see `exit.rs`).
@@ -203,15 +215,21 @@ pub fn child_main() -> i32 {
         }
         Ok(Job::Threshold(job)) => {
             crate::exec::install_wakeup_handler();
-            let devices = if job.emitter == crate::plan::EmitterKind::KernelUevent {
-                vec![crate::exec::device_name(0)]
-            } else {
-                vec![]
-            };
-            match crate::exec::Session::enter(&devices)
+            match search_session(job.emitter)
                 .and_then(|s| crate::search::threshold::threshold(&s, &job))
             {
                 Ok(r) => Answer::Threshold(Box::new(r)),
+                Err(e) => failed(&e),
+            }
+        }
+        Ok(Job::Sweep { spec, cells }) => {
+            crate::exec::install_wakeup_handler();
+            match search_session(spec.emitter).and_then(|s| {
+                crate::search::sweep::run_cells(&s, &spec, &cells, |c| {
+                    send_item(&Answer::Cell(Box::new(c)))
+                })
+            }) {
+                Ok(env) => Answer::Swept(Box::new(env)),
                 Err(e) => failed(&e),
             }
         }
@@ -229,6 +247,18 @@ pub fn child_main() -> i32 {
         return crate::exit::HARNESS;
     }
     0
+}
+
+/// A session with the device a single kernel-uevent emitter writes to.
+fn search_session(
+    emitter: crate::plan::EmitterKind,
+) -> Result<crate::exec::Session, crate::exec::ExecError> {
+    let devices = if emitter == crate::plan::EmitterKind::KernelUevent {
+        vec![crate::exec::device_name(0)]
+    } else {
+        vec![]
+    };
+    crate::exec::Session::enter(&devices)
 }
 
 fn failed(e: &crate::exec::ExecError) -> Answer {

@@ -57,6 +57,11 @@ enum Command {
     /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
     /// disagrees or there is no threshold in range).
     Threshold(cli::threshold::ThresholdArgs),
+    /// Measure a grid of up to three parameters; JSON, CSV and SVG out; --shard and
+    /// --resume (exit 1 when the model disagrees in some cell).
+    Sweep(cli::sweep::SweepArgs),
+    /// Merge sweep shards into one result.
+    Merge(cli::sweep::MergeArgs),
     /// Measure the running kernel's netlink buffer facts in a sandbox.
     Probe {
         /// Write the measurements as JSON here.
@@ -105,6 +110,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate { paths } => cmd_validate(&paths),
         Command::Probe { json } => cmd_probe(json),
         Command::Threshold(a) => cli::threshold::run(a),
+        Command::Sweep(a) => cli::sweep::run(a),
+        Command::Merge(a) => cli::sweep::merge(a),
     }
 }
 

@@ -1,4 +1,5 @@
 //! Command implementations that are more than a few lines.
 
 pub mod args;
+pub mod sweep;
 pub mod threshold;

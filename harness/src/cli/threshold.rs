@@ -80,12 +80,14 @@ impl ThresholdArgs {
                 return Err("--burst is at most 1048576 messages".into())
             }
             (Find::Rcvbuf, Some(b)) => b,
-            (_, Some(_)) => return Err(format!(
+            (_, Some(_)) => {
+                return Err(format!(
                 "--burst goes with --find rcvbuf; --find {} searches over the burst or rate itself",
                 self.find
                     .to_possible_value()
                     .map_or("?".into(), |v| v.get_name().to_string())
-            )),
+            ))
+            }
             (_, None) => 1,
         };
         if find == Find::Rcvbuf && (self.rcvbuf.is_some() || self.rcvbuf_force.is_some()) {

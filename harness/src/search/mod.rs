@@ -8,4 +8,6 @@
 pub mod axis;
 pub mod bisect;
 pub mod case;
+pub mod svg;
+pub mod sweep;
 pub mod threshold;

@@ -1,0 +1,422 @@
+//! `nlstorm sweep` and `nlstorm merge`: cells stream to a partial file as they finish, so
+//! an interrupted sweep keeps them and `--resume` runs only the rest.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::args::{self, EmitterArg};
+use nlstorm::child::{self, Answer, Job};
+use nlstorm::exit;
+use nlstorm::search::axis::{parse_axis, Axis, Param, Shard};
+use nlstorm::search::case::Reader;
+use nlstorm::search::svg::sweep_svg;
+use nlstorm::search::sweep::{Cell, SweepEnv, SweepReport, SweepSpec};
+
+/// Measure a grid of up to three parameters (rcvbuf, payload, rate, receivers, delay).
+///
+/// An axis is LO..HI:log:N, LO..HI:lin:N, a list A,B,C or one value. Without a reader
+/// each cell floods an unread queue and its capacity is compared with the model.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// SO_RCVBUF requests, e.g. 0..8MiB:log:24.
+    #[arg(long)]
+    rcvbuf: Option<String>,
+    /// Message sizes, e.g. 32..16KiB:log:10.
+    #[arg(long)]
+    payload: Option<String>,
+    /// Send rates in messages/s (cells need a reader).
+    #[arg(long)]
+    rate: Option<String>,
+    /// Numbers of identical receivers.
+    #[arg(long)]
+    receivers: Option<String>,
+    /// Reader delays per message, e.g. 0us,20us,50us (makes the reader active).
+    #[arg(long)]
+    delay: Option<String>,
+    /// Path the messages take.
+    #[arg(long, value_enum, default_value = "usersock")]
+    emitter: EmitterArg,
+    /// Payload when it is not an axis.
+    #[arg(long, value_parser = args::size, default_value = "512")]
+    fixed_payload: u64,
+    /// Burst size for cells with a reader and no --rate axis.
+    #[arg(long, default_value = "1000")]
+    burst: u64,
+    /// How long each --rate cell sends.
+    #[arg(long, value_parser = args::duration, default_value = "200ms")]
+    duration: Duration,
+    /// Reader when --delay is not an axis: `none` or delay=..,mode=..,buffer=..
+    #[arg(long, default_value = "none")]
+    reader: String,
+    /// NETLINK_NO_ENOBUFS on every receiver.
+    #[arg(long)]
+    no_enobufs: bool,
+    /// Run only this share of the cells, I/N (for spreading a sweep over machines).
+    #[arg(long, value_parser = Shard::parse)]
+    shard: Option<Shard>,
+    /// Continue an interrupted sweep from its partial file.
+    #[arg(long)]
+    resume: bool,
+    /// The JSON result; cells stream to <json>.partial while the sweep runs.
+    #[arg(long, default_value = "sweep.json")]
+    json: PathBuf,
+    /// Also write the cells as CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Also write plots (capacity vs model, loss heatmap) as SVG here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+impl SweepArgs {
+    fn spec(&self) -> Result<SweepSpec, String> {
+        let mut axes: Vec<Axis> = Vec::new();
+        for (param, text) in [
+            (Param::Rcvbuf, &self.rcvbuf),
+            (Param::Payload, &self.payload),
+            (Param::Rate, &self.rate),
+            (Param::Receivers, &self.receivers),
+            (Param::Delay, &self.delay),
+        ] {
+            if let Some(t) = text {
+                axes.push(parse_axis(param, t)?);
+            }
+        }
+        let emitter = self.emitter.kind();
+        let spec = SweepSpec {
+            emitter,
+            axes,
+            payload: args::check_payload(emitter, self.fixed_payload)?,
+            rcvbuf: nlstorm::plan::RcvbufPlan::Default,
+            burst: self.burst.clamp(1, 1 << 20),
+            duration: self.duration,
+            reader: Reader::parse(&self.reader)?,
+            no_enobufs: self.no_enobufs,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+/// First line of a partial file: which sweep the cells below it belong to.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct PartialHeader {
+    spec: SweepSpec,
+    shard: Shard,
+}
+
+fn partial_path(json: &Path) -> PathBuf {
+    let mut p = json.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
+}
+
+/// Reads the finished cells of a partial file written for `header`.
+fn read_partial(path: &Path, header: &PartialHeader) -> Result<Vec<Cell>, String> {
+    let f = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut lines = BufReader::new(f).lines();
+    let first = lines
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(|| format!("{} is empty", path.display()))?;
+    let found: PartialHeader = serde_json::from_str(&first)
+        .map_err(|e| format!("{}: line 1 is not a sweep header: {e}", path.display()))?;
+    if &found != header {
+        return Err(format!(
+            "{} belongs to a different sweep (other axes, fixed values or shard): delete it or rerun that sweep with --resume",
+            path.display()
+        ));
+    }
+    // A line cut off by an interruption is the last one; it is dropped and rerun.
+    Ok(lines
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<Cell>(&l).ok())
+        .collect())
+}
+
+struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+    tty: bool,
+    last_pct: usize,
+}
+
+impl Progress {
+    fn tick(&mut self) {
+        self.done += 1;
+        let el = self.started.elapsed().as_secs_f64();
+        let eta = el / self.done as f64 * (self.total - self.done) as f64;
+        let pct = self.done * 100 / self.total.max(1);
+        let width = 30;
+        let filled = self.done * width / self.total.max(1);
+        let line = format!(
+            "[{}{}] {}/{} cells  {:.1}s  ETA {:.1}s",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            self.done,
+            self.total,
+            el,
+            eta
+        );
+        if self.tty {
+            eprint!("\r\x1b[K{line}");
+            if self.done == self.total {
+                eprintln!();
+            }
+        } else if pct / 10 > self.last_pct / 10 || self.done == self.total {
+            eprintln!("{line}");
+        }
+        self.last_pct = pct;
+    }
+}
+
+pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
+    let spec = match a.spec() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nlstorm sweep: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let shard = a.shard.unwrap_or(Shard::ALL);
+    let header = PartialHeader {
+        spec: spec.clone(),
+        shard,
+    };
+    let partial = partial_path(&a.json);
+    let mut cells: Vec<Cell> = Vec::new();
+    if partial.exists() {
+        if !a.resume {
+            eprintln!(
+                "nlstorm sweep: an interrupted sweep left {}: pass --resume to continue it, or delete it to start over",
+                partial.display()
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+        cells = match read_partial(&partial, &header) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("nlstorm sweep: {e}");
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        // Rewrite without a torn last line, so appends stay parseable.
+        let mut f = File::create(&partial)
+            .with_context(|| format!("failed to write {}", partial.display()))?;
+        writeln!(f, "{}", serde_json::to_string(&header)?)?;
+        for c in &cells {
+            writeln!(f, "{}", serde_json::to_string(c)?)?;
+        }
+    } else {
+        if a.resume {
+            eprintln!(
+                "nlstorm sweep: --resume: no partial file at {}; starting afresh",
+                partial.display()
+            );
+        }
+        let mut f = File::create(&partial)
+            .with_context(|| format!("failed to write {}", partial.display()))?;
+        writeln!(f, "{}", serde_json::to_string(&header)?)?;
+    }
+    let have: std::collections::BTreeSet<usize> = cells.iter().map(|c| c.index).collect();
+    let todo: Vec<(usize, Vec<u64>)> = spec
+        .shard_cells(shard)
+        .into_iter()
+        .filter(|(i, _)| !have.contains(i))
+        .collect();
+    eprintln!(
+        "nlstorm sweep: {} cells in the grid, {} in shard {}/{}, {} already done, {} to run",
+        spec.cells().len(),
+        spec.shard_cells(shard).len(),
+        shard.index,
+        shard.count,
+        have.len(),
+        todo.len()
+    );
+    let mut env: Vec<SweepEnv> = Vec::new();
+    if !todo.is_empty() {
+        let exe = std::env::current_exe()
+            .context("failed to find the nlstorm binary to run the sandbox")?;
+        let mut out = OpenOptions::new()
+            .append(true)
+            .open(&partial)
+            .with_context(|| format!("failed to append to {}", partial.display()))?;
+        let mut progress = Progress {
+            total: todo.len(),
+            done: 0,
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            last_pct: 0,
+        };
+        let mut write_err = None;
+        let job = Job::Sweep {
+            spec: spec.clone(),
+            cells: todo,
+        };
+        let answer = child::run_job_streaming(&exe, &job, Duration::from_secs(300), |item| {
+            if let Answer::Cell(c) = item {
+                let line = serde_json::to_string(&*c).expect("cells serialise");
+                if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                    write_err.get_or_insert(e);
+                }
+                cells.push(*c);
+                progress.tick();
+            }
+        });
+        if let Some(e) = write_err {
+            anyhow::bail!("failed to append to {}: {e}", partial.display());
+        }
+        match answer {
+            Ok(Answer::Swept(e)) => env.push(*e),
+            Ok(Answer::Failed { code, message }) => {
+                eprintln!(
+                    "\nnlstorm sweep: {message}\n  {} finished cells are kept in {}; rerun with --resume to continue",
+                    cells.len(),
+                    partial.display()
+                );
+                return Ok(code);
+            }
+            Ok(_) => anyhow::bail!("the sandbox answered a sweep with something else"),
+            Err(e) => {
+                eprintln!(
+                    "\nnlstorm sweep: {}\n  {} finished cells are kept in {}; rerun with --resume to continue",
+                    child::error_chain(&e),
+                    cells.len(),
+                    partial.display()
+                );
+                return Ok(e.exit_code());
+            }
+        }
+    }
+    let report = SweepReport::new(spec, shard, env, cells);
+    write_outputs(&report, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
+    std::fs::remove_file(&partial)
+        .with_context(|| format!("failed to remove {}", partial.display()))?;
+    Ok(summarise(&report))
+}
+
+fn write_outputs(
+    r: &SweepReport,
+    json: &Path,
+    csv: Option<&Path>,
+    svg: Option<&Path>,
+) -> anyhow::Result<()> {
+    let write = |p: &Path, text: String| {
+        std::fs::write(p, text).with_context(|| format!("failed to write {}", p.display()))
+    };
+    write(json, serde_json::to_string_pretty(r)?)?;
+    if let Some(p) = csv {
+        write(p, r.csv())?;
+    }
+    if let Some(p) = svg {
+        write(p, sweep_svg(r))?;
+    }
+    Ok(())
+}
+
+/// Prints the summary; the exit code says whether the model held in every cell.
+fn summarise(r: &SweepReport) -> i32 {
+    let na = r.cells.len() - r.model_agrees - r.model_disagrees;
+    println!(
+        "sweep: {} of {} cells measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
+        r.cells.len(),
+        r.grid_cells,
+        r.missing.len(),
+        r.model_agrees,
+        r.model_disagrees,
+        na
+    );
+    for e in &r.environments {
+        println!(
+            "  kernel {}: SOCK_MIN_RCVBUF {}, rmem_max {}, rule {:?}",
+            e.kernel_release, e.facts.sock_min_rcvbuf, e.facts.rmem_max, e.admit_rule
+        );
+    }
+    let names: Vec<&str> = r.spec.axes.iter().map(|a| a.param.name()).collect();
+    for c in r.cells.iter().filter(|c| c.model == "disagrees").take(20) {
+        println!(
+            "  DISAGREES {:?} = {:?}: measured {} (sent {}), model {}",
+            names,
+            c.values,
+            c.delivered,
+            c.sent,
+            c.model_capacity.map_or("-".into(), |m| m.to_string())
+        );
+    }
+    if r.model_disagrees > 0 || !r.missing.is_empty() {
+        exit::FINDING
+    } else {
+        exit::PASS
+    }
+}
+
+/// Join shards of one sweep into one result.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Sweep JSON files written with --shard (or partial sweeps of the same grid).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The merged JSON.
+    #[arg(long)]
+    json: PathBuf,
+    /// Also write CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Also write SVG plots here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
+    let mut reports = Vec::new();
+    for p in &a.inputs {
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("nlstorm merge: cannot read {}: {e}", p.display());
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        match serde_json::from_str::<SweepReport>(&text) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!(
+                    "nlstorm merge: {} is not a sweep JSON file: {e}",
+                    p.display()
+                );
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    }
+    let spec = reports[0].spec.clone();
+    for (r, p) in reports.iter().zip(&a.inputs).skip(1) {
+        if r.spec != spec {
+            eprintln!(
+                "nlstorm merge: {} is a different sweep from {} (axes or fixed values differ)",
+                p.display(),
+                a.inputs[0].display()
+            );
+            return Ok(exit::BAD_INPUT);
+        }
+    }
+    let mut env: Vec<SweepEnv> = Vec::new();
+    let mut cells = Vec::new();
+    for r in reports {
+        for e in r.environments {
+            if !env.contains(&e) {
+                env.push(e);
+            }
+        }
+        cells.extend(r.cells);
+    }
+    let merged = SweepReport::new(spec, Shard::ALL, env, cells);
+    write_outputs(&merged, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
+    Ok(summarise(&merged))
+}
