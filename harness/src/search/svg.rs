@@ -239,9 +239,9 @@ fn decades(lo: f64, hi: f64) -> Vec<f64> {
 
 fn human(v: f64) -> String {
     let v = v as u64;
-    if v >= 1 << 20 && v % (1 << 20) == 0 {
+    if v >= 1 << 20 && v.is_multiple_of(1 << 20) {
         format!("{}Mi", v >> 20)
-    } else if v >= 1 << 10 && v % (1 << 10) == 0 {
+    } else if v >= 1 << 10 && v.is_multiple_of(1 << 10) {
         format!("{}Ki", v >> 10)
     } else if v >= 1_000_000 {
         format!("{}M", v / 1_000_000)
