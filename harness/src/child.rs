@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::history::History;
 use crate::plan::Plan;
 use crate::probe::ProbeReport;
+use crate::search::explore::{ExploreJob, ExploreReport};
 use crate::search::sweep::{Cell, SweepEnv, SweepSpec};
 use crate::search::threshold::{ThresholdJob, ThresholdReport};
 
@@ -30,6 +31,8 @@ pub enum Job {
     Probe,
     /// Bisect for a threshold.
     Threshold(ThresholdJob),
+    /// Explore a space for a case that breaks a property.
+    Explore(ExploreJob),
     /// Run these cells of a sweep, streaming each back.
     Sweep {
         /// The sweep.
@@ -48,6 +51,8 @@ pub enum Answer {
     Probed(Box<ProbeReport>),
     /// A threshold search's result.
     Threshold(Box<ThresholdReport>),
+    /// What an exploration found.
+    Explored(Box<ExploreReport>),
     /// One finished sweep cell (an item).
     Cell(Box<Cell>),
     /// Every cell asked for is done.
@@ -219,6 +224,16 @@ pub fn child_main() -> i32 {
                 .and_then(|s| crate::search::threshold::threshold(&s, &job))
             {
                 Ok(r) => Answer::Threshold(Box::new(r)),
+                Err(e) => failed(&e),
+            }
+        }
+        Ok(Job::Explore(job)) => {
+            crate::exec::install_wakeup_handler();
+            // Every emitter kind may be drawn: give the session the device for one.
+            match crate::exec::Session::enter(&[crate::exec::device_name(0)])
+                .and_then(|s| crate::search::explore::explore(&s, &job))
+            {
+                Ok(r) => Answer::Explored(Box::new(r)),
                 Err(e) => failed(&e),
             }
         }

@@ -57,6 +57,9 @@ enum Command {
     /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
     /// disagrees or there is no threshold in range).
     Threshold(cli::threshold::ThresholdArgs),
+    /// Search for a case that breaks a property (no-loss, no-enobufs, accounting, model)
+    /// and shrink it to a minimal scenario file (exit 1 when one is found).
+    Explore(cli::explore::ExploreArgs),
     /// Measure a grid of up to three parameters; JSON, CSV and SVG out; --shard and
     /// --resume (exit 1 when the model disagrees in some cell).
     Sweep(cli::sweep::SweepArgs),
@@ -111,6 +114,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Probe { json } => cmd_probe(json),
         Command::Threshold(a) => cli::threshold::run(a),
         Command::Sweep(a) => cli::sweep::run(a),
+        Command::Explore(a) => cli::explore::run(a),
         Command::Merge(a) => cli::sweep::merge(a),
     }
 }

@@ -1,5 +1,6 @@
 //! Command implementations that are more than a few lines.
 
 pub mod args;
+pub mod explore;
 pub mod sweep;
 pub mod threshold;

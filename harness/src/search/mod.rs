@@ -8,6 +8,7 @@
 pub mod axis;
 pub mod bisect;
 pub mod case;
+pub mod explore;
 pub mod svg;
 pub mod sweep;
 pub mod threshold;

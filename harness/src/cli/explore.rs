@@ -1,0 +1,321 @@
+//! `nlstorm explore`: the parent writes what the child found: the shrunk scenario file
+//! and the seed in the regression file the test suite replays.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use super::args::{self, EmitterArg};
+use nlstorm::child::{self, Answer, Job};
+use nlstorm::exit;
+use nlstorm::search::explore::{ExploreJob, ExploreReport, Property, Space};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReaderArg {
+    /// Only cases where nobody reads during the flood.
+    None,
+    /// Only cases with a reader.
+    Active,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    /// Bursts only.
+    Burst,
+    /// Rate, Poisson and ramp schedules only.
+    Timed,
+}
+
+/// Search the space of buffers, payloads, burst shapes and readers for a case that
+/// breaks a property; shrink it to a minimal scenario file and record its seed.
+///
+/// Every dimension is open unless restricted. Exit 1 when a failing case was found.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// What must hold.
+    #[arg(long, value_enum)]
+    property: Property,
+    /// New cases to draw (persisted regressions are replayed first).
+    #[arg(long, default_value = "256")]
+    cases: u32,
+    /// Seed of the case generator.
+    #[arg(long, default_value = "0")]
+    seed: u64,
+    /// Stop drawing new cases after this long (shrinking a failure goes on).
+    #[arg(long, value_parser = args::duration, default_value = "5m")]
+    time: Duration,
+    /// Only this emitter kind.
+    #[arg(long, value_enum)]
+    emitter: Option<EmitterArg>,
+    /// Payload bytes, LO..HI or one value.
+    #[arg(long)]
+    payload: Option<String>,
+    /// SO_RCVBUF requests, LO..HI or one value.
+    #[arg(long)]
+    rcvbuf: Option<String>,
+    /// Receivers, LO..HI or one value.
+    #[arg(long)]
+    receivers: Option<String>,
+    /// Only without a reader, or only with one.
+    #[arg(long, value_enum)]
+    reader: Option<ReaderArg>,
+    /// Only this NETLINK_NO_ENOBUFS setting.
+    #[arg(long, value_enum)]
+    no_enobufs: Option<OnOff>,
+    /// Only bursts, or only timed schedules.
+    #[arg(long, value_enum)]
+    schedule: Option<ScheduleArg>,
+    /// Where the shrunk scenario file goes.
+    #[arg(long, default_value = "nlstorm-explore")]
+    out: PathBuf,
+    /// Regression file: its seeds for this property and space are replayed first, and a
+    /// new failure's seed is appended.
+    #[arg(long, default_value = "fixtures/explore-regressions.txt")]
+    regressions: PathBuf,
+    /// Neither replay nor record seeds.
+    #[arg(long)]
+    no_persist: bool,
+}
+
+fn range(
+    flag: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<u64, String>,
+) -> Result<(u64, u64), String> {
+    let fail = |e: String| format!("--{flag} {text}: {e}");
+    let (lo, hi) = match text.split_once("..") {
+        Some((a, b)) => (
+            parse(a.trim()).map_err(fail)?,
+            parse(b.trim()).map_err(fail)?,
+        ),
+        None => {
+            let v = parse(text.trim()).map_err(fail)?;
+            (v, v)
+        }
+    };
+    if lo > hi {
+        return Err(format!("--{flag} {text}: LO must not be above HI"));
+    }
+    Ok((lo, hi))
+}
+
+impl ExploreArgs {
+    fn job(&self, replay: Vec<String>) -> Result<ExploreJob, String> {
+        let count = |t: &str| {
+            t.parse::<u64>()
+                .map_err(|_| format!("`{t}` is not a whole number"))
+        };
+        let space = Space {
+            emitter: self.emitter.map(EmitterArg::kind),
+            payload: match &self.payload {
+                Some(t) => {
+                    let (lo, hi) = range("payload", t, args::size)?;
+                    if hi > 64 * 1024 || lo == 0 {
+                        return Err(format!("--payload {t}: payloads are 1..=65536 bytes"));
+                    }
+                    Some((lo as u32, hi as u32))
+                }
+                None => None,
+            },
+            rcvbuf: match &self.rcvbuf {
+                Some(t) => {
+                    let (lo, hi) = range("rcvbuf", t, args::size)?;
+                    if hi > 1 << 30 {
+                        return Err(format!(
+                            "--rcvbuf {t}: requests above 1GiB are refused by the kernel"
+                        ));
+                    }
+                    Some((lo, hi))
+                }
+                None => None,
+            },
+            receivers: match &self.receivers {
+                Some(t) => {
+                    let (lo, hi) = range("receivers", t, count)?;
+                    if lo == 0 || hi > 64 {
+                        return Err(format!("--receivers {t}: 1..=64 receivers"));
+                    }
+                    Some((lo as u32, hi as u32))
+                }
+                None => None,
+            },
+            reader: self.reader.map(|r| r == ReaderArg::Active),
+            no_enobufs: self.no_enobufs.map(|v| v == OnOff::On),
+            schedule: self.schedule.map(|s| match s {
+                ScheduleArg::Burst => "burst".into(),
+                ScheduleArg::Timed => "timed".into(),
+            }),
+        };
+        if self.seed > i64::MAX as u64 {
+            return Err("--seed must be below 2^63 (it is written into scenario files)".into());
+        }
+        Ok(ExploreJob {
+            property: self.property,
+            space,
+            cases: self.cases,
+            seed: self.seed,
+            time: self.time,
+            replay,
+        })
+    }
+}
+
+/// One line of the regression file: `<property> <space as JSON> cc <hex> # note`.
+fn regression_key(property: Property, space: &Space) -> String {
+    format!(
+        "{} {}",
+        property.name(),
+        serde_json::to_string(space).expect("spaces serialise")
+    )
+}
+
+fn load_regressions(path: &Path, key: &str) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return vec![];
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix(key))
+        .filter_map(|rest| rest.split('#').next())
+        .map(|seed| seed.trim().to_string())
+        .filter(|seed| seed.starts_with("cc "))
+        .collect()
+}
+
+pub fn run(a: ExploreArgs) -> anyhow::Result<i32> {
+    let key_space = match a.job(vec![]) {
+        Ok(j) => j.space,
+        Err(e) => {
+            eprintln!("nlstorm explore: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let key = regression_key(a.property, &key_space);
+    let replay = if a.no_persist {
+        vec![]
+    } else {
+        load_regressions(&a.regressions, &key)
+    };
+    let job = a.job(replay.clone()).expect("validated above");
+    eprintln!(
+        "nlstorm explore: property {}, {} new cases from seed {}, {} regression seeds to replay first",
+        a.property.name(),
+        job.cases,
+        job.seed,
+        replay.len()
+    );
+    let exe =
+        std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
+    let answer = match child::run_job(&exe, &Job::Explore(job), a.time + Duration::from_secs(600)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("nlstorm explore: {}", child::error_chain(&e));
+            return Ok(e.exit_code());
+        }
+    };
+    let rep = match answer {
+        Answer::Explored(r) => r,
+        Answer::Failed { code, message } => {
+            eprintln!("nlstorm explore: {message}");
+            return Ok(code);
+        }
+        _ => anyhow::bail!("the sandbox answered an exploration with something else"),
+    };
+    report(&a, &key, &replay, &rep)
+}
+
+fn report(
+    a: &ExploreArgs,
+    key: &str,
+    replay: &[String],
+    rep: &ExploreReport,
+) -> anyhow::Result<i32> {
+    let Some(f) = &rep.failure else {
+        println!(
+            "explore: property {} held in {} runs ({:.1}s){}",
+            a.property.name(),
+            rep.runs,
+            rep.elapsed_s,
+            if rep.stopped_by_time {
+                format!(
+                    "; stopped drawing cases at --time {}",
+                    nlstorm::units::format_duration(a.time)
+                )
+            } else {
+                String::new()
+            }
+        );
+        return Ok(exit::PASS);
+    };
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("failed to create {}", a.out.display()))?;
+    let file = a.out.join(format!("{}.toml", f.plan.name));
+    let header = format!(
+        "Minimal case found by: nlstorm explore --property {} --seed {}\nIt broke the property: {}\nRe-run: nlstorm run {}",
+        a.property.name(),
+        a.seed,
+        f.reason,
+        file.display()
+    );
+    let toml = nlstorm::scenario::to_toml(&f.plan, &header);
+    std::fs::write(&file, &toml).with_context(|| format!("failed to write {}", file.display()))?;
+    let from_replay = f.seed.is_none() && !replay.is_empty();
+    println!(
+        "explore: property {} BROKEN after {} runs ({} failing while shrinking, {:.1}s){}",
+        a.property.name(),
+        rep.runs,
+        rep.failing_runs,
+        rep.elapsed_s,
+        if from_replay {
+            "; found by replaying a recorded regression seed"
+        } else {
+            ""
+        }
+    );
+    println!("  {}", f.reason);
+    for r in &f.receivers {
+        println!(
+            "  {}: rcvbuf {} -> {}, sent {}, delivered {}, lost {}, enobufs {}, drops {}, model capacity {}",
+            r.name,
+            r.rcvbuf_requested.map_or("default".into(), |v| v.to_string()),
+            r.rcvbuf_effective,
+            r.sent,
+            r.delivered,
+            r.lost,
+            r.enobufs,
+            r.kernel_drops.map_or("-".into(), |v| v.to_string()),
+            r.predicted_capacity.map_or("-".into(), |v| v.to_string())
+        );
+    }
+    println!("\n--- {} ---\n{toml}---", file.display());
+    if let (Some(seed), false) = (&f.seed, a.no_persist) {
+        record_seed(&a.regressions, key, seed, &f.reason)?;
+        println!("seed recorded in {}", a.regressions.display());
+    }
+    Ok(exit::FINDING)
+}
+
+fn record_seed(path: &Path, key: &str, seed: &str, reason: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    if load_regressions(path, key).iter().any(|s| s == seed) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    writeln!(f, "{key} {seed} # {}", reason.replace('\n', " "))
+        .with_context(|| format!("failed to append to {}", path.display()))
+}
