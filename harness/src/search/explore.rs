@@ -423,7 +423,7 @@ pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, Exe
             return Ok(());
         }
         runs.set(runs.get() + 1);
-        if runs.get() % 25 == 0 {
+        if runs.get().is_multiple_of(25) {
             eprintln!(
                 "explore: {} runs, {} failing, {:.1}s",
                 runs.get(),
