@@ -10,4 +10,5 @@ mod input;
 mod isolation;
 mod privilege;
 mod rootless;
+mod search;
 mod support;
