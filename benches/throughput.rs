@@ -1,0 +1,245 @@
+//! nlstorm's hot paths against bare loops on the same kernel and socket setup, and the
+//! search commands' cost per cell. Runs inside its own network namespace (entered before
+//! criterion starts a thread), so nothing reaches the host's netlink listeners.
+//!
+//! Targets (README, "Performance"): emitter >= 95 % of a bare sendto loop, receive loop
+//! >= 95 % of a bare recv loop, a no-reader threshold search <= 20 ms, a 100-cell
+//! no-reader sweep <= 5 s.
+
+use std::hint::black_box;
+use std::mem::{size_of, zeroed};
+use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput};
+
+use nlstorm::emit::Emitter;
+use nlstorm::exec::Session;
+use nlstorm::model::Request;
+use nlstorm::nlsock::{group_mask, NlSocket, Received, SockOpt};
+use nlstorm::payload::RunId;
+use nlstorm::plan::{
+    EmitterKind, EmitterPlan, PayloadPlan, Protocol, RcvbufPlan, ReadMode, ReadStart, ReceiverPlan,
+    Schedule,
+};
+use nlstorm::receive::{Receiver, Shared};
+use nlstorm::search::axis::{parse_axis, Param};
+use nlstorm::search::case::Reader;
+use nlstorm::search::sweep::{run_cells, SweepSpec};
+use nlstorm::search::threshold::{threshold, Find, ThresholdJob};
+
+const GROUP: u32 = 7;
+const PAYLOAD: u32 = 64;
+
+fn flood_plan(count: u64) -> EmitterPlan {
+    EmitterPlan {
+        name: "bench".into(),
+        kind: EmitterKind::Usersock { group: GROUP },
+        schedule: Schedule::Flood {
+            count: NonZeroU64::new(count.max(1)),
+            duration: None,
+        },
+        payload: PayloadPlan::Fixed { bytes: PAYLOAD },
+        start: Duration::ZERO,
+    }
+}
+
+/// An unread listener, so both loops pay for the same delivery (and, once it is full,
+/// the same drop).
+fn listener() -> NlSocket {
+    let s = NlSocket::open(Protocol::Usersock).expect("socket");
+    s.bind(&[GROUP]).expect("bind");
+    s
+}
+
+fn emit(c: &mut Criterion) {
+    let run = RunId::random();
+    let _listener = listener();
+    let mut g = c.benchmark_group("emit");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("nlstorm_emitter", |b| {
+        b.iter_custom(|iters| {
+            let e = Emitter::new(0, &flood_plan(iters), &run, 1, None).expect("emitter");
+            let stop = AtomicBool::new(false);
+            let t0 = Instant::now();
+            let rec = e.run(t0, &stop);
+            assert_eq!(rec.sent, iters, "{rec:?}");
+            Duration::from_nanos(rec.finished_ns - rec.started_ns)
+        })
+    });
+    g.bench_function("bare_sendto", |b| {
+        // The same socket setup as the emitter's sink: bound, SO_SNDBUF raised.
+        let s = NlSocket::open(Protocol::Usersock).expect("socket");
+        s.bind(&[]).expect("bind");
+        let _ = s.set(SockOpt::SndbufForce(256 * 1024));
+        let msg = vec![0x5au8; PAYLOAD as usize];
+        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        sa.nl_family = libc::AF_NETLINK as u16;
+        sa.nl_groups = group_mask(&[GROUP]);
+        b.iter(|| unsafe {
+            black_box(libc::sendto(
+                s.raw(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as u32,
+            ))
+        })
+    });
+    g.finish();
+}
+
+/// Messages queued per receive measurement: well inside an 8 MiB buffer.
+const QUEUED: u64 = 5000;
+
+fn receiver_plan() -> ReceiverPlan {
+    ReceiverPlan {
+        name: "bench".into(),
+        protocol: Protocol::Usersock,
+        groups: vec![GROUP],
+        rcvbuf: RcvbufPlan::Force { bytes: 8 << 20 },
+        read_buffer: NonZeroU32::new(64 * 1024).unwrap(),
+        mode: ReadMode::Poll,
+        call_deadline: Duration::from_secs(1),
+        consumer_delay: Duration::ZERO,
+        start_reading: ReadStart::EmissionEnd,
+        no_enobufs: false,
+        expectations: vec![],
+    }
+}
+
+fn fill(run: &RunId) {
+    let e = Emitter::new(0, &flood_plan(QUEUED), run, 1, None).expect("emitter");
+    let rec = e.run(Instant::now(), &AtomicBool::new(false));
+    assert_eq!(rec.sent, QUEUED);
+}
+
+fn big_buffer(s: &NlSocket) {
+    if s.set(SockOpt::RcvbufForce(8 << 20)).is_err() {
+        s.set(SockOpt::Rcvbuf(8 << 20)).expect("rcvbuf");
+    }
+}
+
+fn receive(c: &mut Criterion) {
+    let run = RunId::random();
+    let mut g = c.benchmark_group("receive");
+    g.throughput(Throughput::Elements(QUEUED));
+    g.bench_function("nlstorm_receiver_poll", |b| {
+        b.iter_batched(
+            || {
+                let r = Receiver::open(&receiver_plan(), Request::Force(8 << 20))
+                    .or_else(|_| Receiver::open(&receiver_plan(), Request::Plain(8 << 20)))
+                    .expect("receiver");
+                fill(&run);
+                let shared = Shared {
+                    t0: Instant::now(),
+                    emission_done: AtomicBool::new(true),
+                    stop: AtomicBool::new(false),
+                    uuid: run.uuid(),
+                    run,
+                };
+                (r, Arc::new(shared))
+            },
+            |(r, shared)| {
+                let rec = r.run(&shared, 1);
+                assert_eq!(rec.sources[0].delivered(), QUEUED, "{rec:?}");
+                rec
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("bare_recv", |b| {
+        b.iter_batched(
+            || {
+                let s = NlSocket::open(Protocol::Usersock).expect("socket");
+                big_buffer(&s);
+                s.bind(&[GROUP]).expect("bind");
+                fill(&run);
+                (s, vec![0u8; 64 * 1024])
+            },
+            |(s, mut buf)| {
+                let mut n = 0u64;
+                while let Received::Datagram { .. } = s.recv(&mut buf, libc::MSG_DONTWAIT) {
+                    n += 1;
+                }
+                assert_eq!(n, QUEUED);
+                n
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn search(c: &mut Criterion, session: &Session) {
+    let mut g = c.benchmark_group("search");
+    g.sample_size(20);
+    g.bench_function("threshold_no_reader_cell", |b| {
+        let job = ThresholdJob {
+            find: Find::Burst,
+            emitter: EmitterKind::Usersock { group: GROUP },
+            payload: 400,
+            rcvbuf: RcvbufPlan::Request { bytes: 64 * 1024 },
+            burst: 1,
+            duration: Duration::from_millis(200),
+            reader: Reader::NONE,
+            no_enobufs: false,
+            trials: 1,
+        };
+        b.iter(|| {
+            let r = threshold(session, &job).expect("threshold");
+            assert!(r.measured.is_some() && r.agrees == Some(true), "{r:?}");
+        })
+    });
+    let spec = SweepSpec {
+        emitter: EmitterKind::Usersock { group: GROUP },
+        axes: vec![
+            parse_axis(Param::Rcvbuf, "0..8MiB:log:10").unwrap(),
+            parse_axis(Param::Payload, "32..16KiB:log:10").unwrap(),
+        ],
+        payload: 512,
+        rcvbuf: RcvbufPlan::Default,
+        burst: 1000,
+        duration: Duration::from_millis(200),
+        reader: Reader::NONE,
+        no_enobufs: false,
+    };
+    let cells = spec.cells();
+    assert_eq!(cells.len(), 100);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(12));
+    g.throughput(Throughput::Elements(cells.len() as u64));
+    g.bench_function("sweep_100_cells_no_reader", |b| {
+        b.iter(|| {
+            let mut agree = 0;
+            run_cells(session, &spec, &cells, |c| {
+                agree += usize::from(c.model == "agrees")
+            })
+            .expect("sweep");
+            assert_eq!(agree, 100);
+        })
+    });
+    g.finish();
+}
+
+fn main() {
+    // Namespaces need a single-threaded caller: enter before criterion starts anything.
+    let session = match Session::enter(&[]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipping benches: cannot create a sandbox: {e}");
+            return;
+        }
+    };
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    emit(&mut c);
+    receive(&mut c);
+    search(&mut c, &session);
+    c.final_summary();
+}
