@@ -2,9 +2,9 @@
 //! search commands' cost per cell. Runs inside its own network namespace (entered before
 //! criterion starts a thread), so nothing reaches the host's netlink listeners.
 //!
-//! Targets (README, "Performance"): emitter >= 95 % of a bare sendto loop, receive loop
-//! >= 95 % of a bare recv loop, a no-reader threshold search <= 20 ms, a 100-cell
-//! no-reader sweep <= 5 s.
+//! Targets (README, "Performance"): emitter at least 95 % of a bare sendto loop, receive
+//! loop at least 95 % of a bare recv loop, a no-reader threshold search within 20 ms, a
+//! 100-cell no-reader sweep within 5 s.
 
 use std::hint::black_box;
 use std::mem::{size_of, zeroed};
