@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 
 use nlstorm::emit::Emitter;
 use nlstorm::exec::Session;
@@ -54,42 +54,88 @@ fn listener() -> NlSocket {
     s
 }
 
-fn emit(c: &mut Criterion) {
-    let run = RunId::random();
-    let _listener = listener();
-    let mut g = c.benchmark_group("emit");
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("nlstorm_emitter", |b| {
-        b.iter_custom(|iters| {
-            let e = Emitter::new(0, &flood_plan(iters), &run, 1, None).expect("emitter");
-            let stop = AtomicBool::new(false);
-            let t0 = Instant::now();
-            let rec = e.run(t0, &stop);
-            assert_eq!(rec.sent, iters, "{rec:?}");
-            Duration::from_nanos(rec.finished_ns - rec.started_ns)
-        })
-    });
-    g.bench_function("bare_sendto", |b| {
-        // The same socket setup as the emitter's sink: bound, SO_SNDBUF raised.
-        let s = NlSocket::open(Protocol::Usersock).expect("socket");
-        s.bind(&[]).expect("bind");
-        let _ = s.set(SockOpt::SndbufForce(256 * 1024));
-        let msg = vec![0x5au8; PAYLOAD as usize];
-        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        sa.nl_groups = group_mask(&[GROUP]);
-        b.iter(|| unsafe {
-            black_box(libc::sendto(
+/// `iters` sendto(2) calls on a fresh socket with the emitter sink's setup (bound,
+/// SO_SNDBUF raised), so both sides pay the same cold start.
+fn bare_sendto(iters: u64) -> Duration {
+    let msg = vec![0x5au8; PAYLOAD as usize];
+    let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+    sa.nl_family = libc::AF_NETLINK as u16;
+    sa.nl_groups = group_mask(&[GROUP]);
+    let s = NlSocket::open(Protocol::Usersock).expect("socket");
+    s.bind(&[]).expect("bind");
+    let _ = s.set(SockOpt::SndbufForce(256 * 1024));
+    let t0 = Instant::now();
+    for _ in 0..iters {
+        black_box(unsafe {
+            libc::sendto(
                 s.raw(),
                 msg.as_ptr().cast(),
                 msg.len(),
                 0,
                 (&sa as *const libc::sockaddr_nl).cast(),
                 size_of::<libc::sockaddr_nl>() as u32,
-            ))
+            )
+        });
+    }
+    t0.elapsed()
+}
+
+/// `iters` sends by nlstorm's emitter (a flood schedule), timed by the emitter itself.
+fn nlstorm_emitter(run: &RunId, iters: u64) -> Duration {
+    let e = Emitter::new(0, &flood_plan(iters), run, 1, None).expect("emitter");
+    let rec = e.run(Instant::now(), &AtomicBool::new(false));
+    assert_eq!(rec.sent, iters, "{rec:?}");
+    Duration::from_nanos(rec.finished_ns - rec.started_ns)
+}
+
+/// Throughput of `ours` relative to `bare`, from rounds that alternate the two so that
+/// drift in the machine's speed (other tenants, frequency) hits both alike. Returns
+/// (median, min, max) of the per-round ratios.
+fn paired(
+    rounds: usize,
+    mut ours: impl FnMut() -> Duration,
+    mut bare: impl FnMut() -> Duration,
+) -> (f64, f64, f64) {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|i| {
+            // Alternate which goes first, too.
+            let (o, b) = if i % 2 == 0 {
+                let o = ours();
+                (o, bare())
+            } else {
+                let b = bare();
+                (ours(), b)
+            };
+            b.as_secs_f64() / o.as_secs_f64()
         })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    (ratios[rounds / 2], ratios[0], ratios[rounds - 1])
+}
+
+fn report_pair(what: &str, (median, min, max): (f64, f64, f64)) {
+    println!(
+        "{what}: nlstorm at {:.1} % of the bare loop (median of alternating rounds; min {:.1} %, max {:.1} %)",
+        median * 100.0,
+        min * 100.0,
+        max * 100.0
+    );
+}
+
+fn emit(c: &mut Criterion) {
+    let run = RunId::random();
+    let _listener = listener();
+    let mut g = c.benchmark_group("emit");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("nlstorm_emitter", |b| {
+        b.iter_custom(|n| nlstorm_emitter(&run, n))
     });
+    g.bench_function("bare_sendto", |b| b.iter_custom(bare_sendto));
     g.finish();
+    report_pair(
+        "emit (64 B usersock broadcasts, 41 rounds of 50k)",
+        paired(41, || nlstorm_emitter(&run, 50_000), || bare_sendto(50_000)),
+    );
 }
 
 /// Messages queued per receive measurement: well inside an 8 MiB buffer.
@@ -123,55 +169,76 @@ fn big_buffer(s: &NlSocket) {
     }
 }
 
+/// A receiver in poll mode over a queue already holding `QUEUED` messages.
+fn queued_receiver(run: &RunId) -> (Receiver, Arc<Shared>) {
+    let r = Receiver::open(&receiver_plan(), Request::Force(8 << 20))
+        .or_else(|_| Receiver::open(&receiver_plan(), Request::Plain(8 << 20)))
+        .expect("receiver");
+    fill(run);
+    let shared = Shared {
+        t0: Instant::now(),
+        emission_done: AtomicBool::new(true),
+        stop: AtomicBool::new(false),
+        uuid: run.uuid(),
+        run: *run,
+    };
+    (r, Arc::new(shared))
+}
+
+/// nlstorm's read loop (with sequence accounting) drains the queue.
+fn nlstorm_drain((r, shared): (Receiver, Arc<Shared>)) -> Duration {
+    let t0 = Instant::now();
+    let rec = r.run(&shared, 1);
+    let took = t0.elapsed();
+    assert_eq!(rec.sources[0].delivered(), QUEUED, "{rec:?}");
+    took
+}
+
+/// A bare socket with the same buffer over the same queue.
+fn queued_socket(run: &RunId) -> NlSocket {
+    let s = NlSocket::open(Protocol::Usersock).expect("socket");
+    big_buffer(&s);
+    s.bind(&[GROUP]).expect("bind");
+    fill(run);
+    s
+}
+
+/// recv(2) with MSG_DONTWAIT until the queue is empty.
+fn bare_drain(s: NlSocket) -> Duration {
+    let mut buf = vec![0u8; 64 * 1024];
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    while let Received::Datagram { .. } = s.recv(&mut buf, libc::MSG_DONTWAIT) {
+        n += 1;
+    }
+    let took = t0.elapsed();
+    assert_eq!(n, QUEUED);
+    took
+}
+
 fn receive(c: &mut Criterion) {
     let run = RunId::random();
     let mut g = c.benchmark_group("receive");
     g.throughput(Throughput::Elements(QUEUED));
     g.bench_function("nlstorm_receiver_poll", |b| {
-        b.iter_batched(
-            || {
-                let r = Receiver::open(&receiver_plan(), Request::Force(8 << 20))
-                    .or_else(|_| Receiver::open(&receiver_plan(), Request::Plain(8 << 20)))
-                    .expect("receiver");
-                fill(&run);
-                let shared = Shared {
-                    t0: Instant::now(),
-                    emission_done: AtomicBool::new(true),
-                    stop: AtomicBool::new(false),
-                    uuid: run.uuid(),
-                    run,
-                };
-                (r, Arc::new(shared))
-            },
-            |(r, shared)| {
-                let rec = r.run(&shared, 1);
-                assert_eq!(rec.sources[0].delivered(), QUEUED, "{rec:?}");
-                rec
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| nlstorm_drain(queued_receiver(&run)))
+                .sum()
+        })
     });
     g.bench_function("bare_recv", |b| {
-        b.iter_batched(
-            || {
-                let s = NlSocket::open(Protocol::Usersock).expect("socket");
-                big_buffer(&s);
-                s.bind(&[GROUP]).expect("bind");
-                fill(&run);
-                (s, vec![0u8; 64 * 1024])
-            },
-            |(s, mut buf)| {
-                let mut n = 0u64;
-                while let Received::Datagram { .. } = s.recv(&mut buf, libc::MSG_DONTWAIT) {
-                    n += 1;
-                }
-                assert_eq!(n, QUEUED);
-                n
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter_custom(|iters| (0..iters).map(|_| bare_drain(queued_socket(&run))).sum())
     });
     g.finish();
+    report_pair(
+        "receive (5000 queued 64 B messages, 41 rounds)",
+        paired(
+            41,
+            || nlstorm_drain(queued_receiver(&run)),
+            || bare_drain(queued_socket(&run)),
+        ),
+    );
 }
 
 fn search(c: &mut Criterion, session: &Session) {
