@@ -2,24 +2,7 @@
 
 use rstest::rstest;
 
-use nlstorm::model::AdmitRule;
-
 use crate::support::*;
-
-/// Truesize of a `payload`-byte message on `kind`'s path, from the probe's buckets.
-fn probed_truesize(kind: &str, payload: u64) -> u64 {
-    let paths = probe()["truesize"].as_array().unwrap();
-    let path = paths
-        .iter()
-        .find(|t| t["emitter"] == kind)
-        .unwrap_or_else(|| panic!("probe has no {kind}"));
-    let bucket = path["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| u(&b["from"]) <= payload && payload <= u(&b["to"]));
-    u(&bucket.unwrap_or_else(|| panic!("no bucket for {payload} B in {path}"))["truesize"])
-}
 
 fn grid(kind: &str, payload: u32) -> String {
     let (emitter, proto) = match kind {
@@ -60,8 +43,7 @@ fn unread_queues_hold_what_the_model_says(
         String::from_utf8_lossy(&out.stderr)
     );
     // The rule and truesizes `probe` measured, independently of the run's own calibration.
-    let rule: AdmitRule =
-        serde_json::from_value(probe()["admit_rule"].clone()).expect("probe fitted a rule");
+    let rule = probed_rule();
     let truesize = probed_truesize(kind, u64::from(payload));
     for r in v["scenarios"][0]["receivers"].as_array().unwrap() {
         let probe_capacity = rule.capacity(u(&r["rcvbuf_effective"]), truesize);

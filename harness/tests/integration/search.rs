@@ -8,8 +8,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
-use nlstorm::model::AdmitRule;
-
 use crate::support::*;
 
 fn nlstorm(args: &[&str], cwd: &Path) -> Output {
@@ -31,26 +29,6 @@ fn show(o: &Output) -> String {
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("output written")).expect("JSON")
-}
-
-fn rule() -> AdmitRule {
-    serde_json::from_value(probe()["admit_rule"].clone()).expect("probe fitted a rule")
-}
-
-/// Truesize of a `payload`-byte message on `kind`'s path, from the probe's buckets.
-fn probed_truesize(kind: &str, payload: u64) -> u64 {
-    let path = probe()["truesize"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["emitter"] == kind)
-        .unwrap_or_else(|| panic!("probe has no {kind}"));
-    let bucket = path["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| u(&b["from"]) <= payload && payload <= u(&b["to"]));
-    u(&bucket.unwrap_or_else(|| panic!("no bucket for {payload} B in {path}"))["truesize"])
 }
 
 /// The effective size of a plain SO_RCVBUF request, from the probe's facts.
@@ -94,7 +72,7 @@ fn threshold_capacity_equals_the_probe_model_on_every_emitter() {
         );
         prop_assert_eq!(o.status.code(), Some(0), "{}", show(&o));
         let r = json(&out);
-        let want = rule().capacity(effective(rcvbuf), probed_truesize(kind, payload));
+        let want = probed_rule().capacity(effective(rcvbuf), probed_truesize(kind, payload));
         prop_assert_eq!(
             u(&r["measured"]),
             want,
@@ -145,9 +123,9 @@ fn threshold_finds_the_smallest_rcvbuf_for_a_burst() {
     let r = json(&out);
     let req = u(&r["measured"]);
     let ts = probed_truesize("usersock", 400);
-    assert!(rule().capacity(effective(req), ts) >= 40, "{r}");
+    assert!(probed_rule().capacity(effective(req), ts) >= 40, "{r}");
     assert!(
-        req == 0 || rule().capacity(effective(req - 1), ts) < 40,
+        req == 0 || probed_rule().capacity(effective(req - 1), ts) < 40,
         "{r}"
     );
 }
@@ -177,7 +155,7 @@ fn threshold_with_a_reader_reports_its_trials_and_never_undercuts_the_unread_que
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let r = json(&dir.path().join("t.json"));
     // Bursts no larger than an unread queue holds cannot lose, whatever the reader does.
-    let unread = rule().capacity(effective(8192), probed_truesize("usersock", 400));
+    let unread = probed_rule().capacity(effective(8192), probed_truesize("usersock", 400));
     assert!(u(&r["measured"]) >= unread, "{r}");
     assert_eq!(u(&r["trials_per_point"]), 3);
     let points = r["points"].as_array().unwrap();
@@ -258,7 +236,7 @@ fn sweep_cells_agree_with_the_probe_model_and_shards_merge_to_the_whole() {
     assert_eq!(cells.len(), 24);
     for c in cells {
         let (req, payload) = (u(&c["values"][0]), u(&c["values"][1]));
-        let want = rule().capacity(effective(req), probed_truesize("usersock", payload));
+        let want = probed_rule().capacity(effective(req), probed_truesize("usersock", payload));
         assert_eq!(u(&c["capacity"]), want, "{c}");
         assert_eq!(c["model"], "agrees", "{c}");
         assert_eq!(u(&c["lost"]), u(&c["kernel_drops"]), "{c}");

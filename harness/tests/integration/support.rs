@@ -96,3 +96,24 @@ pub fn probe() -> &'static Value {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
     })
 }
+
+/// The admission rule `probe` fitted.
+pub fn probed_rule() -> nlstorm::model::AdmitRule {
+    serde_json::from_value(probe()["admit_rule"].clone()).expect("probe fitted a rule")
+}
+
+/// Truesize of a `payload`-byte message on `kind`'s path, from the probe's buckets.
+pub fn probed_truesize(kind: &str, payload: u64) -> u64 {
+    let path = probe()["truesize"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["emitter"] == kind)
+        .unwrap_or_else(|| panic!("probe has no {kind}"));
+    let bucket = path["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| u(&b["from"]) <= payload && payload <= u(&b["to"]));
+    u(&bucket.unwrap_or_else(|| panic!("no bucket for {payload} B in {path}"))["truesize"])
+}
