@@ -294,7 +294,7 @@ fn search(c: &mut Criterion, session: &Session) {
 
 fn main() {
     // Namespaces need a single-threaded caller: enter before criterion starts anything.
-    let session = match Session::enter(&[]) {
+    let session = match Session::enter(&[], &Default::default()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("skipping benches: cannot create a sandbox: {e}");

@@ -2,9 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use crate::dump::{DumpRecord, HangClass};
 use crate::emit::EmitterRecord;
 use crate::history::History;
-use crate::plan::{Metric, Plan};
+use crate::plan::{DumpMetric, Metric, Plan};
 use crate::receive::Ledger;
 
 /// What one receiver got and lost: the JSON report's per-receiver object.
@@ -75,6 +78,55 @@ impl ReceiverResult {
     }
 }
 
+/// A dump client's ledger and hangs: the JSON report's per-client object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpResult {
+    /// Everything the client counted, its hangs with their evidence.
+    #[serde(flatten)]
+    pub record: DumpRecord,
+    /// Hangs per class.
+    pub hang_classes: BTreeMap<String, u64>,
+}
+
+impl DumpResult {
+    /// Summarises a record.
+    pub fn new(record: &DumpRecord) -> Self {
+        let mut hang_classes = BTreeMap::new();
+        for h in &record.hangs {
+            *hang_classes.entry(h.class.name().to_string()).or_insert(0) += 1;
+        }
+        DumpResult {
+            record: record.clone(),
+            hang_classes,
+        }
+    }
+
+    fn class(&self, c: HangClass) -> u64 {
+        self.hang_classes.get(c.name()).copied().unwrap_or(0)
+    }
+
+    /// The figure an expectation tests.
+    pub fn metric(&self, m: DumpMetric) -> u64 {
+        let r = &self.record;
+        match m {
+            DumpMetric::Requests => r.requests,
+            DumpMetric::Completed => r.completed,
+            DumpMetric::CallsStarted => r.calls_started,
+            DumpMetric::CallsReturned => r.calls_returned,
+            DumpMetric::Hangs => r.hangs.len() as u64,
+            DumpMetric::HangsDumpStalled => self.class(HangClass::DumpStalled),
+            DumpMetric::HangsReplyLost => self.class(HangClass::ReplyLost),
+            DumpMetric::HangsNothingOutstanding => self.class(HangClass::NothingOutstanding),
+            DumpMetric::HangsTruncated => self.class(HangClass::Truncated),
+            DumpMetric::HangsStoppedMidDump => self.class(HangClass::StoppedMidDump),
+            DumpMetric::HangsUnknown => self.class(HangClass::Unknown),
+            DumpMetric::Enobufs => r.enobufs,
+            DumpMetric::Truncated => r.truncated,
+            DumpMetric::Ebusy => r.ebusy,
+        }
+    }
+}
+
 /// One expectation's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -113,6 +165,8 @@ pub struct Verdict {
     pub receivers: Vec<ReceiverResult>,
     /// Per emitter.
     pub emitters: Vec<EmitterRecord>,
+    /// Per dump client.
+    pub dumps: Vec<DumpResult>,
     /// Every expectation and run-wide check.
     pub outcomes: Vec<Outcome>,
     /// Harness-side inconsistencies (exit 4).
@@ -139,6 +193,22 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
                 passed: e.cmp.holds(got, e.value),
                 measured: got.to_string(),
             });
+        }
+    }
+    let dumps: Vec<DumpResult> = h.dumps.iter().map(DumpResult::new).collect();
+    for (dp, res) in plan.dumps.iter().zip(&dumps) {
+        for e in &dp.expectations {
+            let got = res.metric(e.metric);
+            outcomes.push(Outcome {
+                receiver: dp.name.clone(),
+                check: e.describe(),
+                location: e.location.clone(),
+                passed: e.cmp.holds(got, e.value),
+                measured: got.to_string(),
+            });
+        }
+        if let Some(err) = &res.record.error {
+            problems.push(format!("dump client `{}`: {err}", dp.name));
         }
     }
     outcomes.push(Outcome {
@@ -173,6 +243,7 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         status,
         receivers,
         emitters: h.emitters.clone(),
+        dumps,
         outcomes,
         problems,
     }
@@ -344,6 +415,8 @@ expect = { lost = 0 }
                 samples: Default::default(),
             }],
             calibration: vec![],
+            dumps: vec![],
+            churn: vec![],
         }
     }
 

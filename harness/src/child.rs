@@ -230,7 +230,7 @@ pub fn child_main() -> i32 {
         Ok(Job::Explore(job)) => {
             crate::exec::install_wakeup_handler();
             // Every emitter kind may be drawn: give the session the device for one.
-            match crate::exec::Session::enter(&[crate::exec::device_name(0)])
+            match crate::exec::Session::enter(&[crate::exec::device_name(0)], &Default::default())
                 .and_then(|s| crate::search::explore::explore(&s, &job))
             {
                 Ok(r) => Answer::Explored(Box::new(r)),
@@ -273,7 +273,7 @@ fn search_session(
     } else {
         vec![]
     };
-    crate::exec::Session::enter(&devices)
+    crate::exec::Session::enter(&devices, &Default::default())
 }
 
 fn failed(e: &crate::exec::ExecError) -> Answer {

@@ -8,11 +8,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::calibrate::{self, Calibrator, Scale};
+use crate::churn::ChurnRecord;
+use crate::dump::{ClientState, DumpClient, DumpRecord};
 use crate::emit::{Emitter, EmitterRecord};
 use crate::history::{History, Prediction, ReceiverHistory, Series, TruesizePoint};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::payload::RunId;
-use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode, ReadStart};
+use crate::plan::{
+    EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode, ReadStart, World,
+};
 use crate::receive::{Receiver, ReceiverError, Shared};
 use crate::sandbox::{self, SandboxError};
 use crate::schedule::SendTimes;
@@ -72,6 +76,10 @@ pub fn device_name(i: usize) -> String {
 #[derive(Debug)]
 pub struct Session {
     sandbox: crate::sandbox::SandboxInfo,
+    /// The world's listener and established connections, kept open for the session.
+    tcp: Option<(std::net::TcpListener, Vec<std::net::TcpStream>)>,
+    /// The world's veths (link churn toggles them).
+    world_links: Vec<String>,
     facts: BufferFacts,
     rule: AdmitRule,
     kernel_release: String,
@@ -80,8 +88,14 @@ pub struct Session {
 impl Session {
     /// Enters a new sandbox with a veth for each name in `devices` and measures the
     /// buffer facts and the admission rule. Call only from a single-threaded process.
-    pub fn enter(devices: &[String]) -> Result<Self, ExecError> {
-        let sandbox = sandbox::enter(devices)?;
+    pub fn enter(devices: &[String], world: &World) -> Result<Self, ExecError> {
+        let world_links: Vec<String> = (0..world.veths).map(|i| format!("nlw{i}")).collect();
+        let all: Vec<String> = devices.iter().chain(&world_links).cloned().collect();
+        let sandbox = sandbox::enter(&all)?;
+        let tcp = (world.tcp_connections > 0)
+            .then(|| tcp_world(world.tcp_connections))
+            .transpose()
+            .map_err(io("open the sandbox's loopback TCP connections"))?;
         let facts = calibrate::buffer_facts().map_err(io("read the kernel's buffer limits"))?;
         let (fitted, cases) =
             calibrate::fit_admit_rule().map_err(io("fit the queue admission rule"))?;
@@ -93,6 +107,8 @@ impl Session {
         })?;
         Ok(Self {
             sandbox,
+            tcp,
+            world_links,
             facts,
             rule,
             kernel_release: nix::sys::utsname::uname()
@@ -131,6 +147,24 @@ impl Session {
             .zip(&requests)
             .map(|(r, &req)| Receiver::open(r, req))
             .collect::<Result<Vec<_>, _>>()?;
+        let clients = plan
+            .dumps
+            .iter()
+            .map(|d| {
+                DumpClient::open(d).map_err(|e| {
+                    let permission = e.kind() == std::io::ErrorKind::PermissionDenied;
+                    let err = io(format!("set up dump client `{}`", d.name))(e);
+                    if permission {
+                        ExecError::Unsupported(format!(
+                            "{err}: {}",
+                            crate::child::error_chain(&err)
+                        ))
+                    } else {
+                        err
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let unread = floods_unread(plan);
         // Threads need a head start; a flood on this thread does not.
         let lead = if unread { Duration::ZERO } else { LEAD };
@@ -144,7 +178,7 @@ impl Session {
         let flooded = if unread {
             flood_unread(plan, emitters, receivers, &shared)
         } else {
-            flood(plan, emitters, receivers, &shared)?
+            flood(plan, emitters, receivers, clients, &shared, self)?
         };
         let elapsed_ns = Instant::now()
             .saturating_duration_since(shared.t0)
@@ -176,7 +210,24 @@ impl Session {
                 })
                 .collect(),
             calibration,
+            dumps: flooded.dumps,
+            churn: flooded.churn,
         })
+    }
+}
+
+impl Session {
+    /// What socket churn connects to: the world's listener, nonblocking.
+    fn churn_target(&self) -> std::io::Result<Option<crate::churn::Target>> {
+        let Some((listener, _)) = &self.tcp else {
+            return Ok(None);
+        };
+        let l = listener.try_clone()?;
+        l.set_nonblocking(true)?;
+        Ok(Some(crate::churn::Target {
+            addr: l.local_addr()?,
+            listener: l,
+        }))
     }
 }
 
@@ -192,7 +243,19 @@ pub fn devices_for(plan: &Plan) -> Vec<String> {
 
 /// Runs `plan` in a new sandbox. Call only from a single-threaded process.
 pub fn execute(plan: &Plan) -> Result<History, ExecError> {
-    Session::enter(&devices_for(plan))?.execute(plan)
+    Session::enter(&devices_for(plan), &plan.world)?.execute(plan)
+}
+
+/// A listener on 127.0.0.1 and `n` established connections to it (both ends kept).
+fn tcp_world(n: u32) -> std::io::Result<(std::net::TcpListener, Vec<std::net::TcpStream>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        conns.push(std::net::TcpStream::connect(addr)?);
+        conns.push(listener.accept()?.0);
+    }
+    Ok((listener, conns))
 }
 
 type Modelled = (Vec<Option<Prediction>>, Vec<Request>, Vec<TruesizePoint>);
@@ -306,14 +369,22 @@ struct Flooded {
     receivers: Vec<crate::receive::ReceiverRecord>,
     samples: Vec<Series>,
     deadline_hit: bool,
+    dumps: Vec<DumpRecord>,
+    churn: Vec<ChurnRecord>,
 }
+
+/// How long after the deadline a thread still in a call is waited for before it is
+/// abandoned (and dies with the sandbox process).
+const ABANDON_AFTER: Duration = Duration::from_secs(2);
 
 /// True when no receiver reads before emission ends and one emitter sends: then the
 /// flood can run on this thread, send by send, and the readers drain afterwards, with the
 /// same outcome as the threaded run and none of its start-up cost (a capacity trial
 /// takes well under a millisecond this way).
 fn floods_unread(plan: &Plan) -> bool {
-    plan.emitters.len() == 1
+    plan.dumps.is_empty()
+        && plan.churn.is_empty()
+        && plan.emitters.len() == 1
         && plan
             .receivers
             .iter()
@@ -342,6 +413,8 @@ fn flood_unread(
         receivers: received,
         samples: Vec::new(),
         deadline_hit: false,
+        dumps: Vec::new(),
+        churn: Vec::new(),
     }
 }
 
@@ -353,7 +426,9 @@ fn flood(
     plan: &Plan,
     emitters: Vec<Emitter>,
     receivers: Vec<Receiver>,
+    clients: Vec<DumpClient>,
     shared: &Arc<Shared>,
+    session: &Session,
 ) -> Result<Flooded, ExecError> {
     let sources = plan.emitters.len();
     let handles: Vec<_> = receivers.iter().map(Receiver::sampler_handle).collect();
@@ -406,6 +481,40 @@ fn flood(
         .collect::<Result<_, _>>()
         .map_err(io("start an emitter thread"))?;
 
+    let watched: Vec<(Arc<ClientState>, Duration, String)> = clients
+        .iter()
+        .map(|c| (c.state(), c.plan().call_deadline, c.plan().name.clone()))
+        .collect();
+    let dumpers: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let sh = shared.clone();
+            thread::Builder::new()
+                .name(format!("dump-{}", c.plan().name))
+                .spawn(move || c.run(sh.t0, &sh.stop))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(io("start a dump client thread"))?;
+    let churn_stop = Arc::new(AtomicBool::new(false));
+    let target = session.churn_target().map_err(io("prepare socket churn"))?;
+    let churners: Vec<_> = plan
+        .churn
+        .iter()
+        .map(|c| {
+            let (c, stop, links, target) = (
+                c.clone(),
+                churn_stop.clone(),
+                session.world_links.clone(),
+                target.as_ref().map(|t| t.try_clone()).transpose(),
+            );
+            thread::Builder::new().name("churn".into()).spawn(move || {
+                let target = target.ok().flatten();
+                crate::churn::run(&c, &links, target.as_ref(), &stop)
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(io("start a churn thread"))?;
+
     let deadline = shared.t0 + plan.deadline;
     let mut deadline_hit = false;
     let poke = |finished: &dyn Fn(usize) -> bool| {
@@ -421,18 +530,60 @@ fn flood(
         if !emitting {
             shared.emission_done.store(true, Ordering::Release);
         }
-        if readers.iter().all(|r| r.is_finished()) && !emitting {
+        let dumping = dumpers.iter().any(|d| !d.is_finished());
+        if readers.iter().all(|r| r.is_finished()) && !emitting && !dumping {
             break;
         }
-        if Instant::now() >= deadline && !deadline_hit {
+        for ((st, call_deadline, _), h) in watched.iter().zip(&dumpers) {
+            if crate::dump::watch(st, *call_deadline, shared.t0) == crate::dump::Verdict::Interrupt
+                && !h.is_finished()
+            {
+                unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline && !deadline_hit {
             deadline_hit = true;
             shared.stop.store(true, Ordering::Release);
         }
         if !emitting || deadline_hit {
             poke(&|i| readers[i].is_finished());
         }
+        if deadline_hit {
+            for h in dumpers.iter().filter(|h| !h.is_finished()) {
+                unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };
+            }
+            if now >= deadline + ABANDON_AFTER {
+                break;
+            }
+        }
         thread::sleep(Duration::from_millis(2));
     }
+    churn_stop.store(true, Ordering::Release);
+    let dumps = dumpers
+        .into_iter()
+        .zip(&watched)
+        .map(|(h, (st, _, name))| {
+            if h.is_finished() {
+                h.join().unwrap_or_default()
+            } else {
+                // Still blocked past every deadline: leave it to die with the process.
+                DumpRecord {
+                    name: name.clone(),
+                    error: Some(
+                        "still inside a receive call 2 s after the run's deadline; abandoned"
+                            .into(),
+                    ),
+                    hangs: st.hangs.lock().map(|h| h.clone()).unwrap_or_default(),
+                    ..Default::default()
+                }
+            }
+        })
+        .collect();
+    let churn = churners
+        .into_iter()
+        .map(|h| h.join().unwrap_or_default())
+        .collect();
     let emitted = senders
         .into_iter()
         .map(|s| s.join().unwrap_or_default())
@@ -452,6 +603,8 @@ fn flood(
         receivers: received,
         samples,
         deadline_hit,
+        dumps,
+        churn,
     })
 }
 

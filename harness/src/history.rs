@@ -109,6 +109,12 @@ pub struct History {
     pub receivers: Vec<ReceiverHistory>,
     /// Truesizes measured for the model.
     pub calibration: Vec<TruesizePoint>,
+    /// Dump clients, in plan order.
+    #[serde(default)]
+    pub dumps: Vec<crate::dump::DumpRecord>,
+    /// Churn threads, in plan order.
+    #[serde(default)]
+    pub churn: Vec<crate::churn::ChurnRecord>,
 }
 
 #[cfg(test)]

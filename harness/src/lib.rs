@@ -6,6 +6,8 @@ pub mod accounting;
 pub mod calibrate;
 pub mod check;
 pub mod child;
+pub mod churn;
+pub mod dump;
 pub mod emit;
 pub mod exec;
 pub mod exit;

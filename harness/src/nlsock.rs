@@ -87,6 +87,56 @@ impl NlSocket {
         })
     }
 
+    /// Opens a raw netlink socket of family number `family` (NETLINK_ROUTE,
+    /// NETLINK_SOCK_DIAG, ...), for the dump clients' request/reply traffic.
+    pub fn open_family(family: libc::c_int) -> io::Result<Self> {
+        let fd = check(unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                family,
+            )
+        })?;
+        Ok(Self {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Attaches a classic BPF program (SO_ATTACH_FILTER): `(code, jt, jf, k)` per
+    /// instruction. The kernel runs it on broadcasts and, in netlink_dump(), on dump
+    /// replies too.
+    pub fn attach_filter(&self, program: &[(u16, u8, u8, u32)]) -> io::Result<()> {
+        let mut code: Vec<libc::sock_filter> = program
+            .iter()
+            .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+            .collect();
+        let prog = libc::sock_fprog {
+            len: code.len() as u16,
+            filter: code.as_mut_ptr(),
+        };
+        self.setopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
+    }
+
+    /// Sends `bytes` to the kernel (port id 0).
+    pub fn send_to_kernel(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        sa.nl_family = libc::AF_NETLINK as u16;
+        let r = unsafe {
+            libc::sendto(
+                self.raw(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                0,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Binds with a kernel-chosen port id, joining `groups` (1-based, at most 32).
     pub fn bind(&self, groups: &[u32]) -> io::Result<()> {
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };

@@ -27,6 +27,15 @@ pub struct Plan {
     pub emitters: Vec<EmitterPlan>,
     /// Who listens.
     pub receivers: Vec<ReceiverPlan>,
+    /// Who polls dumps.
+    #[serde(default)]
+    pub dumps: Vec<DumpPlan>,
+    /// Extra devices and connections in the sandbox.
+    #[serde(default)]
+    pub world: World,
+    /// Background churn.
+    #[serde(default)]
+    pub churn: Vec<Churn>,
 }
 
 impl Plan {
@@ -424,4 +433,230 @@ impl Expectation {
     pub fn describe(&self) -> String {
         format!("{} {} {}", self.metric.key(), self.cmp.symbol(), self.value)
     }
+}
+
+/// The dump a [`DumpPlan`] client requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DumpRequest {
+    /// RTM_GETLINK with NLM_F_DUMP on NETLINK_ROUTE: one message per link (the sandbox's
+    /// `veths` make it span many skbs).
+    Getlink,
+    /// SOCK_DIAG_BY_FAMILY, inet_diag_req_v2 for TCP over IPv4, all states, on
+    /// NETLINK_SOCK_DIAG (the sandbox's `tcp-connections` make it long).
+    InetDiag,
+}
+
+impl DumpRequest {
+    /// As written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DumpRequest::Getlink => "getlink",
+            DumpRequest::InetDiag => "inet-diag",
+        }
+    }
+}
+
+/// What a dump client does when a read reports a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reaction {
+    /// Ignore it and keep reading for the current sequence number's NLMSG_DONE.
+    KeepReading,
+    /// Send the request again with a new sequence number and wait for that reply.
+    Restart,
+    /// Abandon this dump; the next one starts after the interval.
+    RetryLater,
+    /// Treat it as final: stop reading this socket for the rest of the run.
+    Stop,
+}
+
+impl Reaction {
+    /// Every reaction with its scenario-file word.
+    pub const ALL: [(Reaction, &'static str); 4] = [
+        (Reaction::KeepReading, "keep-reading"),
+        (Reaction::Restart, "restart"),
+        (Reaction::RetryLater, "retry-later"),
+        (Reaction::Stop, "stop"),
+    ];
+
+    /// The scenario-file word.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("?", |(_, n)| n)
+    }
+}
+
+/// A dump client's error policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpPolicy {
+    /// recvmsg returned ENOBUFS.
+    pub on_enobufs: Reaction,
+    /// The request was answered with an EBUSY error (a dump was still running).
+    pub on_ebusy: Reaction,
+    /// A datagram came back with MSG_TRUNC.
+    pub on_truncated: Reaction,
+    /// Any other error ack for the request's sequence number.
+    pub on_error: Reaction,
+}
+
+impl Default for DumpPolicy {
+    /// What careful clients do: keep reading through ENOBUFS and truncation (the dump
+    /// itself is unaffected by the first and the caller learns of the second), retry a
+    /// busy or failed request later.
+    fn default() -> Self {
+        DumpPolicy {
+            on_enobufs: Reaction::KeepReading,
+            on_ebusy: Reaction::RetryLater,
+            on_truncated: Reaction::KeepReading,
+            on_error: Reaction::RetryLater,
+        }
+    }
+}
+
+/// A per-dump-client figure an expectation can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DumpMetric {
+    /// Requests sent.
+    Requests,
+    /// Dumps read to NLMSG_DONE.
+    Completed,
+    /// Receive calls made.
+    CallsStarted,
+    /// Receive calls that returned.
+    CallsReturned,
+    /// Calls the watchdog found outstanding past the call deadline (and stalls).
+    Hangs,
+    /// Hangs classified dump-stalled.
+    HangsDumpStalled,
+    /// Hangs classified reply-lost.
+    HangsReplyLost,
+    /// Hangs classified nothing-outstanding.
+    HangsNothingOutstanding,
+    /// Hangs classified truncated.
+    HangsTruncated,
+    /// Hangs classified stopped-mid-dump.
+    HangsStoppedMidDump,
+    /// Hangs classified unknown.
+    HangsUnknown,
+    /// ENOBUFS returned to the client.
+    Enobufs,
+    /// Datagrams with MSG_TRUNC.
+    Truncated,
+    /// EBUSY error acks.
+    Ebusy,
+}
+
+impl DumpMetric {
+    /// Every metric with its scenario-file key.
+    pub const ALL: [(DumpMetric, &'static str); 14] = [
+        (DumpMetric::Requests, "requests"),
+        (DumpMetric::Completed, "completed"),
+        (DumpMetric::CallsStarted, "calls-started"),
+        (DumpMetric::CallsReturned, "calls-returned"),
+        (DumpMetric::Hangs, "hangs"),
+        (DumpMetric::HangsDumpStalled, "hangs-dump-stalled"),
+        (DumpMetric::HangsReplyLost, "hangs-reply-lost"),
+        (
+            DumpMetric::HangsNothingOutstanding,
+            "hangs-nothing-outstanding",
+        ),
+        (DumpMetric::HangsTruncated, "hangs-truncated"),
+        (DumpMetric::HangsStoppedMidDump, "hangs-stopped-mid-dump"),
+        (DumpMetric::HangsUnknown, "hangs-unknown"),
+        (DumpMetric::Enobufs, "enobufs"),
+        (DumpMetric::Truncated, "truncated"),
+        (DumpMetric::Ebusy, "ebusy"),
+    ];
+
+    /// The scenario-file key.
+    pub fn key(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, k)| k)
+    }
+}
+
+/// `metric OP value` for a dump client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpExpectation {
+    /// What is measured.
+    pub metric: DumpMetric,
+    /// How it is compared.
+    pub cmp: Cmp,
+    /// Against what.
+    pub value: u64,
+    /// `file:line:col`, for reports.
+    pub location: String,
+}
+
+impl DumpExpectation {
+    /// `hangs == 0`.
+    pub fn describe(&self) -> String {
+        format!("{} {} {}", self.metric.key(), self.cmp.symbol(), self.value)
+    }
+}
+
+/// A client that requests a dump again and again and reads each to NLMSG_DONE, like a
+/// monitoring agent polling the kernel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpPlan {
+    /// Name from the scenario.
+    pub name: String,
+    /// Which dump.
+    pub request: DumpRequest,
+    /// Dumps to request.
+    pub count: u64,
+    /// Pause after each dump before the next request.
+    pub interval: Duration,
+    /// Bytes offered to each recvmsg while a dump is read (4096 in incident 2).
+    pub read_buffer: u32,
+    /// Between dumps, pending broadcasts are read with buffers of this size. The kernel
+    /// sizes later dump skbs by the largest recvmsg buffer it has seen on the socket.
+    pub event_read_buffer: Option<u32>,
+    /// Receive buffer.
+    pub rcvbuf: RcvbufPlan,
+    /// Blocking reads (else poll + nonblocking).
+    pub blocking: bool,
+    /// Multicast groups also joined on the dump socket.
+    pub groups: Vec<u32>,
+    /// NETLINK_NO_ENOBUFS.
+    pub no_enobufs: bool,
+    /// Classic BPF socket filter, `(code, jt, jf, k)` per instruction; empty for none.
+    pub filter: Vec<(u16, u8, u8, u32)>,
+    /// A receive call outstanding this long is a hang.
+    pub call_deadline: Duration,
+    /// What the client does on errors.
+    pub policy: DumpPolicy,
+    /// What must hold at the end.
+    pub expectations: Vec<DumpExpectation>,
+}
+
+/// What the sandbox holds beyond its emitters' devices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct World {
+    /// Extra veth pairs (so link dumps span many skbs).
+    pub veths: u32,
+    /// Established loopback TCP connections, plus one listener (so inet_diag dumps do).
+    pub tcp_connections: u32,
+}
+
+/// Background churn that produces real kernel events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Churn {
+    /// Sets the sandbox's veths down and up (RTM_NEWLINK broadcasts to RTNLGRP_LINK).
+    Links {
+        /// Changes per second.
+        per_sec: f64,
+    },
+    /// Opens and closes loopback TCP connections.
+    Sockets {
+        /// Connections per second.
+        per_sec: f64,
+    },
 }

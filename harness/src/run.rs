@@ -69,6 +69,7 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
         elapsed_s: None,
         receivers: vec![],
         emitters: vec![],
+        dumps: vec![],
         outcomes: vec![],
         problems: vec![],
     };
@@ -108,6 +109,7 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
     rep.elapsed_s = Some(history.elapsed_ns as f64 / 1e9);
     rep.receivers = verdict.receivers.clone();
     rep.emitters = verdict.emitters.clone();
+    rep.dumps = verdict.dumps.clone();
     rep.outcomes = verdict.outcomes.clone();
     rep.problems = verdict.problems.clone();
     if let Some(root) = record_root {

@@ -25,21 +25,23 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         let _ = writeln!(o, "  error: {e}");
         return o;
     }
-    let _ = writeln!(
-        o,
-        "  {:<16} {:>22} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
-        "receiver",
-        "rcvbuf req -> eff",
-        "sent",
-        "deliv",
-        "lost",
-        "enobufs",
-        "drops",
-        "truesize",
-        "capacity",
-        "pred.lost",
-        "max_rmem"
-    );
+    if !s.receivers.is_empty() {
+        let _ = writeln!(
+            o,
+            "  {:<16} {:>22} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
+            "receiver",
+            "rcvbuf req -> eff",
+            "sent",
+            "deliv",
+            "lost",
+            "enobufs",
+            "drops",
+            "truesize",
+            "capacity",
+            "pred.lost",
+            "max_rmem"
+        );
+    }
     for r in &s.receivers {
         let req = match r.rcvbuf_requested {
             Some(v) => format!(
@@ -114,6 +116,38 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
                 String::new()
             }
         );
+    }
+    for d in &s.dumps {
+        let r = &d.record;
+        let _ = writeln!(
+            o,
+            "  dump {:<15} {:<9} requests {:>6}  done {:>6}  calls {}/{}  hangs {:>3}  enobufs {}  trunc {}  ebusy {}{}",
+            r.name,
+            r.request,
+            r.requests,
+            r.completed,
+            r.calls_started,
+            r.calls_returned,
+            r.hangs.len(),
+            r.enobufs,
+            r.truncated,
+            r.ebusy,
+            if r.stopped_by_policy { "  (stopped by policy)" } else { "" }
+        );
+        for (class, n) in &d.hang_classes {
+            let first = r.hangs.iter().find(|h| h.class.name() == class);
+            let _ = writeln!(
+                o,
+                "    {n} x {class}: {}",
+                first.map_or(String::new(), |h| format!(
+                    "{} (waited {:.0} ms for seq {}; wchan {})",
+                    h.reason,
+                    h.waited_ns as f64 / 1e6,
+                    h.waiting_seq,
+                    h.wchan.as_deref().unwrap_or("?")
+                ))
+            );
+        }
     }
     for c in &s.outcomes {
         let mark = if c.passed { "ok  " } else { "FAIL" };

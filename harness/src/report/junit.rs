@@ -71,6 +71,7 @@ mod tests {
             elapsed_s: Some(0.5),
             receivers: vec![],
             emitters: vec![],
+            dumps: vec![],
             outcomes: vec![
                 Outcome {
                     receiver: "r".into(),

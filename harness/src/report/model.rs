@@ -33,6 +33,9 @@ pub struct ScenarioReport {
     pub receivers: Vec<ReceiverResult>,
     /// Per emitter.
     pub emitters: Vec<EmitterRecord>,
+    /// Per dump client: ledger, counts, hangs with evidence.
+    #[serde(default)]
+    pub dumps: Vec<crate::check::DumpResult>,
     /// Expectations and run-wide checks.
     pub outcomes: Vec<Outcome>,
     /// Harness inconsistencies.

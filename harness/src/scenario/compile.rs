@@ -17,6 +17,8 @@ use crate::plan::*;
 use crate::schedule::SendTimes;
 use crate::units::{parse_duration, parse_size};
 
+mod dumps;
+
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(1);
 const DEFAULT_READ_BUFFER: u32 = 64 * 1024;
@@ -52,6 +54,8 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     let header: Option<RawHeader> = cx.element("", root.clone());
     let emitters_raw: Vec<(String, RawEmitter)> = cx.array(&root, "emitter");
     let receivers_raw: Vec<(String, RawReceiver)> = cx.array(&root, "receiver");
+    let dumps_raw: Vec<(String, RawDump)> = cx.array(&root, "dump");
+    let churn_raw: Vec<(String, RawChurn)> = cx.array(&root, "churn");
 
     let default_name = path
         .file_stem()
@@ -71,12 +75,25 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         None => (default_name, String::new(), 0, DEFAULT_DEADLINE),
     };
 
-    if emitters_raw.is_empty() && header.is_some() {
-        cx.error("", None, "no [[emitter]]: a scenario needs at least one");
+    if emitters_raw.is_empty() && dumps_raw.is_empty() && header.is_some() {
+        cx.error(
+            "",
+            None,
+            "no [[emitter]] and no [[dump]]: a scenario needs at least one",
+        );
     }
-    if receivers_raw.is_empty() && header.is_some() {
-        cx.error("", None, "no [[receiver]]: a scenario needs at least one");
+    if !emitters_raw.is_empty()
+        && receivers_raw.is_empty()
+        && dumps_raw.is_empty()
+        && header.is_some()
+    {
+        cx.error(
+            "",
+            None,
+            "no [[receiver]] and no [[dump]]: nobody would listen to the emitters",
+        );
     }
+    let world = header.as_ref().map(|h| cx.world(h)).unwrap_or_default();
 
     let mut seen = HashSet::new();
     let emitters: Vec<EmitterPlan> = emitters_raw
@@ -99,6 +116,28 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         })
         .collect();
 
+    let mut seen = HashSet::new();
+    let dumps: Vec<DumpPlan> = dumps_raw
+        .iter()
+        .filter_map(|(path, raw)| {
+            cx.unique(&mut seen, path, &raw.name, "dump client");
+            cx.dump(path, raw)
+        })
+        .collect();
+    let churn: Vec<Churn> = churn_raw
+        .iter()
+        .filter_map(|(path, raw)| cx.churn(path, raw))
+        .collect();
+    if churn.iter().any(|c| matches!(c, Churn::Links { .. })) && world.veths == 0 {
+        cx.error(
+            "churn",
+            None,
+            "links churn toggles the sandbox's veths: set `veths` (e.g. veths = 8)",
+        );
+    }
+    if churn.iter().any(|c| matches!(c, Churn::Sockets { .. })) && world.tcp_connections == 0 {
+        cx.error("churn", None, "sockets churn connects to the sandbox's listener: set `tcp-connections` (e.g. tcp-connections = 16)");
+    }
     if let (Some(h), true) = (&header, cx.errors.is_empty()) {
         cx.check_deadline(h, deadline, &emitters, &receivers);
     }
@@ -112,6 +151,9 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         deadline,
         emitters,
         receivers,
+        dumps,
+        world,
+        churn,
     })
 }
 
@@ -759,27 +801,42 @@ impl Cx<'_> {
         Some(RcvbufPlan::Default)
     }
 
+    fn comparison(&mut self, key_path: &str, v: &Spanned<Quantity>) -> Option<(Cmp, u64)> {
+        match v.get_ref() {
+            Quantity::Int(n) if *n >= 0 => Some((Cmp::Eq, *n as u64)),
+            Quantity::Text(t) => match parse_comparison(t) {
+                Some(c) => Some(c),
+                None => {
+                    self.error(key_path, Some(v.span()), format!("cannot read \"{t}\": write a count (0) or a comparison (\">= 1\", \"< 10\", \"!= 0\")"));
+                    None
+                }
+            },
+            other => {
+                self.error(
+                    key_path,
+                    Some(v.span()),
+                    format!("{other} is not a count or a comparison"),
+                );
+                None
+            }
+        }
+    }
+
     fn expectations(&mut self, path: &str, e: &RawExpect) -> Vec<Expectation> {
         e.entries()
             .into_iter()
             .filter_map(|(key, v)| {
-                let metric = Metric::ALL.iter().find(|(_, k)| *k == key).map(|(m, _)| *m)?;
-                let key_path = format!("{path}.{key}");
-                let (cmp, value) = match v.get_ref() {
-                    Quantity::Int(n) if *n >= 0 => (Cmp::Eq, *n as u64),
-                    Quantity::Text(t) => match parse_comparison(t) {
-                        Some(c) => c,
-                        None => {
-                            self.error(&key_path, Some(v.span()), format!("cannot read \"{t}\": write a count (0) or a comparison (\">= 1\", \"< 10\", \"!= 0\")"));
-                            return None;
-                        }
-                    },
-                    other => {
-                        self.error(&key_path, Some(v.span()), format!("{other} is not a count or a comparison"));
-                        return None;
-                    }
-                };
-                Some(Expectation { metric, cmp, value, location: self.map.locate(Some(v.span())) })
+                let metric = Metric::ALL
+                    .iter()
+                    .find(|(_, k)| *k == key)
+                    .map(|(m, _)| *m)?;
+                let (cmp, value) = self.comparison(&format!("{path}.{key}"), v)?;
+                Some(Expectation {
+                    metric,
+                    cmp,
+                    value,
+                    location: self.map.locate(Some(v.span())),
+                })
             })
             .collect()
     }

@@ -64,6 +64,12 @@ pub struct RawHeader {
     pub description: Option<String>,
     pub seed: Option<Spanned<i64>>,
     pub deadline: Option<Spanned<String>>,
+    pub veths: Option<Spanned<i64>>,
+    pub tcp_connections: Option<Spanned<i64>>,
+    #[allow(dead_code)]
+    pub dump: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    pub churn: Option<IgnoredAny>,
     #[allow(dead_code)]
     pub emitter: Option<IgnoredAny>,
     #[allow(dead_code)]
@@ -189,6 +195,86 @@ impl RawExpect {
             ("foreign", &self.foreign),
             ("max-rmem", &self.max_rmem),
             ("rcvbuf-effective", &self.rcvbuf_effective),
+        ];
+        all.into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect()
+    }
+}
+
+/// `[[dump]]`: a client polling a kernel dump.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDump {
+    pub name: Spanned<String>,
+    pub request: Spanned<String>,
+    pub count: Option<Spanned<i64>>,
+    pub interval: Option<Spanned<String>>,
+    pub read_buffer: Option<Spanned<Quantity>>,
+    pub event_read_buffer: Option<Spanned<Quantity>>,
+    pub rcvbuf: Option<Spanned<Quantity>>,
+    pub rcvbuf_force: Option<Spanned<Quantity>>,
+    pub mode: Option<Spanned<String>>,
+    pub groups: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub no_enobufs: Option<bool>,
+    pub filter_drop_types: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub filter_bpf: Option<Spanned<Vec<Spanned<Vec<i64>>>>>,
+    pub call_deadline: Option<Spanned<String>>,
+    pub on_enobufs: Option<Spanned<String>>,
+    pub on_ebusy: Option<Spanned<String>>,
+    pub on_truncated: Option<Spanned<String>>,
+    pub on_error: Option<Spanned<String>>,
+    pub expect: Option<RawDumpExpect>,
+}
+
+/// `[[churn]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawChurn {
+    pub kind: Spanned<String>,
+    pub per_sec: Spanned<f64>,
+}
+
+/// Expectations of a dump client, one optional key per metric.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDumpExpect {
+    pub requests: Option<Spanned<Quantity>>,
+    pub completed: Option<Spanned<Quantity>>,
+    pub calls_started: Option<Spanned<Quantity>>,
+    pub calls_returned: Option<Spanned<Quantity>>,
+    pub hangs: Option<Spanned<Quantity>>,
+    pub hangs_dump_stalled: Option<Spanned<Quantity>>,
+    pub hangs_reply_lost: Option<Spanned<Quantity>>,
+    pub hangs_nothing_outstanding: Option<Spanned<Quantity>>,
+    pub hangs_truncated: Option<Spanned<Quantity>>,
+    pub hangs_stopped_mid_dump: Option<Spanned<Quantity>>,
+    pub hangs_unknown: Option<Spanned<Quantity>>,
+    pub enobufs: Option<Spanned<Quantity>>,
+    pub truncated: Option<Spanned<Quantity>>,
+    pub ebusy: Option<Spanned<Quantity>>,
+}
+
+impl RawDumpExpect {
+    /// The expectations that are set, in [`DumpMetric::ALL`] order.
+    ///
+    /// [`DumpMetric::ALL`]: crate::plan::DumpMetric::ALL
+    pub fn entries(&self) -> Vec<(&'static str, &Spanned<Quantity>)> {
+        let all = [
+            ("requests", &self.requests),
+            ("completed", &self.completed),
+            ("calls-started", &self.calls_started),
+            ("calls-returned", &self.calls_returned),
+            ("hangs", &self.hangs),
+            ("hangs-dump-stalled", &self.hangs_dump_stalled),
+            ("hangs-reply-lost", &self.hangs_reply_lost),
+            ("hangs-nothing-outstanding", &self.hangs_nothing_outstanding),
+            ("hangs-truncated", &self.hangs_truncated),
+            ("hangs-stopped-mid-dump", &self.hangs_stopped_mid_dump),
+            ("hangs-unknown", &self.hangs_unknown),
+            ("enobufs", &self.enobufs),
+            ("truncated", &self.truncated),
+            ("ebusy", &self.ebusy),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))

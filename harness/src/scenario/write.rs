@@ -6,8 +6,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::plan::{
-    Cmp, EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode, ReadStart,
-    ReceiverPlan, Schedule,
+    Churn, Cmp, DumpPlan, EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode,
+    ReadStart, ReceiverPlan, Schedule,
 };
 use crate::units::format_duration;
 
@@ -23,13 +23,94 @@ pub fn to_toml(plan: &Plan, comment: &str) -> String {
     }
     let _ = writeln!(s, "seed = {}", plan.seed);
     let _ = writeln!(s, "deadline = {}", dur(plan.deadline));
+    if plan.world.veths > 0 {
+        let _ = writeln!(s, "veths = {}", plan.world.veths);
+    }
+    if plan.world.tcp_connections > 0 {
+        let _ = writeln!(s, "tcp-connections = {}", plan.world.tcp_connections);
+    }
+    for c in &plan.churn {
+        let (kind, per_sec) = match c {
+            Churn::Links { per_sec } => ("links", per_sec),
+            Churn::Sockets { per_sec } => ("sockets", per_sec),
+        };
+        let _ = writeln!(s, "\n[[churn]]\nkind = \"{kind}\"\nper-sec = {per_sec:?}");
+    }
     for e in &plan.emitters {
         emitter(&mut s, e);
     }
     for r in &plan.receivers {
         receiver(&mut s, r, plan);
     }
+    for d in &plan.dumps {
+        dump(&mut s, d);
+    }
     s
+}
+
+fn dump(s: &mut String, d: &DumpPlan) {
+    let _ = writeln!(s, "\n[[dump]]\nname = {}", quote(&d.name));
+    let _ = writeln!(s, "request = \"{}\"", d.request.name());
+    let _ = writeln!(s, "count = {}", d.count);
+    let _ = writeln!(s, "interval = {}", dur(d.interval));
+    let _ = writeln!(s, "read-buffer = {}", d.read_buffer);
+    if let Some(e) = d.event_read_buffer {
+        let _ = writeln!(s, "event-read-buffer = {e}");
+    }
+    match d.rcvbuf {
+        RcvbufPlan::Request { bytes } => {
+            let _ = writeln!(s, "rcvbuf = {bytes}");
+        }
+        RcvbufPlan::Force { bytes } => {
+            let _ = writeln!(s, "rcvbuf-force = {bytes}");
+        }
+        _ => {}
+    }
+    let _ = writeln!(
+        s,
+        "mode = \"{}\"",
+        if d.blocking {
+            "blocking"
+        } else {
+            "nonblocking"
+        }
+    );
+    if !d.groups.is_empty() {
+        let groups: Vec<String> = d.groups.iter().map(u32::to_string).collect();
+        let _ = writeln!(s, "groups = [{}]", groups.join(", "));
+    }
+    if d.no_enobufs {
+        let _ = writeln!(s, "no-enobufs = true");
+    }
+    if !d.filter.is_empty() {
+        let ins: Vec<String> = d
+            .filter
+            .iter()
+            .map(|(c, jt, jf, k)| format!("[{c}, {jt}, {jf}, {k}]"))
+            .collect();
+        let _ = writeln!(s, "filter-bpf = [{}]", ins.join(", "));
+    }
+    let _ = writeln!(s, "call-deadline = {}", dur(d.call_deadline));
+    let p = d.policy;
+    for (key, r) in [
+        ("on-enobufs", p.on_enobufs),
+        ("on-ebusy", p.on_ebusy),
+        ("on-truncated", p.on_truncated),
+        ("on-error", p.on_error),
+    ] {
+        let _ = writeln!(s, "{key} = \"{}\"", r.name());
+    }
+    if !d.expectations.is_empty() {
+        let items: Vec<String> = d
+            .expectations
+            .iter()
+            .map(|e| match e.cmp {
+                Cmp::Eq => format!("{} = {}", e.metric.key(), e.value),
+                c => format!("{} = \"{} {}\"", e.metric.key(), c.symbol(), e.value),
+            })
+            .collect();
+        let _ = writeln!(s, "expect = {{ {} }}", items.join(", "));
+    }
 }
 
 fn quote(text: &str) -> String {
@@ -167,6 +248,11 @@ mod tests {
     fn strip_locations(mut p: Plan) -> Plan {
         for r in &mut p.receivers {
             for e in &mut r.expectations {
+                e.location.clear();
+            }
+        }
+        for d in &mut p.dumps {
+            for e in &mut d.expectations {
                 e.location.clear();
             }
         }

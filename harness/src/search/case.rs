@@ -172,6 +172,9 @@ impl Case {
                     expectations: vec![],
                 })
                 .collect(),
+            dumps: vec![],
+            world: Default::default(),
+            churn: vec![],
         }
     }
 }

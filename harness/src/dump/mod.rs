@@ -1,0 +1,83 @@
+//! Dump workloads: clients that poll a kernel dump like a monitoring agent, and the
+//! watchdog that catches a receive call outstanding past its deadline, records what the
+//! kernel and the client looked like at that moment, classifies it and recovers the
+//! thread without ending the run.
+
+pub mod client;
+pub mod hang;
+pub mod wire;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub use client::{ClientState, DumpClient, DumpRecord};
+pub use hang::{classify, Hang, HangClass, Observation};
+
+/// What the watchdog wants done after looking at one client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing is wrong.
+    Fine,
+    /// A hang was recorded; interrupt the client's call.
+    Interrupt,
+}
+
+fn read_task(tid: i32, file: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/{file}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Looks at one client: a call outstanding past `deadline`, or a client that stopped
+/// reading while its dump was half-done, becomes a [`Hang`] with evidence.
+pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Verdict {
+    let now = Instant::now().saturating_duration_since(t0).as_nanos() as u64;
+    let started = st.call_started.load(Ordering::Acquire);
+    if started != 0 && !st.recovering.load(Ordering::Acquire) {
+        let waited = now.saturating_sub(started - 1);
+        if waited > deadline.as_nanos() as u64 {
+            record(st, now, waited, false);
+            st.recovering.store(true, Ordering::Release);
+            return Verdict::Interrupt;
+        }
+    }
+    let stopped = st.stopped_at.load(Ordering::Acquire);
+    if stopped != 0 && now.saturating_sub(stopped - 1) > deadline.as_nanos() as u64 {
+        let already = st
+            .hangs
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .any(|h| h.class == HangClass::StoppedMidDump);
+        let row = crate::procnet::find(st.inode).ok().flatten();
+        if !already && row.is_some_and(|r| r.dump == 1) {
+            record(st, now, now.saturating_sub(stopped - 1), true);
+        }
+    }
+    Verdict::Fine
+}
+
+fn record(st: &ClientState, now: u64, waited: u64, client_stopped: bool) {
+    let tid = st.tid.load(Ordering::Acquire);
+    let observation = Observation {
+        client_stopped,
+        truncated_this_dump: st.truncated_this_dump.load(Ordering::Acquire),
+        row: crate::procnet::find(st.inode).ok().flatten(),
+        drops_at_request: st.drops_at_request.load(Ordering::Acquire),
+    };
+    let (class, reason) = classify(&observation);
+    let hang = Hang {
+        at_ns: now,
+        waited_ns: waited,
+        waiting_seq: st.waiting_seq.load(Ordering::Acquire),
+        class,
+        reason,
+        observation,
+        wchan: read_task(tid, "wchan"),
+        stack: read_task(tid, "stack"),
+        recent: st.recent_lines(),
+        recovered: !client_stopped,
+    };
+    st.hangs.lock().expect("not poisoned").push(hang);
+}
