@@ -117,6 +117,20 @@ impl NlSocket {
         self.setopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
     }
 
+    /// The port id the kernel gave this socket at bind (getsockname).
+    pub fn portid(&self) -> io::Result<u32> {
+        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        let mut len = size_of::<libc::sockaddr_nl>() as u32;
+        check(unsafe {
+            libc::getsockname(
+                self.raw(),
+                (&mut sa as *mut libc::sockaddr_nl).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(sa.nl_pid)
+    }
+
     /// Sends `bytes` to the kernel (port id 0).
     pub fn send_to_kernel(&self, bytes: &[u8]) -> io::Result<()> {
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };

@@ -25,6 +25,12 @@ pub struct ClientState {
     pub sock: Arc<NlSocket>,
     /// Its inode, the key of its /proc/net/netlink row.
     pub inode: u64,
+    /// Its port id: dump replies carry it in nlmsg_pid (the kernel answers as
+    /// NETLINK_CB(cb->skb).portid), broadcasts carry 0.
+    pub portid: u32,
+    /// When the current dump's first request was sent, ns after t0 plus one; 0 between
+    /// dumps.
+    pub dump_started: AtomicU64,
     /// When the current receive call started, ns after t0 plus one; 0 when none is.
     pub call_started: AtomicU64,
     /// The sequence number being waited for.
@@ -144,11 +150,14 @@ impl DumpClient {
         sock.bind(&plan.groups)
             .map_err(io_err("bind the dump socket"))?;
         let inode = sock.inode()?;
+        let portid = sock.portid()?;
         Ok(Self {
             plan: plan.clone(),
             state: Arc::new(ClientState {
                 sock: Arc::new(sock),
                 inode,
+                portid,
+                dump_started: AtomicU64::new(0),
                 call_started: AtomicU64::new(0),
                 waiting_seq: AtomicU32::new(0),
                 truncated_this_dump: AtomicBool::new(false),
@@ -261,7 +270,6 @@ impl Run<'_> {
         self.st.recovering.store(false, Ordering::Release);
         self.seq = self.seq.wrapping_add(1);
         self.st.waiting_seq.store(self.seq, Ordering::Release);
-        self.st.truncated_this_dump.store(false, Ordering::Release);
         let drops = self.st.sock.meminfo().map_or(0, |m| m.drops);
         self.st.drops_at_request.store(drops, Ordering::Release);
         self.rec.requests += 1;
@@ -333,6 +341,16 @@ impl Run<'_> {
     }
 
     fn one_dump(&mut self) -> Flow {
+        self.st.truncated_this_dump.store(false, Ordering::Release);
+        self.st
+            .dump_started
+            .store(since(self.t0) + 1, Ordering::Release);
+        let flow = self.read_reply();
+        self.st.dump_started.store(0, Ordering::Release);
+        flow
+    }
+
+    fn read_reply(&mut self) -> Flow {
         if !self.request() {
             return Flow::Next;
         }
@@ -340,7 +358,20 @@ impl Run<'_> {
             if self.stop.load(Ordering::Acquire) {
                 return Flow::Next;
             }
-            match self.call() {
+            let r = self.call();
+            // The watchdog found this dump outstanding too long while calls kept
+            // returning (other traffic): give it up as a recovered hang.
+            if !matches!(r, Received::Errno(libc::EINTR))
+                && self.st.recovering.swap(false, Ordering::AcqRel)
+            {
+                self.st.note(format!(
+                    "{}: dump outstanding past its deadline; abandoned",
+                    ms(self.t0)
+                ));
+                self.rec.abandoned += 1;
+                return Flow::Next;
+            }
+            match r {
                 Received::Datagram { len, truncated } => {
                     if truncated {
                         self.rec.truncated += 1;
@@ -395,7 +426,7 @@ impl Run<'_> {
     fn datagram(&mut self, len: usize) -> Option<Flow> {
         let hs = headers(&self.buf[..len]);
         for h in hs {
-            if h.seq != self.seq || h.pid != 0 {
+            if h.seq != self.seq || (h.pid != self.st.portid && h.pid != 0) {
                 self.rec.other_messages += 1;
                 continue;
             }

@@ -22,6 +22,11 @@ pub enum Verdict {
     Interrupt,
 }
 
+/// How long a whole dump may stay unanswered: ten call deadlines.
+pub fn dump_deadline(call_deadline: Duration) -> Duration {
+    call_deadline * 10
+}
+
 fn read_task(tid: i32, file: &str) -> Option<String> {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/{file}"))
         .ok()
@@ -37,6 +42,17 @@ pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Verdict {
     if started != 0 && !st.recovering.load(Ordering::Acquire) {
         let waited = now.saturating_sub(started - 1);
         if waited > deadline.as_nanos() as u64 {
+            record(st, now, waited, false);
+            st.recovering.store(true, Ordering::Release);
+            return Verdict::Interrupt;
+        }
+    }
+    // A dump whose calls keep returning (broadcasts, stale replies) but whose reply never
+    // ends is as hung as a call that never returns.
+    let dump_started = st.dump_started.load(Ordering::Acquire);
+    if dump_started != 0 && !st.recovering.load(Ordering::Acquire) {
+        let waited = now.saturating_sub(dump_started - 1);
+        if waited > dump_deadline(deadline).as_nanos() as u64 {
             record(st, now, waited, false);
             st.recovering.store(true, Ordering::Release);
             return Verdict::Interrupt;
