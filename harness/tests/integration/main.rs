@@ -5,6 +5,7 @@
 
 mod accounting;
 mod capacity;
+mod hangs;
 mod incident;
 mod input;
 mod isolation;

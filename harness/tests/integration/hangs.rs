@@ -1,0 +1,169 @@
+//! Hangs made on purpose against this kernel: each class produced, classified with the
+//! evidence that puts it there, and every run ending by its deadline.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn dump<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["scenarios"][0]["dumps"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["name"] == name))
+        .unwrap_or_else(|| panic!("no dump client {name} in {v}"))
+}
+
+fn hangs(d: &Value) -> &Vec<Value> {
+    d["hangs"].as_array().expect("hangs array")
+}
+
+fn run_bundled(name: &str) -> Value {
+    let path = scenarios().join(format!("{name}.toml"));
+    let (code, v, out) = run_scenario(path.to_str().unwrap());
+    assert_eq!(
+        code,
+        0,
+        "{name}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
+#[test]
+fn a_filter_that_drops_nlmsg_done_leaves_nothing_outstanding() {
+    if !sandbox_or_skip("a_filter_that_drops_nlmsg_done") {
+        return;
+    }
+    let v = run_bundled("hang-nothing-outstanding");
+    let d = dump(&v, "agent");
+    assert_eq!(u(&d["completed"]), 0, "{d}");
+    for h in hangs(d) {
+        assert_eq!(h["class"], "nothing-outstanding", "{h}");
+        let row = &h["observation"]["row"];
+        assert_eq!((u(&row["dump"]), u(&row["rmem"])), (0, 0), "{h}");
+        // The whole dump arrived but its end: the link messages were read.
+        assert!(h["recovered"].as_bool().unwrap(), "{h}");
+        assert!(
+            h["wchan"].is_string(),
+            "the blocked thread's wchan is recorded: {h}"
+        );
+        assert!(
+            h["recent"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l.as_str().unwrap().contains("sent request")),
+            "{h}"
+        );
+    }
+    assert_eq!(hangs(d).len(), 5);
+    // Every call the watchdog interrupted returned: calls started == calls returned.
+    assert_eq!(d["calls_started"], d["calls_returned"], "{d}");
+}
+
+#[test]
+fn a_filter_that_drops_the_dump_parts_stalls_the_dump_in_the_kernel() {
+    if !sandbox_or_skip("a_filter_that_drops_the_dump_parts") {
+        return;
+    }
+    let v = run_bundled("hang-dump-stalled");
+    let d = dump(&v, "agent");
+    let h = &hangs(d)[0];
+    assert_eq!(h["class"], "dump-stalled", "{h}");
+    let row = &h["observation"]["row"];
+    assert_eq!((u(&row["dump"]), u(&row["rmem"])), (1, 0), "{h}");
+    // The stalled dump still holds the socket: the next requests are refused.
+    assert_eq!(u(&d["ebusy"]), 2, "{d}");
+}
+
+#[test]
+fn truncation_hangs_are_told_apart_from_a_client_that_stopped_reading() {
+    if !sandbox_or_skip("truncation_hangs") {
+        return;
+    }
+    let v = run_bundled("hang-stopped-mid-dump");
+    let d = dump(&v, "agent");
+    assert!(d["stopped_by_policy"].as_bool().unwrap(), "{d}");
+    let h = &hangs(d)[0];
+    assert_eq!(h["class"], "stopped-mid-dump", "{h}");
+    let row = &h["observation"]["row"];
+    assert_eq!(u(&row["dump"]), 1, "{h}");
+    assert!(u(&row["rmem"]) > 0, "parts queued for nobody: {h}");
+
+    let v = run_bundled("hang-truncated");
+    let d = dump(&v, "agent");
+    assert!(u(&d["truncated"]) > 0, "{d}");
+    let h = hangs(d)
+        .iter()
+        .find(|h| h["class"] == "truncated")
+        .expect("a truncated hang");
+    assert!(
+        h["observation"]["truncated_this_dump"].as_bool().unwrap(),
+        "{h}"
+    );
+}
+
+#[test]
+fn a_reader_blocked_past_the_run_deadline_does_not_hold_the_run() {
+    if !sandbox_or_skip("a_reader_blocked_past_the_run_deadline") {
+        return;
+    }
+    // The call deadline is far beyond the run's: the watchdog never fires, the client
+    // blocks in recvmsg for NLMSG_DONE that the filter drops, and only the run's
+    // deadline can end it.
+    let scenario = r#"
+deadline = "2s"
+veths = 4
+[[dump]]
+name = "stuck"
+request = "getlink"
+count = 1
+read-buffer = 4096
+filter-drop-types = [3]
+call-deadline = "60s"
+"#;
+    let started = Instant::now();
+    let (code, v, out) = run_scenario(scenario);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "the run took {took:?}");
+    assert_eq!(
+        code,
+        1,
+        "the deadline check fails the run: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let s = &v["scenarios"][0];
+    let deadline = s["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["receiver"] == "run")
+        .unwrap();
+    assert_eq!(deadline["passed"], false, "{deadline}");
+    let d = dump(&v, "stuck");
+    assert!(d["stopped_by_deadline"].as_bool().unwrap(), "{d}");
+    assert_eq!(
+        d["calls_started"], d["calls_returned"],
+        "the interrupted call returned: {d}"
+    );
+}
+
+#[test]
+fn a_healthy_client_completes_every_dump() {
+    if !sandbox_or_skip("a_healthy_client_completes_every_dump") {
+        return;
+    }
+    let (code, v, out) = run_scenario(
+        "deadline = \"10s\"\nveths = 40\ntcp-connections = 50\n[[dump]]\nname = \"links\"\nrequest = \"getlink\"\ncount = 20\nread-buffer = 4096\n[[dump]]\nname = \"tcp\"\nrequest = \"inet-diag\"\ncount = 20\nread-buffer = 4096\nmode = \"nonblocking\"\n",
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    for name in ["links", "tcp"] {
+        let d = dump(&v, name);
+        assert_eq!(u(&d["completed"]), 20, "{d}");
+        assert!(hangs(d).is_empty(), "{d}");
+        // 81 links, 101 sockets: every dump returned more than one message per request.
+        assert!(u(&d["messages"]) > 20 * 80, "{d}");
+    }
+}
