@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 if ! command -v setpriv >/dev/null; then
   apt-get update -qq && apt-get install -y -qq util-linux
 fi
+# The reproducer tests build the generated C programs.
+if ! command -v cc >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq gcc libc6-dev
+fi
 export NLSTORM_REQUIRE_SANDBOX=1
 cargo run --release -- run scenarios/ --no-record
 cargo test --release

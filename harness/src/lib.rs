@@ -21,6 +21,7 @@ pub mod procnet;
 pub mod receive;
 pub mod record;
 pub mod report;
+pub mod repro;
 pub mod rng;
 pub mod run;
 pub mod sandbox;

@@ -60,6 +60,8 @@ enum Command {
     /// Search for a case that breaks a property (no-loss, no-enobufs, accounting, model)
     /// and shrink it to a minimal scenario file (exit 1 when one is found).
     Explore(cli::explore::ExploreArgs),
+    /// Write a standalone C program that reproduces what a scenario or run record found.
+    Repro(cli::repro::ReproArgs),
     /// Measure a grid of up to three parameters; JSON, CSV and SVG out; --shard and
     /// --resume (exit 1 when the model disagrees in some cell).
     Sweep(cli::sweep::SweepArgs),
@@ -115,6 +117,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Threshold(a) => cli::threshold::run(a),
         Command::Sweep(a) => cli::sweep::run(a),
         Command::Explore(a) => cli::explore::run(a),
+        Command::Repro(a) => cli::repro::run(a),
         Command::Merge(a) => cli::sweep::merge(a),
     }
 }

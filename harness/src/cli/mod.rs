@@ -2,5 +2,6 @@
 
 pub mod args;
 pub mod explore;
+pub mod repro;
 pub mod sweep;
 pub mod threshold;

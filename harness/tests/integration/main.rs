@@ -10,6 +10,7 @@ mod incident;
 mod input;
 mod isolation;
 mod privilege;
+mod repro;
 mod rootless;
 mod search;
 mod support;

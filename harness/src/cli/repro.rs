@@ -1,0 +1,87 @@
+//! `nlstorm repro`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use nlstorm::exit;
+use nlstorm::report::ScenarioReport;
+
+/// Write a standalone C program that reproduces what a run found, without nlstorm.
+///
+/// PATH is a scenario file (run once now to see what fails) or a run record directory
+/// (its scenario.toml and verdict.json). Supported: one emitter and one unread receiver
+/// (ENOBUFS and loss), or one dump client that hung.
+#[derive(Debug, Args)]
+pub struct ReproArgs {
+    /// Scenario file or run record directory.
+    path: PathBuf,
+    /// Where to write the C file (default: <scenario name>-repro.c).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn from_record(dir: &Path) -> Result<(nlstorm::plan::Plan, ScenarioReport), String> {
+    let plan = nlstorm::scenario::load(&dir.join("scenario.toml")).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(dir.join("verdict.json"))
+        .map_err(|e| format!("{}: {e}", dir.join("verdict.json").display()))?;
+    let report = serde_json::from_str(&text).map_err(|e| format!("verdict.json: {e}"))?;
+    Ok((plan, report))
+}
+
+pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
+    let (plan, report) = if a.path.is_dir() {
+        match from_record(&a.path) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!(
+                    "nlstorm repro: {} is not a readable run record: {e}",
+                    a.path.display()
+                );
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    } else {
+        let plan = match nlstorm::scenario::load(&a.path) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        let exe = std::env::current_exe()
+            .context("failed to find the nlstorm binary to run the sandbox")?;
+        eprintln!(
+            "nlstorm repro: running {} once to see what it finds ...",
+            a.path.display()
+        );
+        let report = nlstorm::run::run_one(&exe, &a.path, &plan, None);
+        if let Some(e) = &report.error {
+            eprintln!("nlstorm repro: the run failed: {e}");
+            return Ok(report.exit_code);
+        }
+        (plan, report)
+    };
+    let c = match nlstorm::repro::generate(&plan, &report, &a.path.display().to_string()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nlstorm repro: cannot reproduce {}: {e}", plan.name);
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("{}-repro.c", plan.name)));
+    std::fs::write(&out, &c).with_context(|| format!("failed to write {}", out.display()))?;
+    let what = c
+        .lines()
+        .find_map(|l| l.strip_prefix(" * What nlstorm saw: "))
+        .unwrap_or("");
+    println!("wrote {}: {what}", out.display());
+    println!(
+        "build and run (as root): cc -O2 -o repro {} && ./repro",
+        out.display()
+    );
+    Ok(exit::PASS)
+}

@@ -1,0 +1,138 @@
+//! `nlstorm repro` turns findings into C programs that reproduce them without nlstorm:
+//! built with cc and run here, against the same kernel.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+/// Writes the reproducer of `scenario`, builds it and runs it; returns its exit code and
+/// output.
+fn build_and_run(scenario: &Path, dir: &Path) -> (i32, String) {
+    let c = dir.join("repro.c");
+    let out = Command::new(bin())
+        .arg("repro")
+        .arg(scenario)
+        .arg("--out")
+        .arg(&c)
+        .output()
+        .expect("spawn nlstorm");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "repro {}: {}",
+        scenario.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exe = dir.join("repro");
+    let cc = Command::new("cc")
+        .args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(&c)
+        .output()
+        .expect("cc is installed (ci/test.sh installs it)");
+    assert!(
+        cc.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let run = Command::new(&exe).output().expect("run the reproducer");
+    (
+        run.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn every_bundled_hang_class_reproduces_in_standalone_c() {
+    if !sandbox_or_skip("every_bundled_hang_class_reproduces_in_standalone_c") {
+        return;
+    }
+    for (name, class) in [
+        ("hang-nothing-outstanding", "nothing-outstanding"),
+        ("hang-dump-stalled", "dump-stalled"),
+        ("hang-stopped-mid-dump", "stopped-mid-dump"),
+        ("hang-truncated", "truncated"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, out) = build_and_run(&scenarios().join(format!("{name}.toml")), dir.path());
+        assert_eq!(code, 0, "{name}: {out}");
+        assert!(out.contains(&format!("HANG {class}")), "{name}: {out}");
+        assert!(out.contains("REPRODUCED"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn an_overrun_reproduces_in_standalone_c_on_every_emitter() {
+    if !sandbox_or_skip("an_overrun_reproduces_in_standalone_c") {
+        return;
+    }
+    for kind in ["usersock", "synthetic-uevent", "kernel-uevent"] {
+        let group = if kind == "usersock" {
+            "group = 3\n"
+        } else {
+            ""
+        };
+        let proto = if kind == "usersock" {
+            "protocol = \"usersock\"\ngroups = [3]\n"
+        } else {
+            ""
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("overrun.toml");
+        std::fs::write(
+            &file,
+            format!("deadline = \"10s\"\n[[emitter]]\nname = \"e\"\nkind = \"{kind}\"\n{group}payload = 700\nschedule = {{ kind = \"burst\", size = 9 }}\n[[receiver]]\nname = \"r\"\n{proto}rcvbuf = 2000\nstart-reading-after = \"emission-end\"\nexpect = {{ lost = 0 }}\n"),
+        )
+        .unwrap();
+        let (code, out) = build_and_run(&file, dir.path());
+        assert_eq!(code, 0, "{kind}: {out}");
+        // SO_RCVBUF=2000 gives 4000: three 1280-byte messages of nine; C measured it too.
+        let want = probed_rule().capacity(4000, probed_truesize(kind, 700));
+        assert!(
+            out.contains(&format!("delivered {want}, lost {}", 9 - want)),
+            "{kind}: want {want} delivered: {out}"
+        );
+    }
+}
+
+#[test]
+fn cases_it_cannot_replay_or_that_did_not_fail_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fine.toml");
+    std::fs::write(
+        &file,
+        "deadline = \"10s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"rate\", per-sec = 100, duration = \"10ms\" }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\n",
+    )
+    .unwrap();
+    if !sandbox_or_skip("cases_it_cannot_replay_are_refused") {
+        return;
+    }
+    let out = Command::new(bin())
+        .arg("repro")
+        .arg(&file)
+        .output()
+        .expect("spawn nlstorm");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timed schedules"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &file,
+        "deadline = \"10s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"burst\", size = 5 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\nstart-reading-after = \"emission-end\"\nexpect = { lost = 0 }\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("repro")
+        .arg(&file)
+        .output()
+        .expect("spawn nlstorm");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing to reproduce"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
