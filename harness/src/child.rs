@@ -229,8 +229,14 @@ pub fn child_main() -> i32 {
         }
         Ok(Job::Explore(job)) => {
             crate::exec::install_wakeup_handler();
-            // Every emitter kind may be drawn: give the session the device for one.
-            match crate::exec::Session::enter(&[crate::exec::device_name(0)], &Default::default())
+            // Every emitter kind may be drawn: give the session the device for one, and the
+            // dump space its links and connections.
+            let world = if job.property == crate::search::explore::Property::NoHang {
+                crate::search::hang_space::WORLD
+            } else {
+                Default::default()
+            };
+            match crate::exec::Session::enter(&[crate::exec::device_name(0)], &world)
                 .and_then(|s| crate::search::explore::explore(&s, &job))
             {
                 Ok(r) => Answer::Explored(Box::new(r)),

@@ -37,7 +37,10 @@ pub enum ScheduleArg {
 /// Search the space of buffers, payloads, burst shapes and readers for a case that
 /// breaks a property; shrink it to a minimal scenario file and record its seed.
 ///
-/// Every dimension is open unless restricted. Exit 1 when a failing case was found.
+/// no-loss, no-enobufs, accounting and model explore broadcasts; no-hang explores dump
+/// clients (request, read and event buffers, rcvbuf, subscriptions, NO_ENOBUFS, socket
+/// filters, policies, link churn). Every dimension is open unless restricted. Exit 1
+/// when a failing case was found.
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
     /// What must hold.
@@ -292,6 +295,19 @@ fn report(
             r.enobufs,
             r.kernel_drops.map_or("-".into(), |v| v.to_string()),
             r.predicted_capacity.map_or("-".into(), |v| v.to_string())
+        );
+    }
+    for d in &f.dumps {
+        let r = &d.record;
+        println!(
+            "  dump {}: requests {}, completed {}, calls {}/{}, hangs {} {:?}",
+            r.name,
+            r.requests,
+            r.completed,
+            r.calls_started,
+            r.calls_returned,
+            r.hangs.len(),
+            d.hang_classes
         );
     }
     println!("\n--- {} ---\n{toml}---", file.display());

@@ -19,7 +19,7 @@ use proptest::test_runner::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::case::{self, Case, Reader, GROUP};
+use super::case::{Case, Reader, GROUP};
 use crate::check::{ReceiverResult, Verdict};
 use crate::exec::{ExecError, Session};
 use crate::plan::{
@@ -39,6 +39,8 @@ pub enum Property {
     Accounting,
     /// An unread queue holds exactly what the calibrated model predicts.
     Model,
+    /// No dump client hangs (explores the dump space: buffers, filters, policies, churn).
+    NoHang,
 }
 
 impl Property {
@@ -49,6 +51,7 @@ impl Property {
             Property::NoEnobufs => "no-enobufs",
             Property::Accounting => "accounting",
             Property::Model => "model",
+            Property::NoHang => "no-hang",
         }
     }
 
@@ -56,6 +59,19 @@ impl Property {
     pub fn broken(self, v: &Verdict, no_enobufs: bool) -> Option<String> {
         if let Some(p) = v.problems.first() {
             return Some(format!("harness problem: {p}"));
+        }
+        if self == Property::NoHang {
+            return v.dumps.iter().find_map(|d| {
+                let r = &d.record;
+                r.hangs.first().map(|h| {
+                    format!(
+                        "dump client {} hung ({}): {}",
+                        r.name,
+                        h.class.name(),
+                        h.reason
+                    )
+                })
+            });
         }
         v.receivers
             .iter()
@@ -94,6 +110,7 @@ impl Property {
                     None
                 }
             }
+            Property::NoHang => None,
             Property::Model => (r.model == "disagrees").then(|| {
                 format!(
                     "receiver {name}: lost {} where the model predicts {} (capacity {})",
@@ -122,6 +139,7 @@ impl Property {
                 .predicted_lost
                 .map(|p| vec![e(Metric::Lost, p)])
                 .unwrap_or_default(),
+            Property::NoHang => vec![],
         }
     }
 }
@@ -320,12 +338,14 @@ pub struct ExploreJob {
 pub struct Failure {
     /// Why it fails.
     pub reason: String,
-    /// The case.
-    pub case: Case,
+    /// The case, as drawn (a broadcast case or a dump case).
+    pub case: serde_json::Value,
     /// The scenario that runs it, with expectations that fail the same way.
     pub plan: Plan,
     /// What each receiver measured in the last run of the minimal case.
     pub receivers: Vec<ReceiverResult>,
+    /// What each dump client measured in it.
+    pub dumps: Vec<crate::check::DumpResult>,
     /// The seed that produced the original failing case (null when it came from replay).
     pub seed: Option<String>,
 }
@@ -389,8 +409,43 @@ pub fn parse_seed(text: &str) -> Option<PersistedSeed> {
     text.trim().parse().ok()
 }
 
+/// A point of an explored space: anything that becomes a plan.
+pub trait Explorable: Clone + std::fmt::Debug + Serialize {
+    /// The plan that runs it.
+    fn plan(&self, name: &str) -> Plan;
+    /// NETLINK_NO_ENOBUFS on its receivers (what `accounting` expects of ENOBUFS).
+    fn no_enobufs(&self) -> bool;
+}
+
+impl Explorable for Case {
+    fn plan(&self, name: &str) -> Plan {
+        Case::plan(self, name)
+    }
+    fn no_enobufs(&self) -> bool {
+        self.no_enobufs
+    }
+}
+
 /// Runs the exploration in `session`. Progress goes to stderr.
 pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, ExecError> {
+    match job.property {
+        Property::NoHang => search(session, job, super::hang_space::strategy()),
+        _ => search(session, job, case_strategy(&job.space)),
+    }
+}
+
+fn run_case(session: &Session, c: &impl Explorable) -> Result<(Plan, Verdict), ExecError> {
+    let plan = c.plan("trial");
+    let h = session.execute(&plan)?;
+    let v = crate::check::check(&plan, &h);
+    Ok((plan, v))
+}
+
+fn search<S>(session: &Session, job: &ExploreJob, strategy: S) -> Result<ExploreReport, ExecError>
+where
+    S: Strategy,
+    S::Value: Explorable,
+{
     let started = Instant::now();
     let saved = Arc::new(Mutex::new(None));
     let replay: Vec<PersistedSeed> = job.replay.iter().filter_map(|s| parse_seed(s)).collect();
@@ -414,7 +469,7 @@ pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, Exe
     let stopped = StdCell::new(false);
     let harness_error: RefCell<Option<ExecError>> = RefCell::new(None);
     let last_fail: RefCell<Option<(Plan, Verdict)>> = RefCell::new(None);
-    let result = runner.run(&case_strategy(&job.space), |c| {
+    let result = runner.run(&strategy, |c| {
         if harness_error.borrow().is_some() {
             return Ok(());
         }
@@ -431,12 +486,12 @@ pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, Exe
                 started.elapsed().as_secs_f64()
             );
         }
-        match case::run(session, &c) {
+        match run_case(session, &c) {
             Err(e) => {
                 *harness_error.borrow_mut() = Some(e);
                 Ok(())
             }
-            Ok((plan, verdict, _)) => match job.property.broken(&verdict, c.no_enobufs) {
+            Ok((plan, verdict)) => match job.property.broken(&verdict, c.no_enobufs()) {
                 Some(reason) => {
                     failing.set(failing.get() + 1);
                     *last_fail.borrow_mut() = Some((plan, verdict));
@@ -460,7 +515,7 @@ pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, Exe
         Err(TestError::Fail(reason, minimal)) => Some(minimal_failure(
             session,
             job,
-            minimal,
+            &minimal,
             reason.to_string(),
             &saved,
             last_fail.into_inner(),
@@ -481,15 +536,19 @@ pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, Exe
 fn minimal_failure(
     session: &Session,
     job: &ExploreJob,
-    minimal: Case,
+    minimal: &impl Explorable,
     reason: String,
     saved: &Mutex<Option<String>>,
     last: Option<(Plan, Verdict)>,
 ) -> Result<Failure, ExecError> {
-    let (mut plan, verdict, _) = case::run(session, &minimal)?;
+    let (mut plan, verdict) = run_case(session, minimal)?;
     // A flaky minimal case (a reader racing the flood) may pass on the rerun; the run
     // that failed during shrinking is then the evidence.
-    let verdict = if job.property.broken(&verdict, minimal.no_enobufs).is_some() {
+    let verdict = if job
+        .property
+        .broken(&verdict, minimal.no_enobufs())
+        .is_some()
+    {
         verdict
     } else {
         last.map_or(verdict, |(_, v)| v)
@@ -502,11 +561,22 @@ fn minimal_failure(
     for (rp, res) in plan.receivers.iter_mut().zip(&verdict.receivers) {
         rp.expectations = job.property.expectations(res, "explore");
     }
+    if job.property == Property::NoHang {
+        for d in &mut plan.dumps {
+            d.expectations = vec![crate::plan::DumpExpectation {
+                metric: crate::plan::DumpMetric::Hangs,
+                cmp: Cmp::Eq,
+                value: 0,
+                location: "explore".into(),
+            }];
+        }
+    }
     Ok(Failure {
         reason,
-        case: minimal,
+        case: serde_json::to_value(minimal).unwrap_or_default(),
         plan,
         receivers: verdict.receivers,
+        dumps: verdict.dumps,
         seed: saved.lock().expect("not poisoned").clone(),
     })
 }

@@ -9,6 +9,7 @@ pub mod axis;
 pub mod bisect;
 pub mod case;
 pub mod explore;
+pub mod hang_space;
 pub mod svg;
 pub mod sweep;
 pub mod threshold;

@@ -136,3 +136,52 @@ fn cases_it_cannot_replay_or_that_did_not_fail_are_refused_with_the_reason() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn explore_finds_a_hang_shrinks_it_and_repro_reproduces_it_in_c() {
+    if !sandbox_or_skip("explore_finds_a_hang") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args([
+            "explore",
+            "--property",
+            "no-hang",
+            "--seed",
+            "1",
+            "--no-persist",
+            "--time",
+            "120s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("spawn nlstorm");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let file = dir.path().join("explore-no-hang-seed1.toml");
+    let plan = nlstorm::scenario::load(&file).expect("a valid scenario");
+    assert_eq!(plan.dumps.len(), 1);
+    assert!(
+        plan.receivers.is_empty() && plan.emitters.is_empty(),
+        "{plan:?}"
+    );
+    // `nlstorm run` fails it the same way: its dump client hangs.
+    let (code, v, _) = run_scenario(file.to_str().unwrap());
+    assert_eq!(code, 1);
+    assert!(
+        !v["scenarios"][0]["dumps"][0]["hangs"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{v}"
+    );
+    let (code, c_out) = build_and_run(&file, dir.path());
+    assert_eq!(code, 0, "{c_out}");
+    assert!(c_out.contains("REPRODUCED"), "{c_out}");
+}
