@@ -167,3 +167,36 @@ fn a_healthy_client_completes_every_dump() {
         assert!(u(&d["messages"]) > 20 * 80, "{d}");
     }
 }
+
+#[test]
+fn a_sandbox_process_that_ignores_signals_is_killed_by_pid_and_reported() {
+    // No sandbox is entered: the child stalls before doing anything.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "deadline = \"1s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"burst\", size = 1 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = std::process::Command::new(bin())
+        .args(["run", "--no-record"])
+        .arg(&file)
+        .env("NLSTORM_FAULT", "child-ignores-signals")
+        .output()
+        .expect("spawn nlstorm");
+    let took = started.elapsed();
+    // Deadline 1 s plus the runner's 20 s grace, then SIGKILL.
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("overran its time limit"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
