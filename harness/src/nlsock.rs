@@ -133,8 +133,14 @@ impl NlSocket {
 
     /// Sends `bytes` to the kernel (port id 0).
     pub fn send_to_kernel(&self, bytes: &[u8]) -> io::Result<()> {
+        self.sendto(0, bytes)
+    }
+
+    /// sendto(2) to the kernel's port with `groups` as the destination group mask.
+    fn sendto(&self, groups: u32, bytes: &[u8]) -> io::Result<()> {
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
         sa.nl_family = libc::AF_NETLINK as u16;
+        sa.nl_groups = groups;
         let r = unsafe {
             libc::sendto(
                 self.raw(),
@@ -265,27 +271,10 @@ impl NlSocket {
     /// unicast half of netlink_sendmsg() fails with ECONNREFUSED after the broadcast has
     /// already been delivered, so that errno means sent.
     pub fn broadcast(&self, group: u32, bytes: &[u8]) -> io::Result<()> {
-        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        sa.nl_groups = group_mask(&[group]);
-        let r = unsafe {
-            libc::sendto(
-                self.raw(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                0,
-                (&sa as *const libc::sockaddr_nl).cast(),
-                size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::ECONNREFUSED) {
-                return Ok(());
-            }
-            return Err(e);
+        match self.sendto(group_mask(&[group]), bytes) {
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Ok(()),
+            r => r,
         }
-        Ok(())
     }
 
     /// One recvmsg(2) into `buf`; `flags` may hold MSG_DONTWAIT.

@@ -9,4 +9,6 @@ mod write;
 
 pub use compile::{compile_str, load};
 pub use diag::{ScenarioError, ScenarioErrors};
+#[cfg(test)]
+pub(crate) use write::assert_round_trips;
 pub use write::to_toml;

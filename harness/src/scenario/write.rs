@@ -48,6 +48,19 @@ pub fn to_toml(plan: &Plan, comment: &str) -> String {
     s
 }
 
+/// `expect = { lost = 0, hangs = ">= 1" }`, or nothing when there are none.
+fn expect<'a>(s: &mut String, items: impl Iterator<Item = (&'a str, Cmp, u64)>) {
+    let items: Vec<String> = items
+        .map(|(key, cmp, value)| match cmp {
+            Cmp::Eq => format!("{key} = {value}"),
+            c => format!("{key} = \"{} {value}\"", c.symbol()),
+        })
+        .collect();
+    if !items.is_empty() {
+        let _ = writeln!(s, "expect = {{ {} }}", items.join(", "));
+    }
+}
+
 fn dump(s: &mut String, d: &DumpPlan) {
     let _ = writeln!(s, "\n[[dump]]\nname = {}", quote(&d.name));
     let _ = writeln!(s, "request = \"{}\"", d.request.name());
@@ -100,17 +113,12 @@ fn dump(s: &mut String, d: &DumpPlan) {
     ] {
         let _ = writeln!(s, "{key} = \"{}\"", r.name());
     }
-    if !d.expectations.is_empty() {
-        let items: Vec<String> = d
-            .expectations
+    expect(
+        s,
+        d.expectations
             .iter()
-            .map(|e| match e.cmp {
-                Cmp::Eq => format!("{} = {}", e.metric.key(), e.value),
-                c => format!("{} = \"{} {}\"", e.metric.key(), c.symbol(), e.value),
-            })
-            .collect();
-        let _ = writeln!(s, "expect = {{ {} }}", items.join(", "));
-    }
+            .map(|e| (e.metric.key(), e.cmp, e.value)),
+    );
 }
 
 fn quote(text: &str) -> String {
@@ -225,17 +233,21 @@ fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
     if r.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
     }
-    if !r.expectations.is_empty() {
-        let items: Vec<String> = r
-            .expectations
+    expect(
+        s,
+        r.expectations
             .iter()
-            .map(|e| match e.cmp {
-                Cmp::Eq => format!("{} = {}", e.metric.key(), e.value),
-                c => format!("{} = \"{} {}\"", e.metric.key(), c.symbol(), e.value),
-            })
-            .collect();
-        let _ = writeln!(s, "expect = {{ {} }}", items.join(", "));
-    }
+            .map(|e| (e.metric.key(), e.cmp, e.value)),
+    );
+}
+
+/// Asserts that `plan` written out and compiled again is `plan` (test helper).
+#[cfg(test)]
+pub(crate) fn assert_round_trips(plan: &Plan) {
+    let text = to_toml(plan, "round trip");
+    let again = super::compile_str(std::path::Path::new("written.toml"), &text)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(&again, plan, "{text}");
 }
 
 #[cfg(test)]

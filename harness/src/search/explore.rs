@@ -592,11 +592,7 @@ mod tests {
         let s = case_strategy(&Space::default());
         for _ in 0..300 {
             let c = s.new_tree(&mut runner).unwrap().current();
-            let plan = c.plan("drawn");
-            let text = crate::scenario::to_toml(&plan, "drawn");
-            let again = crate::scenario::compile_str(std::path::Path::new("d.toml"), &text)
-                .unwrap_or_else(|e| panic!("{e}\n{text}"));
-            assert_eq!(again, plan);
+            crate::scenario::assert_round_trips(&c.plan("drawn"));
             let (min, max, _) = c.emitter.payload_limits();
             assert!((min..=max).contains(&u64::from(c.payload)));
             assert!(c.reader.read_buffer >= c.payload.min(64 * 1024));

@@ -171,11 +171,7 @@ mod tests {
         let s = strategy();
         for _ in 0..200 {
             let c = s.new_tree(&mut runner).unwrap().current();
-            let plan = c.plan("drawn");
-            let text = crate::scenario::to_toml(&plan, "drawn");
-            let again = crate::scenario::compile_str(std::path::Path::new("d.toml"), &text)
-                .unwrap_or_else(|e| panic!("{e}\n{text}"));
-            assert_eq!(again, plan);
+            crate::scenario::assert_round_trips(&c.plan("drawn"));
         }
     }
 }
