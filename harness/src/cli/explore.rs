@@ -76,6 +76,9 @@ pub struct ExploreArgs {
     /// Only bursts, or only timed schedules.
     #[arg(long, value_enum)]
     schedule: Option<ScheduleArg>,
+    /// no-hang: only dump clients with a socket filter (on) or only without (off).
+    #[arg(long, value_enum)]
+    filters: Option<OnOff>,
     /// Where the shrunk scenario file goes.
     #[arg(long, default_value = "nlstorm-explore")]
     out: PathBuf,
@@ -156,6 +159,7 @@ impl ExploreArgs {
                 ScheduleArg::Burst => "burst".into(),
                 ScheduleArg::Timed => "timed".into(),
             }),
+            filters: self.filters.map(|v| v == OnOff::On),
         };
         if self.seed > i64::MAX as u64 {
             return Err("--seed must be below 2^63 (it is written into scenario files)".into());

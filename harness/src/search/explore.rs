@@ -161,6 +161,9 @@ pub struct Space {
     pub no_enobufs: Option<bool>,
     /// Only single bursts (`burst`) or only timed schedules (`timed`).
     pub schedule: Option<String>,
+    /// no-hang: only clients with a socket filter (`true`) or only without (`false`).
+    #[serde(default)]
+    pub filters: Option<bool>,
 }
 
 fn emitter_strategy(space: &Space) -> BoxedStrategy<EmitterKind> {
@@ -429,7 +432,7 @@ impl Explorable for Case {
 /// Runs the exploration in `session`. Progress goes to stderr.
 pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, ExecError> {
     match job.property {
-        Property::NoHang => search(session, job, super::hang_space::strategy()),
+        Property::NoHang => search(session, job, super::hang_space::strategy(&job.space)),
         _ => search(session, job, case_strategy(&job.space)),
     }
 }
@@ -609,6 +612,7 @@ mod tests {
             reader: Some(false),
             no_enobufs: Some(true),
             schedule: Some("burst".into()),
+            filters: None,
         };
         let mut runner = TestRunner::deterministic();
         let s = case_strategy(&space);

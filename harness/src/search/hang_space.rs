@@ -101,8 +101,15 @@ fn reaction() -> impl Strategy<Value = Reaction> {
     ]
 }
 
-/// Every dump case.
-pub fn strategy() -> BoxedStrategy<HangCase> {
+/// Every dump case the space allows (only `filters` restricts it).
+pub fn strategy(space: &super::explore::Space) -> BoxedStrategy<HangCase> {
+    // NLMSG_DONE, NLMSG_ERROR, RTM_NEWLINK, SOCK_DIAG_BY_FAMILY replies.
+    let types = vec![3u16, 2, 16, 20];
+    let filter = match space.filters {
+        Some(false) => Just(vec![]).boxed(),
+        Some(true) => subsequence(types, 1..=2).boxed(),
+        None => subsequence(types, 0..=2).boxed(),
+    };
     let buffers = (
         prop_oneof![Just(32768u32), Just(4096), Just(16384), 256u32..=65536],
         prop_oneof![Just(None), Just(Some(32768u32)), Just(Some(65536))],
@@ -115,8 +122,7 @@ pub fn strategy() -> BoxedStrategy<HangCase> {
             (0u64..=1 << 20).prop_map(|bytes| RcvbufPlan::Request { bytes })
         ],
         any::<bool>(),
-        // NLMSG_DONE, NLMSG_ERROR, RTM_NEWLINK, SOCK_DIAG_BY_FAMILY replies.
-        subsequence(vec![3u16, 2, 16, 20], 0..=2),
+        filter,
     );
     let policy = (reaction(), reaction(), reaction(), reaction()).prop_map(
         |(on_enobufs, on_ebusy, on_truncated, on_error)| DumpPolicy {
@@ -168,7 +174,7 @@ mod tests {
     #[test]
     fn drawn_cases_are_valid_scenarios() {
         let mut runner = TestRunner::deterministic();
-        let s = strategy();
+        let s = strategy(&Default::default());
         for _ in 0..200 {
             let c = s.new_tree(&mut runner).unwrap().current();
             crate::scenario::assert_round_trips(&c.plan("drawn"));

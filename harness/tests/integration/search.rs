@@ -428,7 +428,7 @@ fn recorded_regression_seeds_still_fail() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("regressions.txt");
     std::fs::write(&copy, &text).unwrap();
-    let default_space = r#"{"emitter":null,"payload":null,"rcvbuf":null,"receivers":null,"reader":null,"no_enobufs":null,"schedule":null}"#;
+    let default_space = r#"{"emitter":null,"payload":null,"rcvbuf":null,"receivers":null,"reader":null,"no_enobufs":null,"schedule":null,"filters":null}"#;
     let mut replayed = 0;
     for line in text
         .lines()
