@@ -432,6 +432,7 @@ fn flood(
 ) -> Result<Flooded, ExecError> {
     let sources = plan.emitters.len();
     let handles: Vec<_> = receivers.iter().map(Receiver::sampler_handle).collect();
+    let setups: Vec<_> = receivers.iter().map(|r| r.setup().clone()).collect();
     let blocking: Vec<bool> = plan
         .receivers
         .iter()
@@ -550,8 +551,19 @@ fn flood(
             poke(&|i| readers[i].is_finished());
         }
         if deadline_hit {
-            for h in dumpers.iter().filter(|h| !h.is_finished()) {
-                unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };
+            // Interrupt whatever is blocked in a system call so it sees the stop.
+            let blocked = dumpers
+                .iter()
+                .filter(|h| !h.is_finished())
+                .map(|h| h.as_pthread_t())
+                .chain(
+                    senders
+                        .iter()
+                        .filter(|h| !h.is_finished())
+                        .map(|h| h.as_pthread_t()),
+                );
+            for t in blocked {
+                unsafe { libc::pthread_kill(t, libc::SIGUSR1) };
             }
             if now >= deadline + ABANDON_AFTER {
                 break;
@@ -584,18 +596,43 @@ fn flood(
         .into_iter()
         .map(|h| h.join().unwrap_or_default())
         .collect();
+    // Whatever is still inside a system call now is abandoned: it dies with the sandbox
+    // process, and its record says so instead of the run waiting for it.
+    const ABANDONED: &str = "still inside a system call 2 s after the run's deadline; abandoned";
     let emitted = senders
         .into_iter()
-        .map(|s| s.join().unwrap_or_default())
+        .zip(&plan.emitters)
+        .map(|(s, e)| {
+            if s.is_finished() {
+                s.join().unwrap_or_default()
+            } else {
+                EmitterRecord {
+                    name: e.name.clone(),
+                    kind: e.kind.name().into(),
+                    first_error: Some(ABANDONED.into()),
+                    cut_by_deadline: true,
+                    ..Default::default()
+                }
+            }
+        })
         .collect();
     let received = readers
         .into_iter()
-        .map(|r| r.join())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| ExecError::Io {
-            what: "join a reader thread".into(),
-            source: std::io::Error::other("reader panicked"),
-        })?;
+        .zip(setups)
+        .map(|(r, setup)| {
+            if r.is_finished() {
+                r.join().map_err(|_| ExecError::Io {
+                    what: "join a reader thread".into(),
+                    source: std::io::Error::other("reader panicked"),
+                })
+            } else {
+                let mut rec = crate::receive::ReceiverRecord::new(setup, sources);
+                rec.error = Some(ABANDONED.into());
+                rec.stopped_by_deadline = true;
+                Ok(rec)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     sampler_stop.store(true, Ordering::Relaxed);
     let samples = sampler.join().unwrap_or_default();
     Ok(Flooded {

@@ -164,6 +164,13 @@ impl Emitter {
             .map(|ns| start + Duration::from_nanos(ns));
         let mut sizes = Sizes::new(&self.plan.payload, self.seed, self.index);
         let mut seq = 0u64;
+        // Fault injection for the harness's own tests: a sender stuck in a system call
+        // that no signal ends, which the executor must abandon at its deadline.
+        if std::env::var("NLSTORM_FAULT").is_ok_and(|v| v == "sender-blocks") {
+            loop {
+                unsafe { libc::pause() };
+            }
+        }
         if !wait_until(start, stop) {
             rec.cut_by_deadline = true;
             return rec;

@@ -200,3 +200,42 @@ fn a_sandbox_process_that_ignores_signals_is_killed_by_pid_and_reported() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_sender_blocked_for_good_is_abandoned_at_the_deadline() {
+    if !sandbox_or_skip("a_sender_blocked_for_good") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "deadline = \"1s\"\n[[emitter]]\nname = \"stuck\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"rate\", per-sec = 100, duration = \"500ms\" }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\n",
+    )
+    .unwrap();
+    let json = dir.path().join("out.json");
+    let started = Instant::now();
+    let out = std::process::Command::new(bin())
+        .args(["run", "--no-record", "--json"])
+        .arg(&json)
+        .arg(&file)
+        .env("NLSTORM_FAULT", "sender-blocks")
+        .output()
+        .expect("spawn nlstorm");
+    let took = started.elapsed();
+    // Deadline 1 s, abandonment 2 s later: well before the runner's 20 s kill.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let e = &v["scenarios"][0]["emitters"][0];
+    assert!(
+        e["first_error"].as_str().unwrap().contains("abandoned"),
+        "{e}"
+    );
+    assert_eq!(u(&e["sent"]), 0, "{e}");
+}
