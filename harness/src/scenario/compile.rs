@@ -75,18 +75,18 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         None => (default_name, String::new(), 0, DEFAULT_DEADLINE),
     };
 
-    if emitters_raw.is_empty() && dumps_raw.is_empty() && header.is_some() {
+    // Written at all, even if an element failed to parse (that error is reported).
+    let written = |key: &str| root.get_ref().get(key).is_some();
+    let (has_emitters, has_receivers, has_dumps) =
+        (written("emitter"), written("receiver"), written("dump"));
+    if !has_emitters && !has_dumps && header.is_some() {
         cx.error(
             "",
             None,
             "no [[emitter]] and no [[dump]]: a scenario needs at least one",
         );
     }
-    if !emitters_raw.is_empty()
-        && receivers_raw.is_empty()
-        && dumps_raw.is_empty()
-        && header.is_some()
-    {
+    if has_emitters && !has_receivers && !has_dumps && header.is_some() {
         cx.error(
             "",
             None,
@@ -993,6 +993,41 @@ no-enobufs = true
         );
         assert_eq!(p.receivers[2].rcvbuf, RcvbufPlan::Force { bytes: 1 << 20 });
         assert!(p.receivers[2].no_enobufs);
+    }
+
+    #[test]
+    fn dump_clients_are_checked_key_by_key() {
+        let bad = r#"
+deadline = "5s"
+[[churn]]
+kind = "sockets"
+per-sec = 10
+[[dump]]
+name = "a"
+request = "getlinks"
+read-buffer = 8
+on-enobufs = "panic"
+filter-drop-types = [70000]
+expect = { hangs = "lots" }
+"#;
+        let errs = compile(bad).unwrap_err();
+        let text: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
+        for needle in [
+            "set `tcp-connections`",
+            "t.toml:8:11: dump[0].request: unknown request `getlinks`: use getlink or inet-diag",
+            "t.toml:9:15: dump[0].read-buffer: must be 16 bytes",
+            "t.toml:10:14: dump[0].on-enobufs: unknown reaction `panic`: use keep-reading, restart, retry-later, stop",
+            "dump[0].filter-drop-types: a netlink message type is 0..=65535",
+            "dump[0].expect.hangs: cannot read \"lots\"",
+        ] {
+            assert!(text.iter().any(|t| t.contains(needle)), "no `{needle}` in {text:#?}");
+        }
+        assert!(
+            !text
+                .iter()
+                .any(|t| t.contains("no [[emitter]] and no [[dump]]")),
+            "a dump that failed to compile is still a dump: {text:#?}"
+        );
     }
 
     #[test]
