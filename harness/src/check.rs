@@ -167,6 +167,8 @@ pub struct Verdict {
     pub emitters: Vec<EmitterRecord>,
     /// Per dump client.
     pub dumps: Vec<DumpResult>,
+    /// Per churn thread.
+    pub churn: Vec<crate::churn::ChurnRecord>,
     /// Every expectation and run-wide check.
     pub outcomes: Vec<Outcome>,
     /// Harness-side inconsistencies (exit 4).
@@ -211,6 +213,17 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
             problems.push(format!("dump client `{}`: {err}", dp.name));
         }
     }
+    for c in &h.churn {
+        if c.errors > 0 {
+            problems.push(format!(
+                "{} churn: {} of {} changes failed (first: {})",
+                c.kind,
+                c.errors,
+                c.changes,
+                c.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+    }
     outcomes.push(Outcome {
         receiver: "run".into(),
         check: format!(
@@ -244,6 +257,7 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         receivers,
         emitters: h.emitters.clone(),
         dumps,
+        churn: h.churn.clone(),
         outcomes,
         problems,
     }

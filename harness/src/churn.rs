@@ -27,22 +27,109 @@ pub struct ChurnRecord {
 }
 
 const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
 const IFF_UP: u32 = 1;
+const NLM_F_REQUEST_ACK: u16 = 0x1 | 0x4;
+const NLM_F_CREATE_EXCL: u16 = 0x400 | 0x200;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const VETH_INFO_PEER: u16 = 1;
 
-/// RTM_NEWLINK that sets or clears IFF_UP on `index`, without an ack.
+/// A netlink request under construction: header, ifinfomsg, attributes.
+struct Request(Vec<u8>);
+
+impl Request {
+    fn link(kind: u16, flags: u16, index: i32, ifi_flags: u32, change: u32) -> Self {
+        let mut m = Vec::with_capacity(128);
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&(NLM_F_REQUEST_ACK | flags).to_ne_bytes());
+        m.extend_from_slice(&[0u8; 8]);
+        Request(m).ifinfo(index, ifi_flags, change)
+    }
+
+    /// struct ifinfomsg: family, pad, type, index, flags, change.
+    fn ifinfo(mut self, index: i32, flags: u32, change: u32) -> Self {
+        self.0.extend_from_slice(&[0u8; 4]);
+        self.0.extend_from_slice(&index.to_ne_bytes());
+        self.0.extend_from_slice(&flags.to_ne_bytes());
+        self.0.extend_from_slice(&change.to_ne_bytes());
+        self
+    }
+
+    fn attr(mut self, kind: u16, data: &[u8]) -> Self {
+        self.0
+            .extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+        self.0.extend_from_slice(&kind.to_ne_bytes());
+        self.0.extend_from_slice(data);
+        self.0.resize(self.0.len().next_multiple_of(4), 0);
+        self
+    }
+
+    /// Opens a nested attribute; `end` closes it.
+    fn nest(self, kind: u16) -> (Self, usize) {
+        let at = self.0.len();
+        (self.attr(kind, &[]), at)
+    }
+
+    fn end(mut self, at: usize) -> Self {
+        let len = (self.0.len() - at) as u16;
+        self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+        self
+    }
+
+    fn done(mut self) -> Vec<u8> {
+        let len = self.0.len() as u32;
+        self.0[..4].copy_from_slice(&len.to_ne_bytes());
+        self.0
+    }
+}
+
+fn name_attr(name: &str) -> Vec<u8> {
+    let mut v = name.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+/// RTM_NEWLINK that sets or clears IFF_UP on `index`.
 fn set_up_msg(index: i32, up: bool) -> Vec<u8> {
-    let mut m = Vec::with_capacity(32);
-    m.extend_from_slice(&32u32.to_ne_bytes());
-    m.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
-    m.extend_from_slice(&1u16.to_ne_bytes()); // NLM_F_REQUEST
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    // struct ifinfomsg: family, pad, type, index, flags, change.
-    m.extend_from_slice(&[0u8, 0, 0, 0]);
-    m.extend_from_slice(&index.to_ne_bytes());
-    m.extend_from_slice(&(if up { IFF_UP } else { 0 }).to_ne_bytes());
-    m.extend_from_slice(&IFF_UP.to_ne_bytes());
-    m
+    Request::link(RTM_NEWLINK, 0, index, if up { IFF_UP } else { 0 }, IFF_UP).done()
+}
+
+/// RTM_NEWLINK creating veth pair `name`/`name`p.
+fn add_veth_msg(name: &str) -> Vec<u8> {
+    let r =
+        Request::link(RTM_NEWLINK, NLM_F_CREATE_EXCL, 0, 0, 0).attr(IFLA_IFNAME, &name_attr(name));
+    let (r, info) = r.nest(IFLA_LINKINFO);
+    let r = r.attr(IFLA_INFO_KIND, b"veth");
+    let (r, data) = r.nest(IFLA_INFO_DATA);
+    let (r, peer) = r.nest(VETH_INFO_PEER);
+    let r = r
+        .ifinfo(0, 0, 0)
+        .attr(IFLA_IFNAME, &name_attr(&format!("{name}p")));
+    r.end(peer).end(data).end(info).done()
+}
+
+/// RTM_DELLINK of `name` (its peer goes with it).
+fn del_link_msg(name: &str) -> Vec<u8> {
+    Request::link(RTM_DELLINK, 0, 0, 0, 0)
+        .attr(IFLA_IFNAME, &name_attr(name))
+        .done()
+}
+
+/// Counts the error acks waiting on the churn socket.
+fn read_acks(sock: &NlSocket, rec: &mut ChurnRecord, buf: &mut [u8]) {
+    while let crate::nlsock::Received::Datagram { len, .. } = sock.recv(buf, libc::MSG_DONTWAIT) {
+        for h in crate::dump::wire::headers(&buf[..len.min(buf.len())]) {
+            if let Some(e) = h.error.filter(|&e| e != 0) {
+                rec.errors += 1;
+                rec.first_error
+                    .get_or_insert(io::Error::from_raw_os_error(e).to_string());
+            }
+        }
+    }
 }
 
 /// Where socket churn connects, and the listener whose backlog it drains.
@@ -96,16 +183,26 @@ pub fn run(
                 );
                 return rec;
             }
+            // Down, up, add, delete: every kind of RTM_NEWLINK/RTM_DELLINK broadcast.
+            let mut buf = vec![0u8; 16 * 1024];
             let mut i = 0u64;
             while !stop.load(Ordering::Acquire) {
-                let index = indices[(i / 2) as usize % indices.len()];
-                match sock.send_to_kernel(&set_up_msg(index, i % 2 == 1)) {
+                let index = indices[(i / 4) as usize % indices.len()];
+                let msg = match i % 4 {
+                    0 => set_up_msg(index, false),
+                    1 => set_up_msg(index, true),
+                    2 => add_veth_msg("nlc0"),
+                    _ => del_link_msg("nlc0"),
+                };
+                match sock.send_to_kernel(&msg) {
                     Ok(()) => rec.changes += 1,
                     Err(e) => fail(&mut rec, e),
                 }
+                read_acks(&sock, &mut rec, &mut buf);
                 i += 1;
                 wait_until(start + gap.mul_f64(i as f64), stop);
             }
+            read_acks(&sock, &mut rec, &mut buf);
         }
         Churn::Sockets { .. } => {
             let Some(t) = target else {

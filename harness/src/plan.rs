@@ -649,7 +649,8 @@ pub struct World {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Churn {
-    /// Sets the sandbox's veths down and up (RTM_NEWLINK broadcasts to RTNLGRP_LINK).
+    /// Sets the sandbox's veths down and up, and adds and deletes a veth pair
+    /// (RTM_NEWLINK and RTM_DELLINK broadcasts to RTNLGRP_LINK).
     Links {
         /// Changes per second.
         per_sec: f64,

@@ -70,6 +70,7 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
         receivers: vec![],
         emitters: vec![],
         dumps: vec![],
+        churn: vec![],
         outcomes: vec![],
         problems: vec![],
     };
@@ -110,6 +111,7 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
     rep.receivers = verdict.receivers.clone();
     rep.emitters = verdict.emitters.clone();
     rep.dumps = verdict.dumps.clone();
+    rep.churn = verdict.churn.clone();
     rep.outcomes = verdict.outcomes.clone();
     rep.problems = verdict.problems.clone();
     if let Some(root) = record_root {

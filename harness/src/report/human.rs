@@ -149,6 +149,19 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             );
         }
     }
+    for c in &s.churn {
+        let _ = writeln!(
+            o,
+            "  churn {:<14} {} changes{}",
+            c.kind,
+            c.changes,
+            if c.errors > 0 {
+                format!(", {} failed", c.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
     for c in &s.outcomes {
         let mark = if c.passed { "ok  " } else { "FAIL" };
         let loc = if c.location.is_empty() {

@@ -72,6 +72,7 @@ mod tests {
             receivers: vec![],
             emitters: vec![],
             dumps: vec![],
+            churn: vec![],
             outcomes: vec![
                 Outcome {
                     receiver: "r".into(),

@@ -36,6 +36,9 @@ pub struct ScenarioReport {
     /// Per dump client: ledger, counts, hangs with evidence.
     #[serde(default)]
     pub dumps: Vec<crate::check::DumpResult>,
+    /// Per churn thread: changes made and failed.
+    #[serde(default)]
+    pub churn: Vec<crate::churn::ChurnRecord>,
     /// Expectations and run-wide checks.
     pub outcomes: Vec<Outcome>,
     /// Harness inconsistencies.
