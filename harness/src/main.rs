@@ -57,8 +57,8 @@ enum Command {
     /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
     /// disagrees or there is no threshold in range).
     Threshold(cli::threshold::ThresholdArgs),
-    /// Search for a case that breaks a property (no-loss, no-enobufs, accounting, model)
-    /// and shrink it to a minimal scenario file (exit 1 when one is found).
+    /// Search for a case that breaks a property (no-loss, no-enobufs, accounting, model,
+    /// no-hang) and shrink it to a minimal scenario file (exit 1 when one is found).
     Explore(cli::explore::ExploreArgs),
     /// Write a standalone C program that reproduces what a scenario or run record found.
     Repro(cli::repro::ReproArgs),

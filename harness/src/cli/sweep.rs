@@ -276,21 +276,14 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         match answer {
             Ok(Answer::Swept(e)) => env.push(*e),
             Ok(Answer::Failed { code, message }) => {
-                eprintln!(
-                    "\nnlstorm sweep: {message}\n  {} finished cells are kept in {}; rerun with --resume to continue",
-                    cells.len(),
-                    partial.display()
-                );
+                eprintln!("\nnlstorm sweep: {message}");
+                keep_or_remove(&partial, cells.len());
                 return Ok(code);
             }
             Ok(_) => anyhow::bail!("the sandbox answered a sweep with something else"),
             Err(e) => {
-                eprintln!(
-                    "\nnlstorm sweep: {}\n  {} finished cells are kept in {}; rerun with --resume to continue",
-                    child::error_chain(&e),
-                    cells.len(),
-                    partial.display()
-                );
+                eprintln!("\nnlstorm sweep: {}", child::error_chain(&e));
+                keep_or_remove(&partial, cells.len());
                 return Ok(e.exit_code());
             }
         }
@@ -300,6 +293,19 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     std::fs::remove_file(&partial)
         .with_context(|| format!("failed to remove {}", partial.display()))?;
     Ok(summarise(&report))
+}
+
+/// After a failure: a partial file with finished cells is kept for --resume; one with
+/// none would only stand in the way of the next attempt.
+fn keep_or_remove(partial: &Path, finished: usize) {
+    if finished == 0 {
+        let _ = std::fs::remove_file(partial);
+    } else {
+        eprintln!(
+            "  {finished} finished cells are kept in {}; rerun with --resume to continue",
+            partial.display()
+        );
+    }
 }
 
 fn write_outputs(
