@@ -142,6 +142,19 @@ pub struct Outcome {
     pub measured: String,
 }
 
+impl Outcome {
+    /// The outcome of one expectation of participant `name`.
+    fn of(name: &str, check: String, location: &str, passed: bool, measured: u64) -> Self {
+        Outcome {
+            receiver: name.into(),
+            check,
+            location: location.into(),
+            passed,
+            measured: measured.to_string(),
+        }
+    }
+}
+
 /// Overall status, mapped to exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -188,26 +201,26 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
     for (rp, res) in plan.receivers.iter().zip(&receivers) {
         for e in &rp.expectations {
             let got = res.metric(e.metric);
-            outcomes.push(Outcome {
-                receiver: rp.name.clone(),
-                check: e.describe(),
-                location: e.location.clone(),
-                passed: e.cmp.holds(got, e.value),
-                measured: got.to_string(),
-            });
+            outcomes.push(Outcome::of(
+                &rp.name,
+                e.describe(),
+                &e.location,
+                e.cmp.holds(got, e.value),
+                got,
+            ));
         }
     }
     let dumps: Vec<DumpResult> = h.dumps.iter().map(DumpResult::new).collect();
     for (dp, res) in plan.dumps.iter().zip(&dumps) {
         for e in &dp.expectations {
             let got = res.metric(e.metric);
-            outcomes.push(Outcome {
-                receiver: dp.name.clone(),
-                check: e.describe(),
-                location: e.location.clone(),
-                passed: e.cmp.holds(got, e.value),
-                measured: got.to_string(),
-            });
+            outcomes.push(Outcome::of(
+                &dp.name,
+                e.describe(),
+                &e.location,
+                e.cmp.holds(got, e.value),
+                got,
+            ));
         }
         if let Some(err) = &res.record.error {
             problems.push(format!("dump client `{}`: {err}", dp.name));

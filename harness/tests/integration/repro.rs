@@ -43,6 +43,18 @@ fn build_and_run(scenario: &Path, dir: &Path) -> (i32, String) {
     )
 }
 
+/// `nlstorm repro` refuses `file` with exit 2 and a message containing `why`.
+fn refused(file: &Path, why: &str) {
+    let out = Command::new(bin())
+        .arg("repro")
+        .arg(file)
+        .output()
+        .expect("spawn nlstorm");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(why), "want {why:?} in: {err}");
+}
+
 #[test]
 fn every_bundled_hang_class_reproduces_in_standalone_c() {
     if !sandbox_or_skip("every_bundled_hang_class_reproduces_in_standalone_c") {
@@ -108,33 +120,13 @@ fn cases_it_cannot_replay_or_that_did_not_fail_are_refused_with_the_reason() {
     if !sandbox_or_skip("cases_it_cannot_replay_are_refused") {
         return;
     }
-    let out = Command::new(bin())
-        .arg("repro")
-        .arg(&file)
-        .output()
-        .expect("spawn nlstorm");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("timed schedules"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    refused(&file, "timed schedules");
     std::fs::write(
         &file,
         "deadline = \"10s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"burst\", size = 5 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\nstart-reading-after = \"emission-end\"\nexpect = { lost = 0 }\n",
     )
     .unwrap();
-    let out = Command::new(bin())
-        .arg("repro")
-        .arg(&file)
-        .output()
-        .expect("spawn nlstorm");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nothing to reproduce"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    refused(&file, "nothing to reproduce");
 }
 
 #[test]
