@@ -92,11 +92,22 @@ pub fn print_threshold(r: &ThresholdReport) -> String {
         r.admit_rule,
         r.truesize.map_or("-".into(), |t| t.to_string()),
     );
-    let evidence: Vec<String> = r
-        .points
+    // The values around the answer matter most; the JSON has every point.
+    const SHOWN: usize = 12;
+    let near = |p: &&crate::search::threshold::Point| r.measured.map_or(0, |m| p.value.abs_diff(m));
+    let mut shown: Vec<_> = r.points.iter().collect();
+    if shown.len() > SHOWN {
+        shown.sort_by_key(near);
+        shown.truncate(SHOWN);
+        shown.sort_by_key(|p| p.value);
+    }
+    let mut evidence: Vec<String> = shown
         .iter()
         .map(|p| format!("{}:{}/{}", p.value, p.lossy, p.trials))
         .collect();
+    if r.points.len() > SHOWN {
+        evidence.push(format!("(+{} more in --json)", r.points.len() - SHOWN));
+    }
     let trials: u32 = r.points.iter().map(|p| p.trials).sum();
     let _ = writeln!(
         o,
