@@ -281,9 +281,6 @@ fn model_receivers(
     let mut requests = Vec::new();
     for rp in &plan.receivers {
         let req = match rp.rcvbuf {
-            RcvbufPlan::Default => Request::Default,
-            RcvbufPlan::Request { bytes } => Request::Plain(bytes),
-            RcvbufPlan::Force { bytes } => Request::Force(bytes),
             RcvbufPlan::FitBurst { emitter } => {
                 let burst =
                     SendTimes::first_burst(&plan.emitters[emitter].schedule).unwrap_or(1) as usize;
@@ -299,10 +296,10 @@ fn model_receivers(
                     ))
                 })?)
             }
+            ref fixed => Request::of(fixed).expect("only rcvbuf-fit needs resolving"),
         };
         let rcvbuf = facts.effective(req);
-        // An unread queue never holds more than rcvbuf / (smallest truesize, > 256) + 1.
-        let limit = (rcvbuf / 256 + 2) as usize;
+        let limit = crate::model::overflow_bound(rcvbuf) as usize;
         let feeders = plan.feeders(rp);
         let mut ts = Vec::new();
         for &i in &feeders {

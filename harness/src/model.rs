@@ -103,6 +103,27 @@ pub enum Request {
     Force(u64),
 }
 
+impl Request {
+    /// The request a fixed buffer plan makes; `None` for `rcvbuf-fit`, which the executor
+    /// resolves from a calibrated burst.
+    pub fn of(plan: &crate::plan::RcvbufPlan) -> Option<Request> {
+        use crate::plan::RcvbufPlan;
+        match *plan {
+            RcvbufPlan::Default => Some(Request::Default),
+            RcvbufPlan::Request { bytes } => Some(Request::Plain(bytes)),
+            RcvbufPlan::Force { bytes } => Some(Request::Force(bytes)),
+            RcvbufPlan::FitBurst { .. } => None,
+        }
+    }
+}
+
+/// Messages that always overflow an unread queue of `rcvbuf` bytes whatever the rule:
+/// no message costs 256 B of truesize or less (the sk_buff alone costs more), so it
+/// holds at most `rcvbuf / 256 + 1`. A bound from the kernel's structures, not the model.
+pub fn overflow_bound(rcvbuf: u64) -> u64 {
+    rcvbuf / 256 + 2
+}
+
 impl BufferFacts {
     /// The effective buffer a request gets: sock_setsockopt() clamps a plain request to
     /// rmem_max, doubles it ("to allow space for bookkeeping overhead", man 7 socket), and

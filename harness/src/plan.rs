@@ -129,6 +129,17 @@ impl EmitterKind {
         }
     }
 
+    /// Why payloads from `lo` to `hi` bytes cannot go this way, if they cannot.
+    pub fn payload_problem(self, lo: u64, hi: u64) -> Option<String> {
+        let (min, max, why) = self.payload_limits();
+        (lo < min || hi > max).then(|| {
+            format!(
+                "payload must be within {min}..={max} bytes for {}: {why}",
+                self.name()
+            )
+        })
+    }
+
     /// Name as written in scenario files.
     pub fn name(self) -> &'static str {
         match self {

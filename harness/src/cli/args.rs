@@ -38,14 +38,10 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
 
 /// Checks a payload size against what `kind` can carry.
 pub fn check_payload(kind: EmitterKind, bytes: u64) -> Result<u32, String> {
-    let (min, max, why) = kind.payload_limits();
-    if bytes < min || bytes > max {
-        return Err(format!(
-            "--payload {bytes}: must be within {min}..={max} bytes for {}: {why}",
-            kind.name()
-        ));
+    match kind.payload_problem(bytes, bytes) {
+        Some(problem) => Err(format!("--payload {bytes}: {problem}")),
+        None => Ok(bytes as u32),
     }
-    Ok(bytes as u32)
 }
 
 /// `--rcvbuf` / `--rcvbuf-force` into a plan; neither means the default buffer.

@@ -414,22 +414,15 @@ impl Cx<'_> {
             PayloadPlan::Uniform { min, max } => (min, max),
             PayloadPlan::Contents { .. } => unreachable!("returned above"),
         };
-        let (min, max, why) = match kind {
+        let problem = match kind {
             RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
             RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
             RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
         }
-        .payload_limits();
-        if u64::from(lo) < min || u64::from(hi) > max {
+        .payload_problem(u64::from(lo), u64::from(hi));
+        if let Some(problem) = problem {
             if let Some(p) = &raw.payload {
-                self.error(
-                    &format!("{path}.payload"),
-                    Some(p.span()),
-                    format!(
-                        "payload must be within {min}..={max} bytes for {}: {why}",
-                        kind_name(kind)
-                    ),
-                );
+                self.error(&format!("{path}.payload"), Some(p.span()), problem);
             }
             return None;
         }
@@ -895,14 +888,6 @@ fn parse_comparison(t: &str) -> Option<(Cmp, u64)> {
     let rest = rest.trim();
     let value = rest.parse::<u64>().ok().or_else(|| parse_size(rest).ok())?;
     Some((cmp, value))
-}
-
-fn kind_name(k: RawEmitterKind) -> &'static str {
-    match k {
-        RawEmitterKind::KernelUevent => "kernel-uevent",
-        RawEmitterKind::SyntheticUevent => "synthetic-uevent",
-        RawEmitterKind::Usersock => "usersock",
-    }
 }
 
 fn kind_str(k: RawScheduleKind) -> &'static str {

@@ -119,6 +119,15 @@ pub struct Case {
     pub reader: Reader,
 }
 
+/// Largest burst one trial sends: an 8 MiB queue of the smallest messages holds ~10k.
+pub const MAX_BURST: u64 = 1 << 20;
+
+/// A burst that overflows an unread queue of `effective` bytes, chosen from the kernel's
+/// structures, never from the model under test.
+pub fn overflowing_burst(effective: u64) -> u64 {
+    crate::model::overflow_bound(effective).min(MAX_BURST)
+}
+
 /// The usersock group search trials use.
 pub const GROUP: u32 = 5;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::axis::{grid, Axis, Param, Shard};
-use super::case::{self, burst, Case, Reader};
+use super::case::{self, burst, overflowing_burst, Case, Reader};
 use crate::exec::{ExecError, Session};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::plan::{EmitterKind, RcvbufPlan, Schedule};
@@ -33,10 +33,6 @@ pub struct SweepSpec {
     pub no_enobufs: bool,
 }
 
-/// Largest burst one no-reader cell sends (an 8 MiB buffer of the smallest messages
-/// holds about 10k).
-const MAX_BURST: u64 = 1 << 20;
-
 impl SweepSpec {
     /// Checks the combination; the message says what to change.
     pub fn validate(&self) -> Result<(), String> {
@@ -46,7 +42,6 @@ impl SweepSpec {
                     .into(),
             );
         }
-        let (min, max, why) = self.emitter.payload_limits();
         for a in &self.axes {
             if self.axes.iter().filter(|b| b.param == a.param).count() > 1 {
                 return Err(format!("--{} is given twice", a.param.name()));
@@ -54,11 +49,10 @@ impl SweepSpec {
             let bad = |what: String| Err(format!("--{} {}: {what}", a.param.name(), a.spec));
             let (lo, hi) = (a.values[0], *a.values.last().expect("nonempty"));
             match a.param {
-                Param::Payload if lo < min || hi > max => {
-                    return bad(format!(
-                        "payload must be within {min}..={max} bytes for {}: {why}",
-                        self.emitter.name()
-                    ))
+                Param::Payload => {
+                    if let Some(problem) = self.emitter.payload_problem(lo, hi) {
+                        return bad(problem);
+                    }
                 }
                 Param::Rcvbuf if hi > i32::MAX as u64 / 2 => {
                     return bad("requests above 1GiB are not accepted by the kernel".into())
@@ -127,13 +121,8 @@ impl SweepSpec {
             }
         }
         if !c.reader.active {
-            let effective = facts.effective(match c.rcvbuf {
-                RcvbufPlan::Request { bytes } => Request::Plain(bytes),
-                RcvbufPlan::Force { bytes } => Request::Force(bytes),
-                _ => Request::Default,
-            });
-            // Every message costs more than 256 B of truesize: this always overflows.
-            c.schedule = burst((effective / 256 + 2).min(MAX_BURST));
+            let effective = facts.effective(Request::of(&c.rcvbuf).unwrap_or(Request::Default));
+            c.schedule = burst(overflowing_burst(effective));
         }
         c
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::bisect::first_true;
-use super::case::{self, burst, Case, Reader, Trial};
+use super::case::{self, burst, overflowing_burst, Case, Reader, Trial, MAX_BURST};
 use crate::exec::{ExecError, Session};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::plan::{EmitterKind, RcvbufPlan, Schedule};
@@ -99,9 +99,6 @@ pub struct ThresholdReport {
     /// Why there is no answer, or what to keep in mind.
     pub note: Option<String>,
 }
-
-/// Largest burst sent in one trial: an 8 MiB queue of the smallest messages holds ~10k.
-const MAX_BURST: u64 = 1 << 20;
 
 struct Search<'a> {
     session: &'a Session,
@@ -226,10 +223,8 @@ fn band(first_any: u64, first_all: u64) -> Option<(u64, u64)> {
 
 fn find_burst(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport, ExecError> {
     let facts = *s.session.facts();
-    let effective = facts.effective(request(&s.job.rcvbuf));
-    // Every message costs more than 256 bytes of truesize, so this many always overflow
-    // an unread queue; the model is not consulted to choose it.
-    let overflow = (effective / 256 + 2).min(MAX_BURST);
+    let effective = facts.effective(Request::of(&s.job.rcvbuf).unwrap_or(Request::Default));
+    let overflow = overflowing_burst(effective);
     if !s.job.reader.active {
         s.try_value(overflow, 1)?;
         let t = s.last.clone().expect("a trial ran");
@@ -291,15 +286,6 @@ fn unread_capacity(s: &mut Search) -> Result<u64, ExecError> {
     let (_, _, t) = case::run(s.session, &c)?;
     Ok(t.truesize
         .map_or(0, |ts| s.session.rule().capacity(t.rcvbuf_effective, ts)))
-}
-
-fn request(r: &RcvbufPlan) -> Request {
-    match *r {
-        RcvbufPlan::Default => Request::Default,
-        RcvbufPlan::Request { bytes } => Request::Plain(bytes),
-        RcvbufPlan::Force { bytes } => Request::Force(bytes),
-        RcvbufPlan::FitBurst { .. } => Request::Default,
-    }
 }
 
 fn find_rcvbuf(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport, ExecError> {
