@@ -51,6 +51,11 @@ impl ExecError {
         match self {
             ExecError::Sandbox(e) if e.is_environment() => crate::exit::ENVIRONMENT,
             ExecError::Receiver(e) if e.is_permission() => crate::exit::ENVIRONMENT,
+            ExecError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                crate::exit::ENVIRONMENT
+            }
             ExecError::Unsupported(_) => crate::exit::BAD_INPUT,
             _ => crate::exit::HARNESS,
         }
@@ -150,20 +155,7 @@ impl Session {
         let clients = plan
             .dumps
             .iter()
-            .map(|d| {
-                DumpClient::open(d).map_err(|e| {
-                    let permission = e.kind() == std::io::ErrorKind::PermissionDenied;
-                    let err = io(format!("set up dump client `{}`", d.name))(e);
-                    if permission {
-                        ExecError::Unsupported(format!(
-                            "{err}: {}",
-                            crate::child::error_chain(&err)
-                        ))
-                    } else {
-                        err
-                    }
-                })
-            })
+            .map(|d| DumpClient::open(d).map_err(io(format!("set up dump client `{}`", d.name))))
             .collect::<Result<Vec<_>, _>>()?;
         let unread = floods_unread(plan);
         // Threads need a head start; a flood on this thread does not.
@@ -503,12 +495,11 @@ fn flood(
                 c.clone(),
                 churn_stop.clone(),
                 session.world_links.clone(),
-                target.as_ref().map(|t| t.try_clone()).transpose(),
+                target.as_ref().map(|t| t.try_clone()).transpose()?,
             );
-            thread::Builder::new().name("churn".into()).spawn(move || {
-                let target = target.ok().flatten();
-                crate::churn::run(&c, &links, target.as_ref(), &stop)
-            })
+            thread::Builder::new()
+                .name("churn".into())
+                .spawn(move || crate::churn::run(&c, &links, target.as_ref(), &stop))
         })
         .collect::<Result<_, _>>()
         .map_err(io("start a churn thread"))?;
@@ -533,7 +524,7 @@ fn flood(
             break;
         }
         for ((st, call_deadline, _), h) in watched.iter().zip(&dumpers) {
-            if crate::dump::watch(st, *call_deadline, shared.t0) == crate::dump::Verdict::Interrupt
+            if crate::dump::watch(st, *call_deadline, shared.t0) == crate::dump::Action::Interrupt
                 && !h.is_finished()
             {
                 unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };

@@ -15,7 +15,7 @@ pub use hang::{classify, Hang, HangClass, Observation};
 
 /// What the watchdog wants done after looking at one client.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Action {
     /// Nothing is wrong.
     Fine,
     /// A hang was recorded; interrupt the client's call.
@@ -36,7 +36,7 @@ fn read_task(tid: i32, file: &str) -> Option<String> {
 
 /// Looks at one client: a call outstanding past `deadline`, or a client that stopped
 /// reading while its dump was half-done, becomes a [`Hang`] with evidence.
-pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Verdict {
+pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Action {
     let now = Instant::now().saturating_duration_since(t0).as_nanos() as u64;
     let started = st.call_started.load(Ordering::Acquire);
     if started != 0 && !st.recovering.load(Ordering::Acquire) {
@@ -44,7 +44,7 @@ pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Verdict {
         if waited > deadline.as_nanos() as u64 {
             record(st, now, waited, false);
             st.recovering.store(true, Ordering::Release);
-            return Verdict::Interrupt;
+            return Action::Interrupt;
         }
     }
     // A dump whose calls keep returning (broadcasts, stale replies) but whose reply never
@@ -55,7 +55,7 @@ pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Verdict {
         if waited > dump_deadline(deadline).as_nanos() as u64 {
             record(st, now, waited, false);
             st.recovering.store(true, Ordering::Release);
-            return Verdict::Interrupt;
+            return Action::Interrupt;
         }
     }
     let stopped = st.stopped_at.load(Ordering::Acquire);
@@ -66,12 +66,17 @@ pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Verdict {
             .expect("not poisoned")
             .iter()
             .any(|h| h.class == HangClass::StoppedMidDump);
-        let row = crate::procnet::find(st.inode).ok().flatten();
-        if !already && row.is_some_and(|r| r.dump == 1) {
+        // One record per stopped client: /proc/net/netlink is read only until then.
+        if !already
+            && crate::procnet::find(st.inode)
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.dump == 1)
+        {
             record(st, now, now.saturating_sub(stopped - 1), true);
         }
     }
-    Verdict::Fine
+    Action::Fine
 }
 
 fn record(st: &ClientState, now: u64, waited: u64, client_stopped: bool) {

@@ -31,7 +31,6 @@ enum { KEEP_READING, RESTART, RETRY_LATER, STOP };
 #define SOL_NETLINK 270
 #endif
 #define NETLINK_NO_ENOBUFS_OPT 5
-#define NLMSG_GOOD(h, n) NLMSG_OK(h, n)
 
 static void die(const char *what) {
 	fprintf(stderr, "repro: %s: %s\n", what, strerror(errno));
