@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::dump::{DumpRecord, HangClass};
 use crate::emit::EmitterRecord;
 use crate::history::History;
-use crate::plan::{DumpMetric, Metric, Plan};
+use crate::plan::{DumpMetric, Expectation, Metric, MetricKey, Plan};
 use crate::receive::Ledger;
 
 /// What one receiver got and lost: the JSON report's per-receiver object.
@@ -143,15 +143,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The outcome of one expectation of participant `name`.
-    fn of(name: &str, check: String, location: &str, passed: bool, measured: u64) -> Self {
-        Outcome {
-            receiver: name.into(),
-            check,
-            location: location.into(),
-            passed,
-            measured: measured.to_string(),
-        }
+    /// The outcomes of participant `name`'s expectations, `measure` giving each figure.
+    fn all<'a, M: MetricKey>(
+        name: &'a str,
+        expectations: &'a [Expectation<M>],
+        measure: impl Fn(M) -> u64 + 'a,
+    ) -> impl Iterator<Item = Outcome> + 'a {
+        expectations.iter().map(move |e| {
+            let got = measure(e.metric);
+            Outcome {
+                receiver: name.into(),
+                check: e.describe(),
+                location: e.location.clone(),
+                passed: e.cmp.holds(got, e.value),
+                measured: got.to_string(),
+            }
+        })
     }
 }
 
@@ -199,29 +206,11 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         .collect();
     let mut outcomes = Vec::new();
     for (rp, res) in plan.receivers.iter().zip(&receivers) {
-        for e in &rp.expectations {
-            let got = res.metric(e.metric);
-            outcomes.push(Outcome::of(
-                &rp.name,
-                e.describe(),
-                &e.location,
-                e.cmp.holds(got, e.value),
-                got,
-            ));
-        }
+        outcomes.extend(Outcome::all(&rp.name, &rp.expectations, |m| res.metric(m)));
     }
     let dumps: Vec<DumpResult> = h.dumps.iter().map(DumpResult::new).collect();
     for (dp, res) in plan.dumps.iter().zip(&dumps) {
-        for e in &dp.expectations {
-            let got = res.metric(e.metric);
-            outcomes.push(Outcome::of(
-                &dp.name,
-                e.describe(),
-                &e.location,
-                e.cmp.holds(got, e.value),
-                got,
-            ));
-        }
+        outcomes.extend(Outcome::all(&dp.name, &dp.expectations, |m| res.metric(m)));
         if let Some(err) = &res.record.error {
             problems.push(format!("dump client `{}`: {err}", dp.name));
         }

@@ -372,15 +372,10 @@ impl Metric {
         (Metric::MaxRmem, "max-rmem"),
         (Metric::RcvbufEffective, "rcvbuf-effective"),
     ];
+}
 
-    /// The scenario-file key.
-    pub fn key(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map(|(_, k)| *k)
-            .unwrap_or("?")
-    }
+impl MetricKey for Metric {
+    const KEYS: &'static [(Self, &'static str)] = &Self::ALL;
 }
 
 /// A comparison operator.
@@ -426,11 +421,30 @@ impl Cmp {
     }
 }
 
-/// `metric OP value`, as a receiver's expectation.
+/// A figure an expectation can test, with its scenario-file key.
+pub trait MetricKey: Copy + PartialEq + 'static {
+    /// Every metric with its key.
+    const KEYS: &'static [(Self, &'static str)];
+
+    /// The scenario-file key.
+    fn key(self) -> &'static str {
+        Self::KEYS
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, k)| k)
+    }
+
+    /// The metric a key names.
+    fn from_key(key: &str) -> Option<Self> {
+        Self::KEYS.iter().find(|(_, k)| *k == key).map(|(m, _)| *m)
+    }
+}
+
+/// `metric OP value`: a receiver's expectation, or with [`DumpMetric`] a dump client's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Expectation {
+pub struct Expectation<M = Metric> {
     /// What is measured.
-    pub metric: Metric,
+    pub metric: M,
     /// How it is compared.
     pub cmp: Cmp,
     /// Against what.
@@ -439,7 +453,7 @@ pub struct Expectation {
     pub location: String,
 }
 
-impl Expectation {
+impl<M: MetricKey> Expectation<M> {
     /// `lost >= 1`.
     pub fn describe(&self) -> String {
         format!("{} {} {}", self.metric.key(), self.cmp.symbol(), self.value)
@@ -582,35 +596,14 @@ impl DumpMetric {
         (DumpMetric::Truncated, "truncated"),
         (DumpMetric::Ebusy, "ebusy"),
     ];
+}
 
-    /// The scenario-file key.
-    pub fn key(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map_or("?", |(_, k)| k)
-    }
+impl MetricKey for DumpMetric {
+    const KEYS: &'static [(Self, &'static str)] = &Self::ALL;
 }
 
 /// `metric OP value` for a dump client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DumpExpectation {
-    /// What is measured.
-    pub metric: DumpMetric,
-    /// How it is compared.
-    pub cmp: Cmp,
-    /// Against what.
-    pub value: u64,
-    /// `file:line:col`, for reports.
-    pub location: String,
-}
-
-impl DumpExpectation {
-    /// `hangs == 0`.
-    pub fn describe(&self) -> String {
-        format!("{} {} {}", self.metric.key(), self.cmp.symbol(), self.value)
-    }
-}
+pub type DumpExpectation = Expectation<DumpMetric>;
 
 /// A client that requests a dump again and again and reads each to NLMSG_DONE, like a
 /// monitoring agent polling the kernel.

@@ -6,7 +6,9 @@
 
 use std::fmt::Write;
 
-use crate::plan::{EmitterKind, PayloadPlan, Plan, RcvbufPlan, Reaction, ReadStart, Schedule};
+use crate::plan::{
+    EmitterKind, MetricKey, PayloadPlan, Plan, RcvbufPlan, Reaction, ReadStart, Schedule,
+};
 use crate::report::ScenarioReport;
 
 const TEMPLATE: &str = include_str!("template.c");

@@ -701,7 +701,7 @@ impl Cx<'_> {
         let expectations = raw
             .expect
             .as_ref()
-            .map(|e| self.expectations(&format!("{path}.expect"), e))
+            .map(|e| self.expectations(&format!("{path}.expect"), e.entries()))
             .unwrap_or_default();
         if self.errors.len() > before {
             return None;
@@ -815,14 +815,16 @@ impl Cx<'_> {
         }
     }
 
-    fn expectations(&mut self, path: &str, e: &RawExpect) -> Vec<Expectation> {
-        e.entries()
+    /// The `expect` table's entries (its raw type rejects unknown keys).
+    fn expectations<M: MetricKey>(
+        &mut self,
+        path: &str,
+        entries: Vec<(&'static str, &Spanned<Quantity>)>,
+    ) -> Vec<Expectation<M>> {
+        entries
             .into_iter()
             .filter_map(|(key, v)| {
-                let metric = Metric::ALL
-                    .iter()
-                    .find(|(_, k)| *k == key)
-                    .map(|(m, _)| *m)?;
+                let metric = M::from_key(key)?;
                 let (cmp, value) = self.comparison(&format!("{path}.{key}"), v)?;
                 Some(Expectation {
                     metric,

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::plan::{
-    Churn, Cmp, DumpPlan, EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode,
-    ReadStart, ReceiverPlan, Schedule,
+    Churn, Cmp, DumpPlan, EmitterKind, EmitterPlan, Expectation, MetricKey, PayloadPlan, Plan,
+    RcvbufPlan, ReadMode, ReadStart, ReceiverPlan, Schedule,
 };
 use crate::units::format_duration;
 
@@ -49,11 +49,12 @@ pub fn to_toml(plan: &Plan, comment: &str) -> String {
 }
 
 /// `expect = { lost = 0, hangs = ">= 1" }`, or nothing when there are none.
-fn expect<'a>(s: &mut String, items: impl Iterator<Item = (&'a str, Cmp, u64)>) {
-    let items: Vec<String> = items
-        .map(|(key, cmp, value)| match cmp {
-            Cmp::Eq => format!("{key} = {value}"),
-            c => format!("{key} = \"{} {value}\"", c.symbol()),
+fn expect<M: MetricKey>(s: &mut String, expectations: &[Expectation<M>]) {
+    let items: Vec<String> = expectations
+        .iter()
+        .map(|e| match e.cmp {
+            Cmp::Eq => format!("{} = {}", e.metric.key(), e.value),
+            c => format!("{} = \"{} {}\"", e.metric.key(), c.symbol(), e.value),
         })
         .collect();
     if !items.is_empty() {
@@ -113,12 +114,7 @@ fn dump(s: &mut String, d: &DumpPlan) {
     ] {
         let _ = writeln!(s, "{key} = \"{}\"", r.name());
     }
-    expect(
-        s,
-        d.expectations
-            .iter()
-            .map(|e| (e.metric.key(), e.cmp, e.value)),
-    );
+    expect(s, &d.expectations);
 }
 
 fn quote(text: &str) -> String {
@@ -233,12 +229,7 @@ fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
     if r.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
     }
-    expect(
-        s,
-        r.expectations
-            .iter()
-            .map(|e| (e.metric.key(), e.cmp, e.value)),
-    );
+    expect(s, &r.expectations);
 }
 
 /// Asserts that `plan` written out and compiled again is `plan` (test helper).

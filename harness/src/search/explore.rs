@@ -122,7 +122,20 @@ impl Property {
         }
     }
 
-    /// Expectations that make `nlstorm run` fail the way the case failed.
+    /// A dump client's expectations that make `nlstorm run` fail the way the case did.
+    pub fn dump_expectations(self, location: &str) -> Vec<crate::plan::DumpExpectation> {
+        match self {
+            Property::NoHang => vec![Expectation {
+                metric: crate::plan::DumpMetric::Hangs,
+                cmp: Cmp::Eq,
+                value: 0,
+                location: location.into(),
+            }],
+            _ => vec![],
+        }
+    }
+
+    /// A receiver's expectations that make `nlstorm run` fail the way the case failed.
     pub fn expectations(self, r: &ReceiverResult, location: &str) -> Vec<Expectation> {
         let e = |metric, value| Expectation {
             metric,
@@ -564,15 +577,8 @@ fn minimal_failure(
     for (rp, res) in plan.receivers.iter_mut().zip(&verdict.receivers) {
         rp.expectations = job.property.expectations(res, "explore");
     }
-    if job.property == Property::NoHang {
-        for d in &mut plan.dumps {
-            d.expectations = vec![crate::plan::DumpExpectation {
-                metric: crate::plan::DumpMetric::Hangs,
-                cmp: Cmp::Eq,
-                value: 0,
-                location: "explore".into(),
-            }];
-        }
+    for d in &mut plan.dumps {
+        d.expectations = job.property.dump_expectations("explore");
     }
     Ok(Failure {
         reason,

@@ -165,25 +165,6 @@ impl Cx<'_> {
         }
     }
 
-    fn dump_expectations(&mut self, path: &str, e: &RawDumpExpect) -> Vec<DumpExpectation> {
-        e.entries()
-            .into_iter()
-            .filter_map(|(key, v)| {
-                let metric = DumpMetric::ALL
-                    .iter()
-                    .find(|(_, k)| *k == key)
-                    .map(|(m, _)| *m)?;
-                let (cmp, value) = self.comparison(&format!("{path}.{key}"), v)?;
-                Some(DumpExpectation {
-                    metric,
-                    cmp,
-                    value,
-                    location: self.map.locate(Some(v.span())),
-                })
-            })
-            .collect()
-    }
-
     pub(super) fn dump(&mut self, path: &str, raw: &RawDump) -> Option<DumpPlan> {
         let before = self.errors.len();
         let request = match raw.request.get_ref().as_str() {
@@ -277,7 +258,7 @@ impl Cx<'_> {
         let expectations = raw
             .expect
             .as_ref()
-            .map(|e| self.dump_expectations(&format!("{path}.expect"), e))
+            .map(|e| self.expectations(&format!("{path}.expect"), e.entries()))
             .unwrap_or_default();
         if self.errors.len() > before {
             return None;
