@@ -82,12 +82,14 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
         } => (c.get(), 1, Default::default()),
         _ => {
             return unsupported(
-                "a broadcast reproducer replays bursts and counted floods, not timed schedules",
+                "a broadcast reproducer replays bursts and counted floods, not timed schedules: use schedule = { kind = \"burst\", size = N }",
             )
         }
     };
     let PayloadPlan::Fixed { bytes: payload } = e.payload else {
-        return unsupported("a broadcast reproducer needs a fixed payload");
+        return unsupported(
+            "a broadcast reproducer needs a fixed payload: write payload = N (bytes)",
+        );
     };
     let reads_late = r.start_reading == ReadStart::EmissionEnd
         || report
@@ -169,7 +171,9 @@ fn dump_defaults(c: &mut String) {
 
 fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupported> {
     let [d] = plan.dumps.as_slice() else {
-        return unsupported("a dump reproducer replays one dump client");
+        return unsupported(
+            "a dump reproducer replays one dump client: keep only the [[dump]] that hung",
+        );
     };
     let Some(result) = report.dumps.iter().find(|x| x.record.name == d.name) else {
         return unsupported("the run has no result for the dump client");
