@@ -21,7 +21,8 @@ pub enum HangClass {
     /// A datagram of the current reply came back with MSG_TRUNC: whatever followed the
     /// cut, NLMSG_DONE included, is gone.
     Truncated,
-    /// The client stopped reading with the kernel's dump half-done (Dump=1, bytes queued).
+    /// The client stopped reading in the middle of a dump, leaving the kernel's dump
+    /// running (Dump=1) or its rest queued unread (Rmem > 0).
     StoppedMidDump,
     /// The evidence fits none of the above.
     Unknown,
@@ -73,10 +74,15 @@ pub fn classify(o: &Observation) -> (HangClass, String) {
         );
     };
     let state = format!("Dump={} Rmem={} Drops={}", row.dump, row.rmem, row.drops);
-    if o.client_stopped && row.dump == 1 {
+    if o.client_stopped && (row.dump == 1 || row.rmem > 0) {
+        let left = if row.dump == 1 {
+            "the kernel's dump still in progress"
+        } else {
+            "the rest of the reply queued for nobody"
+        };
         return (
             HangClass::StoppedMidDump,
-            format!("the client stopped reading while the kernel's dump was in progress ({state})"),
+            format!("the client stopped reading mid-dump, {left} ({state})"),
         );
     }
     if o.truncated_this_dump {
@@ -177,5 +183,10 @@ mod tests {
         s.client_stopped = true;
         assert_eq!(classify(&s).0, HangClass::StoppedMidDump);
         assert!(classify(&s).1.contains("Dump=1 Rmem=8192"));
+        // The kernel may finish queueing the dump before anyone looks: still left unread.
+        let mut done = obs(row(0, 8192, 3));
+        done.client_stopped = true;
+        assert_eq!(classify(&done).0, HangClass::StoppedMidDump);
+        assert!(classify(&done).1.contains("queued for nobody"));
     }
 }

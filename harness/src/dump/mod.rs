@@ -71,7 +71,7 @@ pub fn watch(st: &ClientState, deadline: Duration, t0: Instant) -> Action {
             && crate::procnet::find(st.inode)
                 .ok()
                 .flatten()
-                .is_some_and(|r| r.dump == 1)
+                .is_some_and(|r| r.dump == 1 || r.rmem > 0)
         {
             record(st, now, now.saturating_sub(stopped - 1), true);
         }
