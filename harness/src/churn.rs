@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -141,13 +142,23 @@ pub struct Target {
     pub listener: TcpListener,
 }
 
-/// Runs `churn` until `stop`. `links` are the device names link churn toggles.
+/// Runs `churn` until `stop`. `links` are the device names link churn toggles. `started`
+/// hears once the first change has been made (or churn gave up), so the caller can start
+/// whatever must run under churn only once it does.
 pub fn run(
     churn: &Churn,
     links: &[String],
     target: Option<&Target>,
     stop: &AtomicBool,
+    started: mpsc::SyncSender<()>,
 ) -> ChurnRecord {
+    let mut started = Some(started);
+    let mut first_change_made = move || {
+        if let Some(s) = started.take() {
+            // The caller may have stopped waiting; nothing to do then.
+            let _ = s.send(());
+        }
+    };
     let mut rec = ChurnRecord::default();
     let fail = |rec: &mut ChurnRecord, e: io::Error| {
         rec.errors += 1;
@@ -199,6 +210,7 @@ pub fn run(
                     Err(e) => fail(&mut rec, e),
                 }
                 read_acks(&sock, &mut rec, &mut buf);
+                first_change_made();
                 i += 1;
                 wait_until(start + gap.mul_f64(i as f64), stop);
             }
@@ -222,6 +234,7 @@ pub fn run(
                     }
                     Err(e) => fail(&mut rec, e),
                 }
+                first_change_made();
                 i += 1;
                 wait_until(start + gap.mul_f64(i as f64), stop);
             }

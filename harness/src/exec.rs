@@ -3,7 +3,7 @@
 
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -366,6 +366,10 @@ struct Flooded {
 /// abandoned (and dies with the sandbox process).
 const ABANDON_AFTER: Duration = Duration::from_secs(2);
 
+/// How long dump clients wait for churn's first change. A change takes microseconds; this
+/// only bounds a churn thread that is starved, not one that works.
+const CHURN_START: Duration = Duration::from_secs(2);
+
 /// True when no receiver reads before emission ends and one emitter sends: then the
 /// flood can run on this thread, send by send, and the readers drain afterwards, with the
 /// same outcome as the threaded run and none of its start-up cost (a capacity trial
@@ -475,6 +479,35 @@ fn flood(
         .iter()
         .map(|c| (c.state(), c.plan().call_deadline, c.plan().name.clone()))
         .collect();
+    let churn_stop = Arc::new(AtomicBool::new(false));
+    let target = session.churn_target().map_err(io("prepare socket churn"))?;
+    // Churn starts first and the dump clients wait for its first change: a dump client
+    // that reads events is meant to run under churn, and on a loaded machine a churn
+    // thread scheduled late would let a short client finish before any event exists.
+    let mut churn_started = Vec::new();
+    let churners: Vec<_> = plan
+        .churn
+        .iter()
+        .map(|c| {
+            let (started, heard) = mpsc::sync_channel(1);
+            churn_started.push(heard);
+            let (c, stop, links, target) = (
+                c.clone(),
+                churn_stop.clone(),
+                session.world_links.clone(),
+                target.as_ref().map(|t| t.try_clone()).transpose()?,
+            );
+            thread::Builder::new()
+                .name("churn".into())
+                .spawn(move || crate::churn::run(&c, &links, target.as_ref(), &stop, started))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(io("start a churn thread"))?;
+    for heard in churn_started {
+        // A churn thread that gave up hangs up instead; one that is slow to start is not
+        // waited for past CHURN_START.
+        let _ = heard.recv_timeout(CHURN_START);
+    }
     let dumpers: Vec<_> = clients
         .into_iter()
         .map(|c| {
@@ -485,24 +518,6 @@ fn flood(
         })
         .collect::<Result<_, _>>()
         .map_err(io("start a dump client thread"))?;
-    let churn_stop = Arc::new(AtomicBool::new(false));
-    let target = session.churn_target().map_err(io("prepare socket churn"))?;
-    let churners: Vec<_> = plan
-        .churn
-        .iter()
-        .map(|c| {
-            let (c, stop, links, target) = (
-                c.clone(),
-                churn_stop.clone(),
-                session.world_links.clone(),
-                target.as_ref().map(|t| t.try_clone()).transpose()?,
-            );
-            thread::Builder::new()
-                .name("churn".into())
-                .spawn(move || crate::churn::run(&c, &links, target.as_ref(), &stop))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(io("start a churn thread"))?;
 
     let deadline = shared.t0 + plan.deadline;
     let mut deadline_hit = false;
