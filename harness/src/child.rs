@@ -230,7 +230,7 @@ pub fn child_main() -> i32 {
         }
         Ok(Job::Threshold(job)) => {
             crate::exec::install_wakeup_handler();
-            match search_session(job.emitter)
+            match search_session(job.fixed.emitter)
                 .and_then(|s| crate::search::threshold::threshold(&s, &job))
             {
                 Ok(r) => Answer::Threshold(Box::new(r)),
@@ -255,7 +255,7 @@ pub fn child_main() -> i32 {
         }
         Ok(Job::Sweep { spec, cells }) => {
             crate::exec::install_wakeup_handler();
-            match search_session(spec.emitter).and_then(|s| {
+            match search_session(spec.fixed.emitter).and_then(|s| {
                 crate::search::sweep::run_cells(&s, &spec, &cells, |c| {
                     send_item(&Answer::Cell(Box::new(c)))
                 })

@@ -1,9 +1,11 @@
 //! Argument types shared by the search commands, parsed with the errors a user can act on.
 
-use clap::ValueEnum;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
 
 use nlstorm::plan::{EmitterKind, RcvbufPlan};
-use nlstorm::search::case::GROUP;
+use nlstorm::search::case::{Fixed, Reader, GROUP};
 
 /// Emitter kinds as written on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,5 +52,40 @@ pub fn rcvbuf(plain: Option<u64>, force: Option<u64>) -> RcvbufPlan {
         (_, Some(bytes)) => RcvbufPlan::Force { bytes },
         (Some(bytes), None) => RcvbufPlan::Request { bytes },
         (None, None) => RcvbufPlan::Default,
+    }
+}
+
+/// The flags `threshold` and `sweep` share: the path, the reader, and how long a rate is
+/// held.
+#[derive(Debug, Args)]
+pub struct FixedArgs {
+    /// Path the messages take.
+    #[arg(long, value_enum, default_value = "usersock")]
+    pub emitter: EmitterArg,
+    /// How long each rate is held (threshold --find rate, sweep --rate cells).
+    #[arg(long, value_parser = duration, default_value = "200ms")]
+    pub duration: Duration,
+    /// `none`, or the reader: delay=50us,mode=poll|blocking|batch,batch=32,buffer=4096,start=0s
+    /// (a sweep's --delay axis sets the delay instead).
+    #[arg(long, default_value = "none")]
+    pub reader: String,
+    /// Set NETLINK_NO_ENOBUFS on the receivers.
+    #[arg(long)]
+    pub no_enobufs: bool,
+}
+
+impl FixedArgs {
+    /// These flags with the command's own payload, buffer and burst.
+    pub fn fixed(&self, payload: u64, rcvbuf: RcvbufPlan, burst: u64) -> Result<Fixed, String> {
+        let emitter = self.emitter.kind();
+        Ok(Fixed {
+            emitter,
+            payload: check_payload(emitter, payload)?,
+            rcvbuf,
+            burst,
+            duration: self.duration,
+            reader: Reader::parse(&self.reader)?,
+            no_enobufs: self.no_enobufs,
+        })
     }
 }

@@ -10,11 +10,10 @@ use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::args::{self, EmitterArg};
+use super::args::{self, FixedArgs};
 use nlstorm::child::{self, Answer, Job};
 use nlstorm::exit;
 use nlstorm::search::axis::{parse_axis, Axis, Param, Shard};
-use nlstorm::search::case::Reader;
 use nlstorm::search::svg::sweep_svg;
 use nlstorm::search::sweep::{Cell, SweepEnv, SweepReport, SweepSpec};
 
@@ -39,24 +38,14 @@ pub struct SweepArgs {
     /// Reader delays per message, e.g. 0us,20us,50us (makes the reader active).
     #[arg(long)]
     delay: Option<String>,
-    /// Path the messages take.
-    #[arg(long, value_enum, default_value = "usersock")]
-    emitter: EmitterArg,
     /// Payload when it is not an axis.
     #[arg(long, value_parser = args::size, default_value = "512")]
     fixed_payload: u64,
     /// Burst size for cells with a reader and no --rate axis.
     #[arg(long, default_value = "1000")]
     burst: u64,
-    /// How long each --rate cell sends.
-    #[arg(long, value_parser = args::duration, default_value = "200ms")]
-    duration: Duration,
-    /// Reader when --delay is not an axis: `none` or delay=..,mode=..,buffer=..
-    #[arg(long, default_value = "none")]
-    reader: String,
-    /// NETLINK_NO_ENOBUFS on every receiver.
-    #[arg(long)]
-    no_enobufs: bool,
+    #[command(flatten)]
+    fixed: FixedArgs,
     /// Run only this share of the cells, I/N (for spreading a sweep over machines).
     #[arg(long, value_parser = Shard::parse)]
     shard: Option<Shard>,
@@ -88,16 +77,13 @@ impl SweepArgs {
                 axes.push(parse_axis(param, t)?);
             }
         }
-        let emitter = self.emitter.kind();
         let spec = SweepSpec {
-            emitter,
             axes,
-            payload: args::check_payload(emitter, self.fixed_payload)?,
-            rcvbuf: nlstorm::plan::RcvbufPlan::Default,
-            burst: self.burst.clamp(1, 1 << 20),
-            duration: self.duration,
-            reader: Reader::parse(&self.reader)?,
-            no_enobufs: self.no_enobufs,
+            fixed: self.fixed.fixed(
+                self.fixed_payload,
+                nlstorm::plan::RcvbufPlan::Default,
+                self.burst.clamp(1, 1 << 20),
+            )?,
         };
         spec.validate()?;
         Ok(spec)

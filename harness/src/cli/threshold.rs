@@ -6,10 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::args::{self, EmitterArg};
+use super::args::{self, FixedArgs};
 use nlstorm::child::{self, Answer, Job};
 use nlstorm::exit;
-use nlstorm::search::case::Reader;
 use nlstorm::search::threshold::{Find, ThresholdJob};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,9 +28,8 @@ pub struct ThresholdArgs {
     /// What to find.
     #[arg(long, value_enum, default_value = "burst")]
     find: FindArg,
-    /// Path the messages take.
-    #[arg(long, value_enum, default_value = "usersock")]
-    emitter: EmitterArg,
+    #[command(flatten)]
+    fixed: FixedArgs,
     /// Bytes per message on the wire.
     #[arg(long, value_parser = args::size, default_value = "512")]
     payload: u64,
@@ -44,15 +42,6 @@ pub struct ThresholdArgs {
     /// Messages per burst (with --find rcvbuf).
     #[arg(long)]
     burst: Option<u64>,
-    /// How long each rate is held (with --find rate).
-    #[arg(long, value_parser = args::duration, default_value = "200ms")]
-    duration: Duration,
-    /// `none`, or the reader: delay=50us,mode=poll|blocking|batch,batch=32,buffer=4096,start=0s.
-    #[arg(long, default_value = "none")]
-    reader: String,
-    /// Set NETLINK_NO_ENOBUFS on the receiver.
-    #[arg(long)]
-    no_enobufs: bool,
     /// Trials per value (default: 1 without a reader, where the answer is deterministic; 5 with).
     #[arg(long)]
     trials: Option<u32>,
@@ -63,9 +52,6 @@ pub struct ThresholdArgs {
 
 impl ThresholdArgs {
     fn job(&self) -> Result<ThresholdJob, String> {
-        let kind = self.emitter.kind();
-        let payload = args::check_payload(kind, self.payload)?;
-        let reader = Reader::parse(&self.reader)?;
         let find = match self.find {
             FindArg::Burst => Find::Burst,
             FindArg::Rcvbuf => Find::Rcvbuf,
@@ -90,13 +76,19 @@ impl ThresholdArgs {
             }
             (_, None) => 1,
         };
+        let fixed = self.fixed.fixed(
+            self.payload,
+            args::rcvbuf(self.rcvbuf, self.rcvbuf_force),
+            burst,
+        )?;
+        let reader = fixed.reader;
         if find == Find::Rcvbuf && (self.rcvbuf.is_some() || self.rcvbuf_force.is_some()) {
             return Err("--find rcvbuf searches over the buffer: drop --rcvbuf".into());
         }
         if find == Find::Rate && !reader.active {
             return Err("--find rate needs an active reader, e.g. --reader delay=20us: without one every rate overflows once the queue is full".into());
         }
-        if find == Find::Rate && self.duration.is_zero() {
+        if find == Find::Rate && fixed.duration.is_zero() {
             return Err("--duration must be longer than zero".into());
         }
         let trials = self.trials.unwrap_or(if reader.active { 5 } else { 1 });
@@ -105,13 +97,7 @@ impl ThresholdArgs {
         }
         Ok(ThresholdJob {
             find,
-            emitter: kind,
-            payload,
-            rcvbuf: args::rcvbuf(self.rcvbuf, self.rcvbuf_force),
-            burst,
-            duration: self.duration,
-            reader,
-            no_enobufs: self.no_enobufs,
+            fixed,
             trials,
         })
     }

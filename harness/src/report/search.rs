@@ -16,13 +16,13 @@ fn rcvbuf_text(r: &RcvbufPlan) -> String {
 
 /// A threshold report as a few lines.
 pub fn print_threshold(r: &ThresholdReport) -> String {
-    let j = &r.job;
+    let (j, f) = (&r.job, &r.job.fixed);
     let mut o = String::new();
-    let reader = if j.reader.active {
+    let reader = if f.reader.active {
         format!(
             "reader {:?} delay {}",
-            j.reader.mode,
-            crate::units::format_duration(j.reader.delay)
+            f.reader.mode,
+            crate::units::format_duration(f.reader.delay)
         )
         .to_lowercase()
     } else {
@@ -32,29 +32,29 @@ pub fn print_threshold(r: &ThresholdReport) -> String {
         Find::Burst => (
             "largest burst with no loss",
             "messages",
-            rcvbuf_text(&j.rcvbuf),
+            rcvbuf_text(&f.rcvbuf),
         ),
         Find::Rcvbuf => (
             "smallest SO_RCVBUF request with no loss",
             "bytes",
-            format!("burst {}", j.burst),
+            format!("burst {}", f.burst),
         ),
         Find::Rate => (
             "highest rate with no loss",
             "messages/s",
             format!(
                 "{} for {}",
-                rcvbuf_text(&j.rcvbuf),
-                crate::units::format_duration(j.duration)
+                rcvbuf_text(&f.rcvbuf),
+                crate::units::format_duration(f.duration)
             ),
         ),
     };
     let _ = writeln!(
         o,
         "threshold: {what}\n  {} {} B, {given}, {reader}{}; kernel {}",
-        j.emitter.name(),
-        j.payload,
-        if j.no_enobufs { ", NO_ENOBUFS" } else { "" },
+        f.emitter.name(),
+        f.payload,
+        if f.no_enobufs { ", NO_ENOBUFS" } else { "" },
         r.kernel_release
     );
     let eff = r

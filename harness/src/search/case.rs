@@ -100,6 +100,49 @@ impl Reader {
     }
 }
 
+/// What a threshold search or a sweep holds fixed while it varies one parameter or a
+/// grid of them: the case every value or cell starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fixed {
+    /// Emitter kind.
+    pub emitter: EmitterKind,
+    /// Bytes per message on the wire.
+    pub payload: u32,
+    /// Receive buffer.
+    pub rcvbuf: RcvbufPlan,
+    /// Burst size, where the burst is not what varies.
+    pub burst: u64,
+    /// How long a rate is held.
+    pub duration: Duration,
+    /// The reader (`none`: trials measure an unread queue).
+    pub reader: Reader,
+    /// NETLINK_NO_ENOBUFS.
+    pub no_enobufs: bool,
+}
+
+impl Fixed {
+    /// One receiver taking one burst of `burst` messages.
+    pub fn case(&self) -> Case {
+        Case {
+            emitter: self.emitter,
+            payload: self.payload,
+            schedule: burst(self.burst),
+            receivers: 1,
+            rcvbuf: self.rcvbuf.clone(),
+            no_enobufs: self.no_enobufs,
+            reader: self.reader,
+        }
+    }
+
+    /// `per_sec` messages a second, held for `duration`.
+    pub fn rate(&self, per_sec: u64) -> Schedule {
+        Schedule::Rate {
+            per_sec: per_sec.max(1) as f64,
+            duration: self.duration,
+        }
+    }
+}
+
 /// Everything one trial varies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {

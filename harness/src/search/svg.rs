@@ -39,7 +39,7 @@ pub fn sweep_svg(r: &SweepReport) -> String {
         body,
         r#"<text x="20" y="{}" font-size="16" font-weight="bold">nlstorm sweep: {} on kernel {}</text>"#,
         y + 16.0,
-        esc(r.spec.emitter.name()),
+        esc(r.spec.fixed.emitter.name()),
         esc(&kernel)
     );
     let _ = write!(

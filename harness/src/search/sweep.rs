@@ -7,30 +7,20 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::axis::{grid, Axis, Param, Shard};
-use super::case::{self, burst, overflowing_burst, Case, Reader};
+use super::case::{self, burst, overflowing_burst, Case, Fixed};
 use crate::exec::{ExecError, Session};
 use crate::model::{AdmitRule, BufferFacts, Request};
-use crate::plan::{EmitterKind, RcvbufPlan, Schedule};
+use crate::plan::RcvbufPlan;
 
 /// What a sweep varies and what it holds fixed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
-    /// Emitter kind.
-    pub emitter: EmitterKind,
     /// One to three axes, outermost first.
     pub axes: Vec<Axis>,
-    /// Payload when it is not an axis.
-    pub payload: u32,
-    /// Buffer when rcvbuf is not an axis.
-    pub rcvbuf: RcvbufPlan,
-    /// Burst size for cells with a reader and no rate axis.
-    pub burst: u64,
-    /// How long a rate is held.
-    pub duration: Duration,
-    /// The reader when delay is not an axis (`none`: cells measure unread capacity).
-    pub reader: Reader,
-    /// NETLINK_NO_ENOBUFS.
-    pub no_enobufs: bool,
+    /// What is not an axis. The burst serves cells with a reader and no rate axis; cells
+    /// with nobody reading get a burst that overflows them.
+    #[serde(flatten)]
+    pub fixed: Fixed,
 }
 
 impl SweepSpec {
@@ -50,7 +40,7 @@ impl SweepSpec {
             let (lo, hi) = (a.values[0], *a.values.last().expect("nonempty"));
             match a.param {
                 Param::Payload => {
-                    if let Some(problem) = self.emitter.payload_problem(lo, hi) {
+                    if let Some(problem) = self.fixed.emitter.payload_problem(lo, hi) {
                         return bad(problem);
                     }
                 }
@@ -75,7 +65,7 @@ impl SweepSpec {
     }
 
     fn reader_active(&self) -> bool {
-        self.reader.active || self.has(Param::Delay)
+        self.fixed.reader.active || self.has(Param::Delay)
     }
 
     /// Every cell: `(index, values in axis order)`.
@@ -94,25 +84,12 @@ impl SweepSpec {
     /// The case a cell runs. A cell with nobody reading floods more messages than any
     /// queue of its effective size can hold, so its delivered count is its capacity.
     pub fn case(&self, values: &[u64], facts: &BufferFacts) -> Case {
-        let mut c = Case {
-            emitter: self.emitter,
-            payload: self.payload,
-            schedule: burst(self.burst),
-            receivers: 1,
-            rcvbuf: self.rcvbuf.clone(),
-            no_enobufs: self.no_enobufs,
-            reader: self.reader,
-        };
+        let mut c = self.fixed.case();
         for (a, &v) in self.axes.iter().zip(values) {
             match a.param {
                 Param::Rcvbuf => c.rcvbuf = RcvbufPlan::Request { bytes: v },
                 Param::Payload => c.payload = v as u32,
-                Param::Rate => {
-                    c.schedule = Schedule::Rate {
-                        per_sec: v as f64,
-                        duration: self.duration,
-                    }
-                }
+                Param::Rate => c.schedule = self.fixed.rate(v),
                 Param::Receivers => c.receivers = v as u32,
                 Param::Delay => {
                     c.reader.active = true;
@@ -315,21 +292,25 @@ impl SweepReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{EmitterKind, Schedule};
     use crate::search::axis::parse_axis;
+    use crate::search::case::Reader;
 
     fn spec() -> SweepSpec {
         SweepSpec {
-            emitter: EmitterKind::Usersock { group: 5 },
             axes: vec![
                 parse_axis(Param::Rcvbuf, "0..8MiB:log:24").unwrap(),
                 parse_axis(Param::Payload, "32..16KiB:log:10").unwrap(),
             ],
-            payload: 512,
-            rcvbuf: RcvbufPlan::Default,
-            burst: 1000,
-            duration: Duration::from_millis(200),
-            reader: Reader::NONE,
-            no_enobufs: false,
+            fixed: Fixed {
+                emitter: EmitterKind::Usersock { group: 5 },
+                payload: 512,
+                rcvbuf: RcvbufPlan::Default,
+                burst: 1000,
+                duration: Duration::from_millis(200),
+                reader: Reader::NONE,
+                no_enobufs: false,
+            },
         }
     }
 
@@ -361,7 +342,7 @@ mod tests {
             .push(parse_axis(Param::Rate, "100..1000:lin:3").unwrap());
         assert!(s.validate().unwrap_err().contains("need a reader"));
         let mut s = spec();
-        s.emitter = EmitterKind::KernelUevent;
+        s.fixed.emitter = EmitterKind::KernelUevent;
         assert!(s.validate().unwrap_err().contains("2048"));
         let mut s = spec();
         s.axes.push(parse_axis(Param::Payload, "64").unwrap());

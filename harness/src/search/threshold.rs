@@ -7,15 +7,15 @@
 //! the values between are the band.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::bisect::first_true;
-use super::case::{self, burst, overflowing_burst, Case, Reader, Trial, MAX_BURST};
+use super::case::{self, burst, overflowing_burst, Case, Fixed, Reader, Trial, MAX_BURST};
 use crate::exec::{ExecError, Session};
 use crate::model::{AdmitRule, BufferFacts, Request};
-use crate::plan::{EmitterKind, RcvbufPlan, Schedule};
+use crate::plan::{RcvbufPlan, Schedule};
 
 /// What the search looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,20 +34,10 @@ pub enum Find {
 pub struct ThresholdJob {
     /// What to find.
     pub find: Find,
-    /// Emitter kind.
-    pub emitter: EmitterKind,
-    /// Bytes per message on the wire.
-    pub payload: u32,
-    /// Receive buffer (for `burst` and `rate`).
-    pub rcvbuf: RcvbufPlan,
-    /// Burst size (for `rcvbuf`).
-    pub burst: u64,
-    /// How long a rate is sustained (for `rate`).
-    pub duration: Duration,
-    /// The reader.
-    pub reader: Reader,
-    /// NETLINK_NO_ENOBUFS.
-    pub no_enobufs: bool,
+    /// Everything else: the rcvbuf serves `burst` and `rate`, the burst `rcvbuf`, the
+    /// duration `rate`.
+    #[serde(flatten)]
+    pub fixed: Fixed,
     /// Trials per point.
     pub trials: u32,
 }
@@ -109,25 +99,12 @@ struct Search<'a> {
 
 impl Search<'_> {
     fn case(&self, value: u64) -> Case {
-        let j = self.job;
-        let mut c = Case {
-            emitter: j.emitter,
-            payload: j.payload,
-            schedule: burst(j.burst),
-            receivers: 1,
-            rcvbuf: j.rcvbuf.clone(),
-            no_enobufs: j.no_enobufs,
-            reader: j.reader,
-        };
-        match j.find {
+        let f = &self.job.fixed;
+        let mut c = f.case();
+        match self.job.find {
             Find::Burst => c.schedule = burst(value),
             Find::Rcvbuf => c.rcvbuf = RcvbufPlan::Request { bytes: value },
-            Find::Rate => {
-                c.schedule = Schedule::Rate {
-                    per_sec: value.max(1) as f64,
-                    duration: j.duration,
-                }
-            }
+            Find::Rate => c.schedule = f.rate(value),
         }
         c
     }
@@ -223,9 +200,9 @@ fn band(first_any: u64, first_all: u64) -> Option<(u64, u64)> {
 
 fn find_burst(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport, ExecError> {
     let facts = *s.session.facts();
-    let effective = facts.effective(Request::of(&s.job.rcvbuf).unwrap_or(Request::Default));
+    let effective = facts.effective(Request::of(&s.job.fixed.rcvbuf).unwrap_or(Request::Default));
     let overflow = overflowing_burst(effective);
-    if !s.job.reader.active {
+    if !s.job.fixed.reader.active {
         s.try_value(overflow, 1)?;
         let t = s.last.clone().expect("a trial ran");
         let capacity = t.delivered;
@@ -295,7 +272,7 @@ fn find_rcvbuf(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepo
         let mut rep = s.report(None, None, started);
         rep.note = Some(format!(
             "even SO_RCVBUF={top} (net.core.rmem_max) lost messages: a burst of {} needs SO_RCVBUFFORCE or a faster reader",
-            s.job.burst
+            s.job.fixed.burst
         ));
         return Ok(rep);
     }
@@ -311,7 +288,10 @@ fn find_rcvbuf(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepo
     // The model: the smallest effective size holding the burst unread, as a request.
     let t = s.last.clone().expect("a trial ran");
     let model = t.truesize.map(|ts| {
-        let need = s.session.rule().rcvbuf_for(&vec![ts; s.job.burst as usize]);
+        let need = s
+            .session
+            .rule()
+            .rcvbuf_for(&vec![ts; s.job.fixed.burst as usize]);
         if need <= facts.sock_min_rcvbuf {
             0
         } else {
@@ -321,7 +301,7 @@ fn find_rcvbuf(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepo
     let mut rep = s.report(Some(first_all), band(first_some, first_all), started);
     rep.rcvbuf_effective = Some(facts.effective(Request::Plain(first_all)));
     rep.model = model;
-    if s.job.reader.active {
+    if s.job.fixed.reader.active {
         rep.model_kind = "upper-bound".into();
         rep.agrees = model.map(|m| first_all <= m);
     } else {
@@ -339,7 +319,7 @@ fn find_rate(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport
     let mut flood = s.case(1);
     flood.schedule = Schedule::Flood {
         count: None,
-        duration: Some(s.job.duration),
+        duration: Some(s.job.fixed.duration),
     };
     let (_, _, ft) = case::run(s.session, &flood)?;
     let top = (ft.send_rate as u64).max(2);
@@ -353,9 +333,9 @@ fn find_rate(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport
     let (first_any, first_all) = lossy_edges(s, k, 1, top)?;
     let capacity = unread_capacity(s)?;
     // Fluid bound: the reader drains at most 1/delay, the queue absorbs `capacity` more.
-    let model = (!s.job.reader.delay.is_zero()).then(|| {
-        (1.0 / s.job.reader.delay.as_secs_f64()
-            + capacity as f64 / s.job.duration.as_secs_f64().max(1e-9)) as u64
+    let model = (!s.job.fixed.reader.delay.is_zero()).then(|| {
+        (1.0 / s.job.fixed.reader.delay.as_secs_f64()
+            + capacity as f64 / s.job.fixed.duration.as_secs_f64().max(1e-9)) as u64
     });
     let measured = first_any - 1;
     let mut rep = s.report(Some(measured), band(first_any, first_all), started);
