@@ -26,7 +26,7 @@ use nlstorm::plan::{
 };
 use nlstorm::receive::{Receiver, Shared};
 use nlstorm::search::axis::{parse_axis, Param};
-use nlstorm::search::case::{Fixed, Reader};
+use nlstorm::search::case::Fixed;
 use nlstorm::search::sweep::{run_cells, SweepSpec};
 use nlstorm::search::threshold::{threshold, Find, ThresholdJob};
 
@@ -141,19 +141,6 @@ fn emit(c: &mut Criterion) {
 /// Messages queued per receive measurement: well inside an 8 MiB buffer.
 const QUEUED: u64 = 5000;
 
-/// A usersock flood into an unread queue: what the search benches measure.
-fn unread_usersock() -> Fixed {
-    Fixed {
-        emitter: EmitterKind::Usersock { group: GROUP },
-        payload: 512,
-        rcvbuf: RcvbufPlan::Default,
-        burst: 1000,
-        duration: Duration::from_millis(200),
-        reader: Reader::NONE,
-        no_enobufs: false,
-    }
-}
-
 fn receiver_plan() -> ReceiverPlan {
     ReceiverPlan {
         name: "bench".into(),
@@ -264,7 +251,7 @@ fn search(c: &mut Criterion, session: &Session) {
                 payload: 400,
                 rcvbuf: RcvbufPlan::Request { bytes: 64 * 1024 },
                 burst: 1,
-                ..unread_usersock()
+                ..Fixed::unread(EmitterKind::Usersock { group: GROUP })
             },
             trials: 1,
         };
@@ -278,7 +265,7 @@ fn search(c: &mut Criterion, session: &Session) {
             parse_axis(Param::Rcvbuf, "0..8MiB:log:10").unwrap(),
             parse_axis(Param::Payload, "32..16KiB:log:10").unwrap(),
         ],
-        fixed: unread_usersock(),
+        fixed: Fixed::unread(EmitterKind::Usersock { group: GROUP }),
     };
     let cells = spec.cells();
     assert_eq!(cells.len(), 100);

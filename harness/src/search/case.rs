@@ -121,6 +121,19 @@ pub struct Fixed {
 }
 
 impl Fixed {
+    /// 512-byte messages from `emitter` into an unread default buffer: the CLI's defaults.
+    pub fn unread(emitter: EmitterKind) -> Fixed {
+        Fixed {
+            emitter,
+            payload: 512,
+            rcvbuf: RcvbufPlan::Default,
+            burst: 1000,
+            duration: Duration::from_millis(200),
+            reader: Reader::NONE,
+            no_enobufs: false,
+        }
+    }
+
     /// One receiver taking one burst of `burst` messages.
     pub fn case(&self) -> Case {
         Case {

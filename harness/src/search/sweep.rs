@@ -294,7 +294,6 @@ mod tests {
     use super::*;
     use crate::plan::{EmitterKind, Schedule};
     use crate::search::axis::parse_axis;
-    use crate::search::case::Reader;
 
     fn spec() -> SweepSpec {
         SweepSpec {
@@ -302,15 +301,7 @@ mod tests {
                 parse_axis(Param::Rcvbuf, "0..8MiB:log:24").unwrap(),
                 parse_axis(Param::Payload, "32..16KiB:log:10").unwrap(),
             ],
-            fixed: Fixed {
-                emitter: EmitterKind::Usersock { group: 5 },
-                payload: 512,
-                rcvbuf: RcvbufPlan::Default,
-                burst: 1000,
-                duration: Duration::from_millis(200),
-                reader: Reader::NONE,
-                no_enobufs: false,
-            },
+            fixed: Fixed::unread(EmitterKind::Usersock { group: 5 }),
         }
     }
 
