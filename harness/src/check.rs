@@ -123,6 +123,8 @@ impl DumpResult {
             DumpMetric::Enobufs => r.enobufs,
             DumpMetric::Truncated => r.truncated,
             DumpMetric::Ebusy => r.ebusy,
+            DumpMetric::ShortDumps => r.short_dumps,
+            DumpMetric::ObjectsMissed => r.objects_missed,
         }
     }
 }

@@ -573,11 +573,15 @@ pub enum DumpMetric {
     Truncated,
     /// EBUSY error acks.
     Ebusy,
+    /// Completed dumps that left out objects present throughout (with `verify`).
+    ShortDumps,
+    /// Objects those dumps left out, in total.
+    ObjectsMissed,
 }
 
 impl DumpMetric {
     /// Every metric with its scenario-file key.
-    pub const ALL: [(DumpMetric, &'static str); 14] = [
+    pub const ALL: [(DumpMetric, &'static str); 16] = [
         (DumpMetric::Requests, "requests"),
         (DumpMetric::Completed, "completed"),
         (DumpMetric::CallsStarted, "calls-started"),
@@ -595,6 +599,8 @@ impl DumpMetric {
         (DumpMetric::Enobufs, "enobufs"),
         (DumpMetric::Truncated, "truncated"),
         (DumpMetric::Ebusy, "ebusy"),
+        (DumpMetric::ShortDumps, "short-dumps"),
+        (DumpMetric::ObjectsMissed, "objects-missed"),
     ];
 }
 
@@ -636,6 +642,9 @@ pub struct DumpPlan {
     pub call_deadline: Duration,
     /// What the client does on errors.
     pub policy: DumpPolicy,
+    /// Compare each completed dump with the objects the namespace held before and after
+    /// it (see [`crate::dump::objects`]).
+    pub verify: bool,
     /// What must hold at the end.
     pub expectations: Vec<DumpExpectation>,
 }

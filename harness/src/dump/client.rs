@@ -1,7 +1,7 @@
 //! The dump client's loop: request, read to NLMSG_DONE, react to errors by its policy,
 //! pause, repeat. Every call is in the ledger; the watchdog reads the shared state.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::hang::Hang;
-use super::wire::{headers, NLMSG_DONE, NLMSG_ERROR};
+use super::objects::{self, ObjectId};
+use super::wire::{messages, NLMSG_DONE, NLMSG_ERROR};
 use crate::emit::wait_until;
 use crate::nlsock::{NlSocket, Received, SockOpt};
-use crate::plan::{DumpPlan, RcvbufPlan, Reaction};
+use crate::plan::{DumpPlan, DumpRequest, RcvbufPlan, Reaction};
 
 /// How many recent messages and decisions a client keeps for hang evidence.
 const RECENT: usize = 16;
@@ -102,6 +103,14 @@ pub struct DumpRecord {
     pub error_acks: u64,
     /// Requests re-sent by policy.
     pub restarts: u64,
+    /// Completed dumps compared with the namespace (`verify`).
+    pub verified: u64,
+    /// Of those, dumps that left out objects present throughout.
+    pub short_dumps: u64,
+    /// Objects they left out, in total.
+    pub objects_missed: u64,
+    /// The first short dump, in words.
+    pub first_short: Option<String>,
     /// The client stopped reading by policy.
     pub stopped_by_policy: bool,
     /// The run's deadline ended it.
@@ -198,6 +207,8 @@ impl DumpClient {
                 ..Default::default()
             },
             seq: 0,
+            listed: BTreeSet::new(),
+            before: None,
             buf: vec![
                 0u8;
                 self.plan
@@ -248,6 +259,10 @@ struct Run<'a> {
     stop: &'a AtomicBool,
     rec: DumpRecord,
     seq: u32,
+    /// With `verify`: the objects the current reply has listed, and what the namespace
+    /// held when its request went out.
+    listed: BTreeSet<ObjectId>,
+    before: Option<BTreeSet<ObjectId>>,
     buf: Vec<u8>,
 }
 
@@ -274,6 +289,10 @@ impl Run<'_> {
         self.st.waiting_seq.store(self.seq, Ordering::Release);
         let drops = self.st.sock.meminfo().map_or(0, |m| m.drops);
         self.st.drops_at_request.store(drops, Ordering::Release);
+        if self.plan.verify {
+            self.listed.clear();
+            self.before = self.present();
+        }
         self.rec.requests += 1;
         match self
             .st
@@ -424,10 +443,58 @@ impl Run<'_> {
         }
     }
 
+    /// What the namespace holds now; a failure is noted and skips this dump's check.
+    fn present(&self) -> Option<BTreeSet<ObjectId>> {
+        objects::present(self.plan.request)
+            .map_err(|e| {
+                self.st.note(format!(
+                    "{}: cannot list the namespace's objects: {e}",
+                    ms(self.t0)
+                ))
+            })
+            .ok()
+    }
+
+    /// With `verify`, after NLMSG_DONE: did the dump list everything present throughout?
+    fn judge_dump(&mut self) {
+        let (Some(before), Some(after)) = (self.before.take(), self.present()) else {
+            return;
+        };
+        let c = objects::judge(&before, &after, &self.listed);
+        self.rec.verified += 1;
+        if c.missed.is_empty() {
+            return;
+        }
+        self.rec.short_dumps += 1;
+        self.rec.objects_missed += c.missed.len() as u64;
+        let shown: Vec<String> = c.missed.iter().take(8).map(u32::to_string).collect();
+        let what = format!(
+            "dump seq {} ended with NLMSG_DONE but listed {} objects: {} of the {} present throughout were missing ({} {}{})",
+            self.seq,
+            self.listed.len(),
+            c.missed.len(),
+            c.throughout,
+            match self.plan.request {
+                DumpRequest::Getlink => "ifindex",
+                DumpRequest::InetDiag => "inode",
+            },
+            shown.join(", "),
+            if c.missed.len() > shown.len() { ", ..." } else { "" }
+        );
+        self.st.note(format!("{}: {what}", ms(self.t0)));
+        self.rec.first_short.get_or_insert(what);
+    }
+
     /// Walks one reply datagram; `Some` ends the dump.
     fn datagram(&mut self, len: usize) -> Option<Flow> {
-        let hs = headers(&self.buf[..len]);
-        for h in hs {
+        let buf = std::mem::take(&mut self.buf);
+        let flow = self.walk(&buf[..len]);
+        self.buf = buf;
+        flow
+    }
+
+    fn walk(&mut self, datagram: &[u8]) -> Option<Flow> {
+        for (h, msg) in messages(datagram) {
             if h.seq != self.seq || (h.pid != self.st.portid && h.pid != 0) {
                 self.rec.other_messages += 1;
                 continue;
@@ -435,6 +502,9 @@ impl Run<'_> {
             match (h.kind, h.error) {
                 (NLMSG_DONE, _) => {
                     self.rec.completed += 1;
+                    if self.plan.verify {
+                        self.judge_dump();
+                    }
                     self.st
                         .note(format!("{}: NLMSG_DONE seq {}", ms(self.t0), h.seq));
                     return Some(Flow::Next);
@@ -453,7 +523,12 @@ impl Run<'_> {
                         return Some(f);
                     }
                 }
-                _ => self.rec.messages += 1,
+                _ => {
+                    self.rec.messages += 1;
+                    if self.plan.verify {
+                        self.listed.extend(objects::listed(self.plan.request, msg));
+                    }
+                }
             }
         }
         None

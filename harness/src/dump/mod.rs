@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod hang;
+pub mod objects;
 pub mod wire;
 
 use std::sync::atomic::Ordering;

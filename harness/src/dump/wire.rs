@@ -1,6 +1,7 @@
-//! Dump requests built byte by byte and replies walked header by header: the client only
-//! needs types, flags, sequence numbers and error codes, and the C reproducer writes the
-//! same bytes, so no message library stands between the two.
+//! Dump requests built byte by byte and replies walked header by header: the client's
+//! control flow needs only types, flags, sequence numbers and error codes, and the C
+//! reproducer writes the same bytes. Message bodies are parsed, with the netlink-packet-*
+//! crates, only to name the objects a dump lists (see [`super::objects`]).
 
 use crate::plan::DumpRequest;
 
@@ -68,6 +69,11 @@ pub struct Header {
 /// The headers in the first `len` bytes of `buf`, stopping at anything malformed (a
 /// truncated datagram ends mid-message).
 pub fn headers(buf: &[u8]) -> Vec<Header> {
+    messages(buf).into_iter().map(|(h, _)| h).collect()
+}
+
+/// The whole messages in `buf` with their headers, stopping where [`headers`] stops.
+pub fn messages(buf: &[u8]) -> Vec<(Header, &[u8])> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + NLMSG_HDRLEN <= buf.len() {
@@ -79,13 +85,14 @@ pub fn headers(buf: &[u8]) -> Vec<Header> {
         let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
         let error = (kind == NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
             .then(|| -(u32_at(at + NLMSG_HDRLEN) as i32));
-        out.push(Header {
+        let h = Header {
             kind,
             flags: u16::from_ne_bytes([buf[at + 6], buf[at + 7]]),
             seq: u32_at(at + 8),
             pid: u32_at(at + 12),
             error,
-        });
+        };
+        out.push((h, &buf[at..at + len]));
         at += (len + 3) & !3;
     }
     out

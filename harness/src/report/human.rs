@@ -134,6 +134,16 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             r.ebusy,
             if r.stopped_by_policy { "  (stopped by policy)" } else { "" }
         );
+        if r.verified > 0 {
+            let _ = writeln!(
+                o,
+                "    verified {} dumps against the namespace: {} short, {} objects missed",
+                r.verified, r.short_dumps, r.objects_missed
+            );
+        }
+        if let Some(first) = &r.first_short {
+            let _ = writeln!(o, "    first short dump: {first}");
+        }
         for (class, n) in &d.hang_classes {
             let first = r.hangs.iter().find(|h| h.class.name() == class);
             let _ = writeln!(

@@ -224,6 +224,7 @@ pub struct RawDump {
     pub on_ebusy: Option<Spanned<String>>,
     pub on_truncated: Option<Spanned<String>>,
     pub on_error: Option<Spanned<String>>,
+    pub verify: Option<bool>,
     pub expect: Option<RawDumpExpect>,
 }
 
@@ -253,6 +254,8 @@ pub struct RawDumpExpect {
     pub enobufs: Option<Spanned<Quantity>>,
     pub truncated: Option<Spanned<Quantity>>,
     pub ebusy: Option<Spanned<Quantity>>,
+    pub short_dumps: Option<Spanned<Quantity>>,
+    pub objects_missed: Option<Spanned<Quantity>>,
 }
 
 impl RawDumpExpect {
@@ -275,6 +278,8 @@ impl RawDumpExpect {
             ("enobufs", &self.enobufs),
             ("truncated", &self.truncated),
             ("ebusy", &self.ebusy),
+            ("short-dumps", &self.short_dumps),
+            ("objects-missed", &self.objects_missed),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))

@@ -96,6 +96,9 @@ fn dump(s: &mut String, d: &DumpPlan) {
     if d.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
     }
+    if d.verify {
+        let _ = writeln!(s, "verify = true");
+    }
     if !d.filter.is_empty() {
         let ins: Vec<String> = d
             .filter

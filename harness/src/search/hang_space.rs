@@ -73,6 +73,7 @@ impl Explorable for HangCase {
                 },
                 call_deadline: Duration::from_millis(50),
                 policy: self.policy,
+                verify: false,
                 expectations: vec![],
             }],
             world: WORLD,

@@ -7,28 +7,8 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn dump<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["scenarios"][0]["dumps"]
-        .as_array()
-        .and_then(|ds| ds.iter().find(|d| d["name"] == name))
-        .unwrap_or_else(|| panic!("no dump client {name} in {v}"))
-}
-
 fn hangs(d: &Value) -> &Vec<Value> {
     d["hangs"].as_array().expect("hangs array")
-}
-
-fn run_bundled(name: &str) -> Value {
-    let path = scenarios().join(format!("{name}.toml"));
-    let (code, v, out) = run_scenario(path.to_str().unwrap());
-    assert_eq!(
-        code,
-        0,
-        "{name}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    v
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod accounting;
 mod capacity;
+mod dumps;
 mod hangs;
 mod incident;
 mod input;

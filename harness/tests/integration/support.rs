@@ -39,6 +39,28 @@ pub fn run_scenario(scenario: &str) -> (i32, Value, Output) {
     (code, v, out)
 }
 
+/// Runs the bundled scenario `name`, which must pass; returns its JSON report.
+pub fn run_bundled(name: &str) -> Value {
+    let path = scenarios().join(format!("{name}.toml"));
+    let (code, v, out) = run_scenario(path.to_str().unwrap());
+    assert_eq!(
+        code,
+        0,
+        "{name}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
+/// The dump client `name` in a one-scenario report.
+pub fn dump<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["scenarios"][0]["dumps"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["name"] == name))
+        .unwrap_or_else(|| panic!("no dump client {name} in {v}"))
+}
+
 /// True when sandboxes can be made here; otherwise prints one skip line (or panics in CI).
 pub fn sandbox_or_skip(test: &str) -> bool {
     static CAN: OnceLock<Result<(), String>> = OnceLock::new();

@@ -282,6 +282,7 @@ impl Cx<'_> {
                 on_truncated: on_truncated?,
                 on_error: on_error?,
             },
+            verify: raw.verify.unwrap_or(false),
             expectations,
         })
     }
