@@ -241,7 +241,7 @@ pub fn child_main() -> i32 {
             crate::exec::install_wakeup_handler();
             // Every emitter kind may be drawn: give the session the device for one, and the
             // dump space its links and connections.
-            let world = if job.property == crate::search::explore::Property::NoHang {
+            let world = if job.property.about_dumps() {
                 crate::search::hang_space::WORLD
             } else {
                 Default::default()

@@ -196,8 +196,7 @@ pub fn run(
             }
             // Down, up, add, delete: every kind of RTM_NEWLINK/RTM_DELLINK broadcast.
             let mut buf = vec![0u8; 16 * 1024];
-            let mut i = 0u64;
-            while !stop.load(Ordering::Acquire) {
+            let mut step = |rec: &mut ChurnRecord, i: u64| {
                 let index = indices[(i / 4) as usize % indices.len()];
                 let msg = match i % 4 {
                     0 => set_up_msg(index, false),
@@ -207,14 +206,22 @@ pub fn run(
                 };
                 match sock.send_to_kernel(&msg) {
                     Ok(()) => rec.changes += 1,
-                    Err(e) => fail(&mut rec, e),
+                    Err(e) => fail(rec, e),
                 }
-                read_acks(&sock, &mut rec, &mut buf);
+                read_acks(&sock, rec, &mut buf);
+            };
+            let mut i = 0u64;
+            while !stop.load(Ordering::Acquire) {
+                step(&mut rec, i);
                 first_change_made();
                 i += 1;
                 wait_until(start + gap.mul_f64(i as f64), stop);
             }
-            read_acks(&sock, &mut rec, &mut buf);
+            // Leave the links as found: the next run in the same sandbox (a search's next
+            // trial) must not meet a veth left down, or an nlc0 that already exists.
+            if i % 4 == 1 || i % 4 == 3 {
+                step(&mut rec, i);
+            }
         }
         Churn::Sockets { .. } => {
             let Some(t) = target else {

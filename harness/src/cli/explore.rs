@@ -37,10 +37,10 @@ pub enum ScheduleArg {
 /// Search the space of buffers, payloads, burst shapes and readers for a case that
 /// breaks a property; shrink it to a minimal scenario file and record its seed.
 ///
-/// no-loss, no-enobufs, accounting and model explore broadcasts; no-hang explores dump
-/// clients (request, read and event buffers, rcvbuf, subscriptions, NO_ENOBUFS, socket
-/// filters, policies, link churn). Every dimension is open unless restricted. Exit 1
-/// when a failing case was found.
+/// no-loss, no-enobufs, accounting and model explore broadcasts; no-hang and
+/// complete-dumps explore dump clients (request, read and event buffers, rcvbuf,
+/// subscriptions, NO_ENOBUFS, socket filters, policies, link churn). Every dimension is
+/// open unless restricted. Exit 1 when a failing case was found.
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
     /// What must hold.
@@ -76,7 +76,8 @@ pub struct ExploreArgs {
     /// Only bursts, or only timed schedules.
     #[arg(long, value_enum)]
     schedule: Option<ScheduleArg>,
-    /// no-hang: only dump clients with a socket filter (on) or only without (off).
+    /// no-hang, complete-dumps: only dump clients with a socket filter (on) or only
+    /// without (off).
     #[arg(long, value_enum)]
     filters: Option<OnOff>,
     /// Where the shrunk scenario file goes.
@@ -264,16 +265,27 @@ fn report(
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("failed to create {}", a.out.display()))?;
     let file = a.out.join(format!("{}.toml", f.plan.name));
+    let from_replay = f.seed.is_none() && !replay.is_empty();
+    let found_by = if from_replay {
+        format!(
+            "nlstorm explore --property {}, replaying a seed recorded in {}",
+            a.property.name(),
+            a.regressions.display()
+        )
+    } else {
+        format!(
+            "nlstorm explore --property {} --seed {}",
+            a.property.name(),
+            a.seed
+        )
+    };
     let header = format!(
-        "Minimal case found by: nlstorm explore --property {} --seed {}\nIt broke the property: {}\nRe-run: nlstorm run {}",
-        a.property.name(),
-        a.seed,
+        "Minimal case found by: {found_by}\nIt broke the property: {}\nRe-run: nlstorm run {}",
         f.reason,
         file.display()
     );
     let toml = nlstorm::scenario::to_toml(&f.plan, &header);
     std::fs::write(&file, &toml).with_context(|| format!("failed to write {}", file.display()))?;
-    let from_replay = f.seed.is_none() && !replay.is_empty();
     println!(
         "explore: property {} BROKEN after {} runs ({} failing while shrinking, {:.1}s){}",
         a.property.name(),

@@ -41,6 +41,9 @@ pub enum Property {
     Model,
     /// No dump client hangs (explores the dump space: buffers, filters, policies, churn).
     NoHang,
+    /// Every dump that ends with NLMSG_DONE lists every object present throughout it
+    /// (explores the dump space, each client verifying its dumps).
+    CompleteDumps,
 }
 
 impl Property {
@@ -52,13 +55,31 @@ impl Property {
             Property::Accounting => "accounting",
             Property::Model => "model",
             Property::NoHang => "no-hang",
+            Property::CompleteDumps => "complete-dumps",
         }
+    }
+
+    /// Whether the property is about dump clients (the dump space) rather than
+    /// broadcast receivers.
+    pub fn about_dumps(self) -> bool {
+        matches!(self, Property::NoHang | Property::CompleteDumps)
     }
 
     /// Why `v` breaks the property, if it does; `no_enobufs` is the receivers' setting.
     pub fn broken(self, v: &Verdict, no_enobufs: bool) -> Option<String> {
         if let Some(p) = v.problems.first() {
             return Some(format!("harness problem: {p}"));
+        }
+        if self == Property::CompleteDumps {
+            return v.dumps.iter().find_map(|d| {
+                let r = &d.record;
+                r.first_short.as_ref().map(|first| {
+                    format!(
+                        "dump client {}: {} of {} verified dumps were short; {first}",
+                        r.name, r.short_dumps, r.verified
+                    )
+                })
+            });
         }
         if self == Property::NoHang {
             return v.dumps.iter().find_map(|d| {
@@ -110,7 +131,7 @@ impl Property {
                     None
                 }
             }
-            Property::NoHang => None,
+            Property::NoHang | Property::CompleteDumps => None,
             Property::Model => (r.model == "disagrees").then(|| {
                 format!(
                     "receiver {name}: lost {} where the model predicts {} (capacity {})",
@@ -127,6 +148,12 @@ impl Property {
         match self {
             Property::NoHang => vec![Expectation {
                 metric: crate::plan::DumpMetric::Hangs,
+                cmp: Cmp::Eq,
+                value: 0,
+                location: location.into(),
+            }],
+            Property::CompleteDumps => vec![Expectation {
+                metric: crate::plan::DumpMetric::ShortDumps,
                 cmp: Cmp::Eq,
                 value: 0,
                 location: location.into(),
@@ -152,7 +179,7 @@ impl Property {
                 .predicted_lost
                 .map(|p| vec![e(Metric::Lost, p)])
                 .unwrap_or_default(),
-            Property::NoHang => vec![],
+            Property::NoHang | Property::CompleteDumps => vec![],
         }
     }
 }
@@ -444,9 +471,10 @@ impl Explorable for Case {
 
 /// Runs the exploration in `session`. Progress goes to stderr.
 pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, ExecError> {
-    match job.property {
-        Property::NoHang => search(session, job, super::hang_space::strategy(&job.space)),
-        _ => search(session, job, case_strategy(&job.space)),
+    if job.property.about_dumps() {
+        search(session, job, super::hang_space::strategy(&job.space))
+    } else {
+        search(session, job, case_strategy(&job.space))
     }
 }
 

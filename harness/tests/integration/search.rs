@@ -389,6 +389,50 @@ fn explore_shrinks_a_loss_to_one_receiver_and_one_burst_that_run_reproduces() {
 }
 
 #[test]
+fn explore_finds_a_short_dump_and_shrinks_it_to_the_incident_reader() {
+    if !sandbox_or_skip("explore_finds_a_short_dump") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = nlstorm(
+        &[
+            "explore",
+            "--property",
+            "complete-dumps",
+            "--filters",
+            "off",
+            "--seed",
+            "1",
+            "--no-persist",
+            "--out",
+            "found",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let file = d.join("found/explore-complete-dumps-seed1.toml");
+    let plan = nlstorm::scenario::load(&file).expect("the written scenario is valid");
+    let c = &plan.dumps[0];
+    // Whatever the search drew, a short dump that ends with NLMSG_DONE needs reads smaller
+    // than the kernel's dump parts, read through MSG_TRUNC.
+    assert_eq!(
+        c.policy.on_truncated,
+        nlstorm::plan::Reaction::KeepReading,
+        "{c:?}"
+    );
+    let (code, v, out) = run_scenario(file.to_str().unwrap());
+    assert_eq!(
+        code,
+        1,
+        "nlstorm run must fail the same way: {}",
+        show(&out)
+    );
+    let r = &v["scenarios"][0]["dumps"][0];
+    assert!(u(&r["short_dumps"]) >= 1 && u(&r["truncated"]) >= 1, "{r}");
+}
+
+#[test]
 fn explore_finds_no_accounting_or_model_violation_on_random_floods() {
     if !sandbox_or_skip("explore_accounting_and_model") {
         return;
