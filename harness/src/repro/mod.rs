@@ -166,23 +166,29 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
 
 /// The dump half's constants, unused in a broadcast reproducer.
 fn dump_defaults(c: &mut String) {
-    let _ = writeln!(c, "#define REQUEST 0\n#define VETHS 0\n#define TCP_CONNS 0\n#define COUNT 0\n#define INTERVAL_US 0\n#define READ_BUFFER 4096\n#define EVENT_READ_BUFFER 0\n#define GROUPS 0u\n#define CALL_DEADLINE_MS 100\n#define ON_ENOBUFS KEEP_READING\n#define ON_EBUSY KEEP_READING\n#define ON_TRUNCATED KEEP_READING\n#define ON_ERROR KEEP_READING\n#define EXPECT_CLASS \"\"\nstatic const struct bpf_ins FILTER[] = {{{{0, 0, 0, 0}}}};");
+    let _ = writeln!(c, "#define REQUEST 0\n#define VETHS 0\n#define TCP_CONNS 0\n#define COUNT 0\n#define INTERVAL_US 0\n#define READ_BUFFER 4096\n#define EVENT_READ_BUFFER 0\n#define GROUPS 0u\n#define CALL_DEADLINE_MS 100\n#define ON_ENOBUFS KEEP_READING\n#define ON_EBUSY KEEP_READING\n#define ON_TRUNCATED KEEP_READING\n#define ON_ERROR KEEP_READING\n#define EXPECT_CLASS \"\"\n#define VERIFY 0\n#define EXPECT_SHORT 0\nstatic const struct bpf_ins FILTER[] = {{{{0, 0, 0, 0}}}};");
 }
 
 fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupported> {
     let [d] = plan.dumps.as_slice() else {
         return unsupported(
-            "a dump reproducer replays one dump client: keep only the [[dump]] that hung",
+            "a dump reproducer replays one dump client: keep only the [[dump]] that hung or was short",
         );
     };
     let Some(result) = report.dumps.iter().find(|x| x.record.name == d.name) else {
         return unsupported("the run has no result for the dump client");
     };
-    let Some((class, n)) = result.hang_classes.iter().max_by_key(|(_, n)| **n) else {
-        return unsupported(
-            "the dump client never hung in this run: there is nothing to reproduce",
-        );
-    };
+    // A hang is what a reproducer is for first; a dump that ended short is the other
+    // failure a client can show.
+    let hang = result.hang_classes.iter().max_by_key(|(_, n)| **n);
+    let short = result.record.short_dumps;
+    if hang.is_none() && short == 0 {
+        return unsupported(if d.verify {
+            "the dump client neither hung nor ended a dump short in this run: there is nothing to reproduce"
+        } else {
+            "the dump client never hung in this run (`verify = true` would also check its dumps for missing objects): there is nothing to reproduce"
+        });
+    }
     let (opt, bytes) = rcvbuf(&d.rcvbuf)?;
     let groups = d.groups.iter().fold(0u32, |m, g| m | 1 << (g - 1));
     let mut c = String::new();
@@ -221,11 +227,22 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
         reaction(p.on_truncated),
         reaction(p.on_error)
     );
-    let _ = writeln!(
-        c,
-        "/* Reproduced when a hang of this class is seen. */\n#define EXPECT_CLASS {}",
-        c_str(class)
-    );
+    match hang {
+        Some((class, _)) => {
+            let _ = writeln!(
+                c,
+                "/* Reproduced when a hang of this class is seen. */\n#define EXPECT_CLASS {}\n#define VERIFY {}\n#define EXPECT_SHORT 0",
+                c_str(class),
+                u8::from(d.verify)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                c,
+                "/* Reproduced when a dump ends with NLMSG_DONE but lists fewer objects than were present throughout. */\n#define EXPECT_CLASS \"\"\n#define VERIFY 1\n#define EXPECT_SHORT 1"
+            );
+        }
+    }
     let mut ins = vec!["{0, 0, 0, 0}".to_string()];
     ins.extend(
         d.filter
@@ -233,11 +250,20 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
             .map(|(code, jt, jf, k)| format!("{{{code}, {jt}, {jf}, {k}u}}")),
     );
     let _ = writeln!(c, "/* Socket filter; the first entry is a placeholder. */\nstatic const struct bpf_ins FILTER[] = {{{}}};", ins.join(", "));
-    let first = result.record.hangs.iter().find(|h| h.class.name() == class);
-    let what = format!(
-        "dump client `{}` hung {n} times as {class}{}",
-        d.name,
-        first.map_or(String::new(), |h| format!(": {}", h.reason))
-    );
+    let what = match hang {
+        Some((class, n)) => {
+            let first = result.record.hangs.iter().find(|h| h.class.name() == class);
+            format!(
+                "dump client `{}` hung {n} times as {class}{}",
+                d.name,
+                first.map_or(String::new(), |h| format!(": {}", h.reason))
+            )
+        }
+        None => format!(
+            "dump client `{}` ended {short} dumps short: {}",
+            d.name,
+            result.record.first_short.as_deref().unwrap_or("")
+        ),
+    };
     Ok((c, what))
 }

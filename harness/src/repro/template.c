@@ -8,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
@@ -276,7 +277,7 @@ static int broadcast_case(void) {
 
 static const char *classify(int stopped, int truncated, struct row r, long long drops_at_request) {
 	if (!r.found) return "unknown";
-	if (stopped && r.dump == 1) return "stopped-mid-dump";
+	if (stopped && (r.dump == 1 || r.rmem > 0)) return "stopped-mid-dump";
 	if (truncated) return "truncated";
 	if (r.dump == 1 && r.rmem == 0) return "dump-stalled";
 	if (r.drops > drops_at_request) return "reply-lost";
@@ -295,6 +296,81 @@ static void hang(int fd, int stopped, int truncated, long long drops_at_request,
 	       c, waited, seq, r.dump, r.rmem, r.drops, drops_at_request);
 }
 
+/* ---------------- dump completeness ---------------- */
+
+/* Objects named by the kernel's identifiers: ifindex for links, inode for sockets. A
+ * completed dump must list every object present both before its request and after its
+ * NLMSG_DONE; what came or went in between proves nothing either way. */
+#define MAX_OBJECTS 65536
+struct set { unsigned n; unsigned v[MAX_OBJECTS]; };
+static struct set before, after, listed;
+static int shorts;
+
+static int set_has(const struct set *s, unsigned v) {
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->v[i] == v) return 1;
+	return 0;
+}
+
+static void set_add(struct set *s, unsigned v) {
+	if (v && !set_has(s, v) && s->n < MAX_OBJECTS) s->v[s->n++] = v;
+}
+
+/* What the namespace holds, read another way than the dump: sysfs (mounted privately in
+ * this namespace) for links, /proc/net/tcp for TCP/IPv4 sockets. */
+static void present(struct set *s) {
+	s->n = 0;
+	char path[512], line[512];
+	if (REQUEST == 0) {
+		DIR *d = opendir("/sys/class/net");
+		if (!d) die("open /sys/class/net");
+		for (struct dirent *e; (e = readdir(d));) {
+			if (e->d_name[0] == '.') continue;
+			snprintf(path, sizeof path, "/sys/class/net/%s/ifindex", e->d_name);
+			FILE *f = fopen(path, "r");
+			unsigned i;
+			if (f && fscanf(f, "%u", &i) == 1) set_add(s, i);
+			if (f) fclose(f);
+		}
+		closedir(d);
+		return;
+	}
+	FILE *f = fopen("/proc/net/tcp", "r");
+	if (!f) die("open /proc/net/tcp");
+	if (!fgets(line, sizeof line, f)) die("read /proc/net/tcp"); /* its header */
+	while (fgets(line, sizeof line, f)) {
+		unsigned long inode;
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %lu", &inode) == 1) set_add(s, (unsigned)inode);
+	}
+	fclose(f);
+}
+
+/* The object a reply message lists, or 0. */
+static unsigned listed_object(const struct nlmsghdr *h) {
+	if (REQUEST == 0 && h->nlmsg_type == RTM_NEWLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+		return ((const struct ifinfomsg *)NLMSG_DATA(h))->ifi_index;
+	if (REQUEST == 1 && h->nlmsg_type == 20 && h->nlmsg_len >= NLMSG_LENGTH(72)) {
+		unsigned inode; /* struct inet_diag_msg: idiag_inode is its last field, at 68 */
+		memcpy(&inode, (const char *)NLMSG_DATA(h) + 68, sizeof inode);
+		return inode;
+	}
+	return 0;
+}
+
+static void judge_dump(unsigned seq) {
+	present(&after);
+	unsigned throughout = 0, missed = 0;
+	for (unsigned i = 0; i < before.n; i++) {
+		if (!set_has(&after, before.v[i])) continue;
+		throughout++;
+		if (!set_has(&listed, before.v[i])) missed++;
+	}
+	if (!missed) return;
+	shorts++;
+	printf("SHORT dump seq %u ended with NLMSG_DONE but listed %u objects: %u of the %u present throughout were missing\n",
+	       seq, listed.n, missed, throughout);
+}
+
 static void dump_request(int fd, unsigned seq) {
 	char m[128] = {0};
 	struct nlmsghdr *h = (void *)m;
@@ -310,6 +386,7 @@ static void dump_request(int fd, unsigned seq) {
 		b[0] = AF_INET; b[1] = IPPROTO_TCP;
 		memset(b + 4, 0xff, 4); /* every TCP state */
 	}
+	if (VERIFY) { present(&before); listed.n = 0; }
 	if (send_kernel(fd, m, h->nlmsg_len)) die("send the dump request");
 	requests++;
 }
@@ -382,12 +459,12 @@ static int dump_case(void) {
 				if (mh.msg_flags & MSG_TRUNC) { truncs++; truncated = 1; }
 				for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, n) && !done; h = NLMSG_NEXT(h, n)) {
 					if (h->nlmsg_seq != seq || (h->nlmsg_pid != me.nl_pid && h->nlmsg_pid != 0)) continue;
-					if (h->nlmsg_type == NLMSG_DONE) { done = 1; completed++; }
+					if (h->nlmsg_type == NLMSG_DONE) { done = 1; completed++; if (VERIFY) judge_dump(seq); }
 					else if (h->nlmsg_type == NLMSG_ERROR) {
 						int e = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
 						if (e == EBUSY) { ebusys++; react = ON_EBUSY; }
 						else if (e) react = ON_ERROR;
-					}
+					} else if (VERIFY) set_add(&listed, listed_object(h));
 				}
 				if (!done && react < 0 && (mh.msg_flags & MSG_TRUNC)) react = ON_TRUNCATED;
 			}
@@ -397,14 +474,14 @@ static int dump_case(void) {
 			stopped = 1; /* STOP: leave the socket as it is and look at the kernel's side */
 			usleep(3 * CALL_DEADLINE_MS * 1000);
 			struct row r = netlink_row(fd);
-			if (r.dump == 1) hang(fd, 1, truncated, drops_at_request, seq, 3.0 * CALL_DEADLINE_MS);
+			if (r.dump == 1 || r.rmem > 0) hang(fd, 1, truncated, drops_at_request, seq, 3.0 * CALL_DEADLINE_MS);
 			break;
 		}
 		usleep(INTERVAL_US);
 	}
-	printf("dump client: %d requests, %d completed, %d calls, %d truncated, %d EBUSY, %d ENOBUFS, %d hangs (%d %s)\n",
-	       requests, completed, calls, truncs, ebusys, enobufs_seen, hangs, hangs_expected, EXPECT_CLASS);
-	return hangs_expected == 0;
+	printf("dump client: %d requests, %d completed, %d calls, %d truncated, %d EBUSY, %d ENOBUFS, %d hangs (%d %s), %d short dumps\n",
+	       requests, completed, calls, truncs, ebusys, enobufs_seen, hangs, hangs_expected, EXPECT_CLASS, shorts);
+	return EXPECT_SHORT ? shorts == 0 : hangs_expected == 0;
 }
 
 int main(void) {

@@ -109,6 +109,31 @@ fn an_overrun_reproduces_in_standalone_c_on_every_emitter() {
 }
 
 #[test]
+fn a_short_dump_reproduces_in_standalone_c_with_the_same_count() {
+    if !sandbox_or_skip("a_short_dump_reproduces_in_standalone_c") {
+        return;
+    }
+    // Every 4096-byte read of a 32 KiB dump part is cut; read through, the dump still
+    // ends with NLMSG_DONE. The C program counts links in its own sysfs, not nlstorm's.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("short.toml");
+    std::fs::write(
+        &file,
+        "deadline = \"10s\"\nveths = 40\n[[churn]]\nkind = \"links\"\nper-sec = 200\n[[dump]]\nname = \"agent\"\nrequest = \"getlink\"\ncount = 2\nread-buffer = 4096\nevent-read-buffer = 32768\ngroups = [1]\non-truncated = \"keep-reading\"\nverify = true\nexpect = { short-dumps = 0 }\n",
+    )
+    .unwrap();
+    let (code, out) = build_and_run(&file, dir.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("SHORT dump seq 1 ended with NLMSG_DONE"),
+        "{out}"
+    );
+    // 40 veth pairs and lo were there throughout; the cut reads listed far fewer.
+    assert!(out.contains("of the 81 present throughout"), "{out}");
+    assert!(out.contains("REPRODUCED"), "{out}");
+}
+
+#[test]
 fn cases_it_cannot_replay_or_that_did_not_fail_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("fine.toml");
