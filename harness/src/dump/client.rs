@@ -99,6 +99,9 @@ pub struct DumpRecord {
     pub truncated: u64,
     /// EBUSY error acks.
     pub ebusy: u64,
+    /// EBUSY error acks that arrived for an earlier request, after the client had moved
+    /// on to a newer sequence number (and so could not act on them).
+    pub stale_ebusy: u64,
     /// Other error acks.
     pub error_acks: u64,
     /// Requests re-sent by policy.
@@ -497,6 +500,13 @@ impl Run<'_> {
         for (h, msg) in messages(datagram) {
             if h.seq != self.seq || (h.pid != self.st.portid && h.pid != 0) {
                 self.rec.other_messages += 1;
+                if h.kind == NLMSG_ERROR
+                    && h.error == Some(libc::EBUSY)
+                    && h.pid == self.st.portid
+                    && h.seq < self.seq
+                {
+                    self.rec.stale_ebusy += 1;
+                }
                 continue;
             }
             match (h.kind, h.error) {

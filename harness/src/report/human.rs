@@ -121,7 +121,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         let r = &d.record;
         let _ = writeln!(
             o,
-            "  dump {:<15} {:<9} requests {:>6}  done {:>6}  calls {}/{}  hangs {:>3}  enobufs {}  trunc {}  ebusy {}{}",
+            "  dump {:<15} {:<9} requests {:>6}  done {:>6}  calls {}/{}  hangs {:>3}  enobufs {}  trunc {}  ebusy {}{}{}",
             r.name,
             r.request,
             r.requests,
@@ -132,6 +132,11 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             r.enobufs,
             r.truncated,
             r.ebusy,
+            if r.stale_ebusy > 0 {
+                format!(" (+{} stale)", r.stale_ebusy)
+            } else {
+                String::new()
+            },
             if r.stopped_by_policy { "  (stopped by policy)" } else { "" }
         );
         if r.verified > 0 {

@@ -83,6 +83,10 @@ fn truncation_hangs_are_told_apart_from_a_client_that_stopped_reading() {
         h["observation"]["truncated_this_dump"].as_bool().unwrap(),
         "{h}"
     );
+    // Its restarts were refused while the old dump ran, but every refusal came back after
+    // the client had sent a newer request: none could be acted on.
+    assert!(u(&d["stale_ebusy"]) > 0, "{d}");
+    assert_eq!(u(&d["completed"]), 0, "{d}");
 }
 
 #[test]
