@@ -133,11 +133,7 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
         "#define BURST {burst}L\n#define BURSTS {bursts}L\n#define GAP_US {}",
         gap.as_micros()
     );
-    let _ = writeln!(
-        c,
-        "#define RCVBUF_OPT {opt}\n#define RCVBUF {bytes}LL\n#define NO_ENOBUFS {}",
-        u8::from(r.no_enobufs)
-    );
+    socket_config(&mut c, opt, bytes, r.no_enobufs);
     let _ = writeln!(
         c,
         "/* The expectations that failed in nlstorm's run: reproduced when they fail here. */"
@@ -162,6 +158,15 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
             .join(", ")
     );
     Ok((c, what))
+}
+
+/// The receiving socket's buffer request and NETLINK_NO_ENOBUFS, for either half.
+fn socket_config(c: &mut String, opt: u8, bytes: u64, no_enobufs: bool) {
+    let _ = writeln!(
+        c,
+        "#define RCVBUF_OPT {opt}\n#define RCVBUF {bytes}LL\n#define NO_ENOBUFS {}",
+        u8::from(no_enobufs)
+    );
 }
 
 /// The dump half's constants, unused in a broadcast reproducer.
@@ -193,11 +198,7 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
     let groups = d.groups.iter().fold(0u32, |m, g| m | 1 << (g - 1));
     let mut c = String::new();
     let _ = writeln!(c, "#define MODE 1\n#define EMITTER 0\n#define GROUP 1\n#define PAYLOAD 0\n#define BURST 0L\n#define BURSTS 0L\n#define GAP_US 0");
-    let _ = writeln!(
-        c,
-        "#define RCVBUF_OPT {opt}\n#define RCVBUF {bytes}LL\n#define NO_ENOBUFS {}",
-        u8::from(d.no_enobufs)
-    );
+    socket_config(&mut c, opt, bytes, d.no_enobufs);
     let _ = writeln!(
         c,
         "static const struct expect EXPECT[] = {{{{\"\", \"==\", 0}}}};"

@@ -346,42 +346,47 @@ fn an_interrupted_sweep_resumes_where_it_stopped() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("different sweep"));
 }
 
-#[test]
-fn explore_shrinks_a_loss_to_one_receiver_and_one_burst_that_run_reproduces() {
-    if !sandbox_or_skip("explore_shrinks_a_loss") {
-        return;
-    }
+/// Runs `explore --property P --seed S ARGS` (no persisted seeds), which must find a
+/// failure; loads the shrunk scenario it wrote and runs it, which must fail too. Returns
+/// the scenario and `run`'s report.
+fn explore_then_run(property: &str, seed: &str, args: &[&str]) -> (nlstorm::plan::Plan, Value) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = nlstorm(
-        &[
-            "explore",
-            "--property",
-            "no-loss",
-            "--seed",
-            "7",
-            "--cases",
-            "200",
-            "--no-persist",
-            "--out",
-            "found",
-        ],
-        d,
-    );
+    let mut all = vec![
+        "explore",
+        "--property",
+        property,
+        "--seed",
+        seed,
+        "--no-persist",
+        "--out",
+        "found",
+    ];
+    all.extend_from_slice(args);
+    let o = nlstorm(&all, d);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    let file = d.join("found/explore-no-loss-seed7.toml");
+    let file = d.join(format!("found/explore-{property}-seed{seed}.toml"));
     let plan = nlstorm::scenario::load(&file).expect("the written scenario is valid");
-    assert_eq!(plan.receivers.len(), 1, "{plan:?}");
-    assert!(
-        matches!(plan.emitters[0].schedule, nlstorm::plan::Schedule::Burst { count, .. } if count.get() == 1),
-        "{plan:?}"
-    );
     let (code, v, out) = run_scenario(file.to_str().unwrap());
     assert_eq!(
         code,
         1,
         "nlstorm run must fail the same way: {}",
         show(&out)
+    );
+    (plan, v)
+}
+
+#[test]
+fn explore_shrinks_a_loss_to_one_receiver_and_one_burst_that_run_reproduces() {
+    if !sandbox_or_skip("explore_shrinks_a_loss") {
+        return;
+    }
+    let (plan, v) = explore_then_run("no-loss", "7", &["--cases", "200"]);
+    assert_eq!(plan.receivers.len(), 1, "{plan:?}");
+    assert!(
+        matches!(plan.emitters[0].schedule, nlstorm::plan::Schedule::Burst { count, .. } if count.get() == 1),
+        "{plan:?}"
     );
     let r = &v["scenarios"][0]["receivers"][0];
     assert!(u(&r["lost"]) >= 1, "{r}");
@@ -393,26 +398,7 @@ fn explore_finds_a_short_dump_and_shrinks_it_to_the_incident_reader() {
     if !sandbox_or_skip("explore_finds_a_short_dump") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let o = nlstorm(
-        &[
-            "explore",
-            "--property",
-            "complete-dumps",
-            "--filters",
-            "off",
-            "--seed",
-            "1",
-            "--no-persist",
-            "--out",
-            "found",
-        ],
-        d,
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    let file = d.join("found/explore-complete-dumps-seed1.toml");
-    let plan = nlstorm::scenario::load(&file).expect("the written scenario is valid");
+    let (plan, v) = explore_then_run("complete-dumps", "1", &["--filters", "off"]);
     let c = &plan.dumps[0];
     // Whatever the search drew, a short dump that ends with NLMSG_DONE needs reads smaller
     // than the kernel's dump parts, read through MSG_TRUNC.
@@ -420,13 +406,6 @@ fn explore_finds_a_short_dump_and_shrinks_it_to_the_incident_reader() {
         c.policy.on_truncated,
         nlstorm::plan::Reaction::KeepReading,
         "{c:?}"
-    );
-    let (code, v, out) = run_scenario(file.to_str().unwrap());
-    assert_eq!(
-        code,
-        1,
-        "nlstorm run must fail the same way: {}",
-        show(&out)
     );
     let r = &v["scenarios"][0]["dumps"][0];
     assert!(u(&r["short_dumps"]) >= 1 && u(&r["truncated"]) >= 1, "{r}");
