@@ -70,33 +70,32 @@ impl Property {
         if let Some(p) = v.problems.first() {
             return Some(format!("harness problem: {p}"));
         }
-        if self == Property::CompleteDumps {
-            return v.dumps.iter().find_map(|d| {
-                let r = &d.record;
-                r.first_short.as_ref().map(|first| {
-                    format!(
-                        "dump client {}: {} of {} verified dumps were short; {first}",
-                        r.name, r.short_dumps, r.verified
-                    )
-                })
-            });
-        }
-        if self == Property::NoHang {
-            return v.dumps.iter().find_map(|d| {
-                let r = &d.record;
-                r.hangs.first().map(|h| {
-                    format!(
-                        "dump client {} hung ({}): {}",
-                        r.name,
-                        h.class.name(),
-                        h.reason
-                    )
-                })
-            });
+        if self.about_dumps() {
+            return v.dumps.iter().find_map(|d| self.broken_by_dump(&d.record));
         }
         v.receivers
             .iter()
             .find_map(|r| self.broken_by(r, no_enobufs))
+    }
+
+    fn broken_by_dump(self, r: &crate::dump::DumpRecord) -> Option<String> {
+        match self {
+            Property::NoHang => r.hangs.first().map(|h| {
+                format!(
+                    "dump client {} hung ({}): {}",
+                    r.name,
+                    h.class.name(),
+                    h.reason
+                )
+            }),
+            Property::CompleteDumps => r.first_short.as_ref().map(|first| {
+                format!(
+                    "dump client {}: {} of {} verified dumps were short; {first}",
+                    r.name, r.short_dumps, r.verified
+                )
+            }),
+            _ => None,
+        }
     }
 
     fn broken_by(self, r: &ReceiverResult, no_enobufs: bool) -> Option<String> {
@@ -145,21 +144,17 @@ impl Property {
 
     /// A dump client's expectations that make `nlstorm run` fail the way the case did.
     pub fn dump_expectations(self, location: &str) -> Vec<crate::plan::DumpExpectation> {
-        match self {
-            Property::NoHang => vec![Expectation {
-                metric: crate::plan::DumpMetric::Hangs,
-                cmp: Cmp::Eq,
-                value: 0,
-                location: location.into(),
-            }],
-            Property::CompleteDumps => vec![Expectation {
-                metric: crate::plan::DumpMetric::ShortDumps,
-                cmp: Cmp::Eq,
-                value: 0,
-                location: location.into(),
-            }],
-            _ => vec![],
-        }
+        let metric = match self {
+            Property::NoHang => crate::plan::DumpMetric::Hangs,
+            Property::CompleteDumps => crate::plan::DumpMetric::ShortDumps,
+            _ => return vec![],
+        };
+        vec![Expectation {
+            metric,
+            cmp: Cmp::Eq,
+            value: 0,
+            location: location.into(),
+        }]
     }
 
     /// A receiver's expectations that make `nlstorm run` fail the way the case failed.
