@@ -35,7 +35,7 @@ const PAYLOAD: u32 = 64;
 
 fn flood_plan(count: u64) -> EmitterPlan {
     EmitterPlan {
-        name: "bench".into(),
+        name: nlstorm::plan::Name::internal("bench"),
         kind: EmitterKind::Usersock { group: GROUP },
         schedule: Schedule::Flood {
             count: NonZeroU64::new(count.max(1)),
@@ -143,7 +143,7 @@ const QUEUED: u64 = 5000;
 
 fn receiver_plan() -> ReceiverPlan {
     ReceiverPlan {
-        name: "bench".into(),
+        name: nlstorm::plan::Name::internal("bench"),
         protocol: Protocol::Usersock,
         groups: vec![GROUP],
         rcvbuf: RcvbufPlan::Force { bytes: 8 << 20 },

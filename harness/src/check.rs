@@ -256,7 +256,7 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         Status::Fail
     };
     Verdict {
-        scenario: plan.name.clone(),
+        scenario: plan.name.to_string(),
         status,
         receivers,
         emitters: h.emitters.clone(),
@@ -320,7 +320,7 @@ fn result(
         None => "not-applicable",
     };
     ReceiverResult {
-        name: rp.name.clone(),
+        name: rp.name.to_string(),
         protocol: rp.protocol.name().into(),
         rcvbuf_option: r.setup.rcvbuf_option.clone(),
         rcvbuf_requested: r.setup.rcvbuf_requested,

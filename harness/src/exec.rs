@@ -313,7 +313,7 @@ fn model_receivers(
     let points = cal
         .points()
         .map(|(e, variant, wire_len, truesize)| TruesizePoint {
-            emitter: plan.emitters[usize::from(e)].name.clone(),
+            emitter: plan.emitters[usize::from(e)].name.to_string(),
             variant,
             wire_len,
             truesize,
@@ -477,7 +477,7 @@ fn flood(
 
     let watched: Vec<(Arc<ClientState>, Duration, String)> = clients
         .iter()
-        .map(|c| (c.state(), c.plan().call_deadline, c.plan().name.clone()))
+        .map(|c| (c.state(), c.plan().call_deadline, c.plan().name.to_string()))
         .collect();
     let churn_stop = Arc::new(AtomicBool::new(false));
     let target = session.churn_target().map_err(io("prepare socket churn"))?;
@@ -610,7 +610,7 @@ fn flood(
                 s.join().unwrap_or_default()
             } else {
                 EmitterRecord {
-                    name: e.name.clone(),
+                    name: e.name.to_string(),
                     kind: e.kind.name().into(),
                     first_error: Some(ABANDONED.into()),
                     cut_by_deadline: true,

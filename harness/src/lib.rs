@@ -29,3 +29,4 @@ pub mod scenario;
 pub mod schedule;
 pub mod search;
 pub mod units;
+pub mod untrusted;

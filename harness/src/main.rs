@@ -8,6 +8,53 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+/// A line on stdout, its untrusted text escaped for the terminal; a closed pipe
+/// (`nlstorm ... | head`) is not an error, so a write failure is ignored rather than
+/// panicking as `println!` would.
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
+    }};
+}
+
+/// Text on stdout without a newline added, escaped like [`out!`].
+macro_rules! out_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
+    }};
+}
+
+/// A line on stderr, escaped like [`out!`] and equally quiet about a closed pipe.
+macro_rules! err {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
+    }};
+}
+
+/// Text on stderr without a newline, for progress lines; `raw` is a fixed terminal
+/// control sequence of nlstorm's own (never untrusted text).
+macro_rules! err_raw {
+    (raw $ctl:expr, $($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), "{}{}", $ctl, nlstorm::untrusted::terminal(&format!($($t)*)));
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
+    }};
+}
+
 mod cli;
 
 use nlstorm::child::{self, Answer, Job};
@@ -97,7 +144,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("nlstorm: {e:#}");
+            err!("nlstorm: {e:#}");
             ExitCode::from(exit::HARNESS as u8)
         }
     }
@@ -124,12 +171,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::plan::Plan)>, i32> {
     let files = run::collect(paths).map_err(|e| {
-        eprintln!("nlstorm: {e}");
+        err!("nlstorm: {e}");
         exit::BAD_INPUT
     })?;
     run::load_all(&files).map_err(|errs| {
         for e in errs {
-            eprintln!("{e}");
+            err!("{e}");
         }
         exit::BAD_INPUT
     })
@@ -139,7 +186,7 @@ fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<i32> {
     Ok(match load(paths) {
         Ok(plans) => {
             for (f, p) in plans {
-                println!(
+                out!(
                     "ok  {} ({}: {} emitters, {} receivers)",
                     f.display(),
                     p.name,
@@ -168,7 +215,7 @@ fn cmd_run(
     let tty = std::io::stderr().is_terminal();
     let mut scenarios = Vec::new();
     for (i, (file, plan)) in plans.iter().enumerate() {
-        eprint!(
+        err_raw!(
             "[{}/{}] {} ...{}",
             i + 1,
             plans.len(),
@@ -177,10 +224,10 @@ fn cmd_run(
         );
         let rep = run::run_one(&exe, file, plan, records.as_deref());
         if tty {
-            eprint!("\r\x1b[K");
+            err_raw!(raw "\r\x1b[K", "");
         }
-        print!("{}", report::print_scenario(&rep));
-        println!();
+        out_raw!("{}", report::print_scenario(&rep));
+        out!();
         if rep.exit_code == exit::ENVIRONMENT {
             // Every other scenario would fail the same way.
             scenarios.push(rep);
@@ -190,7 +237,7 @@ fn cmd_run(
     }
     let code = run::combine(scenarios.iter().map(|s| s.exit_code));
     let passed = scenarios.iter().filter(|s| s.exit_code == 0).count();
-    println!("{passed} passed, {} failed", scenarios.len() - passed);
+    out!("{passed} passed, {} failed", scenarios.len() - passed);
     let report = Report {
         nlstorm_version: env!("CARGO_PKG_VERSION").into(),
         exit_code: code,
@@ -213,13 +260,13 @@ fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
     let answer = match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("nlstorm: probe: {}", child::error_chain(&e));
+            err!("nlstorm: probe: {}", child::error_chain(&e));
             return Ok(e.exit_code());
         }
     };
     match answer {
         Answer::Probed(p) => {
-            print!("{}", report::print_probe(&p));
+            out_raw!("{}", report::print_probe(&p));
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&p)?)
                     .with_context(|| format!("failed to write {}", path.display()))?;
@@ -227,7 +274,7 @@ fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
             Ok(exit::PASS)
         }
         Answer::Failed { code, message } => {
-            eprintln!("nlstorm: probe: {message}");
+            err!("nlstorm: probe: {message}");
             Ok(code)
         }
         _ => anyhow::bail!("the sandbox answered a probe with something else"),

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::untrusted::Name;
+
 /// Largest kernel-uevent payload: the kernel builds the environment in a
 /// UEVENT_BUFFER_SIZE (2048-byte) buffer.
 pub const KERNEL_UEVENT_MAX: u64 = 2048;
@@ -15,7 +17,7 @@ pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Scenario name, used for records and test-case names.
-    pub name: String,
+    pub name: Name,
     /// Free text from the scenario file.
     pub description: String,
     /// Seed for every random draw (Poisson gaps, payload sizes).
@@ -230,7 +232,7 @@ pub enum Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmitterPlan {
     /// Name from the scenario.
-    pub name: String,
+    pub name: Name,
     /// Path into the kernel.
     pub kind: EmitterKind,
     /// When to send.
@@ -285,7 +287,7 @@ pub enum ReadMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiverPlan {
     /// Name from the scenario.
-    pub name: String,
+    pub name: Name,
     /// Netlink family.
     pub protocol: Protocol,
     /// Multicast groups joined, 1-based.
@@ -616,7 +618,7 @@ pub type DumpExpectation = Expectation<DumpMetric>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DumpPlan {
     /// Name from the scenario.
-    pub name: String,
+    pub name: Name,
     /// Which dump.
     pub request: DumpRequest,
     /// Dumps to request.

@@ -1,5 +1,6 @@
 //! `nlstorm probe`: the kernel facts the model rests on, measured live in a sandbox.
 
+use crate::untrusted::Name;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -324,7 +325,7 @@ fn probe_emitter(
     run: &RunId,
 ) -> Result<Emitter, ExecError> {
     let plan = EmitterPlan {
-        name: kind.name().into(),
+        name: Name::internal(kind.name()),
         kind,
         schedule: Schedule::Flood {
             count: None,

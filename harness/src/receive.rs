@@ -158,7 +158,7 @@ impl Receiver {
     pub fn open(plan: &ReceiverPlan, request: Request) -> Result<Self, ReceiverError> {
         let err = |what| {
             move |source| ReceiverError {
-                name: plan.name.clone(),
+                name: plan.name.to_string(),
                 what,
                 source,
             }
@@ -187,7 +187,7 @@ impl Receiver {
         }
         sock.bind(&plan.groups).map_err(err("bind to its groups"))?;
         let setup = ReceiverSetup {
-            name: plan.name.clone(),
+            name: plan.name.to_string(),
             protocol: plan.protocol,
             groups: plan.groups.clone(),
             rcvbuf_option: option.into(),

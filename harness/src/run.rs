@@ -57,7 +57,7 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Plan)>, Vec<ScenarioE
 /// Runs one plan and checks it; writes a record under `record_root` if given.
 pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>) -> ScenarioReport {
     let mut rep = ScenarioReport {
-        scenario: plan.name.clone(),
+        scenario: plan.name.to_string(),
         file: file.display().to_string(),
         status: String::new(),
         exit_code: 0,
@@ -117,9 +117,17 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
     if let Some(root) = record_root {
         match crate::record::write(root, file, plan, &history, &rep) {
             Ok(dir) => rep.record_dir = Some(dir.display().to_string()),
-            Err(e) => rep
-                .problems
-                .push(format!("failed to write the run record: {e}")),
+            Err(e) => {
+                // The measurements are in the report, but a record that was asked for and
+                // is missing means results were lost: that is the harness failing.
+                rep.status = status_name(crate::exit::HARNESS).into();
+                rep.exit_code = crate::exit::HARNESS;
+                rep.problems.push(format!(
+                    "failed to write the run record under {}: {} (choose another place with --record-dir DIR, or --no-record)",
+                    root.display(),
+                    crate::child::error_chain(&e)
+                ));
+            }
         }
     }
     rep

@@ -201,7 +201,7 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<i32> {
     let key_space = match a.job(vec![]) {
         Ok(j) => j.space,
         Err(e) => {
-            eprintln!("nlstorm explore: {e}");
+            err!("nlstorm explore: {e}");
             return Ok(exit::BAD_INPUT);
         }
     };
@@ -212,7 +212,7 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<i32> {
         load_regressions(&a.regressions, &key)
     };
     let job = a.job(replay.clone()).expect("validated above");
-    eprintln!(
+    err!(
         "nlstorm explore: property {}, {} new cases from seed {}, {} regression seeds to replay first",
         a.property.name(),
         job.cases,
@@ -224,14 +224,14 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<i32> {
     let answer = match child::run_job(&exe, &Job::Explore(job), a.time + Duration::from_secs(600)) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("nlstorm explore: {}", child::error_chain(&e));
+            err!("nlstorm explore: {}", child::error_chain(&e));
             return Ok(e.exit_code());
         }
     };
     let rep = match answer {
         Answer::Explored(r) => r,
         Answer::Failed { code, message } => {
-            eprintln!("nlstorm explore: {message}");
+            err!("nlstorm explore: {message}");
             return Ok(code);
         }
         _ => anyhow::bail!("the sandbox answered an exploration with something else"),
@@ -246,7 +246,7 @@ fn report(
     rep: &ExploreReport,
 ) -> anyhow::Result<i32> {
     let Some(f) = &rep.failure else {
-        println!(
+        out!(
             "explore: property {} held in {} runs ({:.1}s){}",
             a.property.name(),
             rep.runs,
@@ -286,7 +286,7 @@ fn report(
     );
     let toml = nlstorm::scenario::to_toml(&f.plan, &header);
     std::fs::write(&file, &toml).with_context(|| format!("failed to write {}", file.display()))?;
-    println!(
+    out!(
         "explore: property {} BROKEN after {} runs ({} failing while shrinking, {:.1}s){}",
         a.property.name(),
         rep.runs,
@@ -298,9 +298,9 @@ fn report(
             ""
         }
     );
-    println!("  {}", f.reason);
+    out!("  {}", f.reason);
     for r in &f.receivers {
-        println!(
+        out!(
             "  {}: rcvbuf {} -> {}, sent {}, delivered {}, lost {}, enobufs {}, drops {}, model capacity {}",
             r.name,
             r.rcvbuf_requested.map_or("default".into(), |v| v.to_string()),
@@ -315,7 +315,7 @@ fn report(
     }
     for d in &f.dumps {
         let r = &d.record;
-        println!(
+        out!(
             "  dump {}: requests {}, completed {}, calls {}/{}, hangs {} {:?}",
             r.name,
             r.requests,
@@ -326,10 +326,10 @@ fn report(
             d.hang_classes
         );
     }
-    println!("\n--- {} ---\n{toml}---", file.display());
+    out!("\n--- {} ---\n{toml}---", file.display());
     if let (Some(seed), false) = (&f.seed, a.no_persist) {
         record_seed(&a.regressions, key, seed, &f.reason)?;
-        println!("seed recorded in {}", a.regressions.display());
+        out!("seed recorded in {}", a.regressions.display());
     }
     Ok(exit::FINDING)
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use nlstorm::exit;
 use nlstorm::report::ScenarioReport;
+use nlstorm::untrusted::terminal;
 
 /// Write a standalone C program that reproduces what a run found, without nlstorm.
 ///
@@ -35,7 +36,7 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
         match from_record(&a.path) {
             Ok(x) => x,
             Err(e) => {
-                eprintln!(
+                err!(
                     "nlstorm repro: {} is not a readable run record: {e}",
                     a.path.display()
                 );
@@ -46,40 +47,41 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
         let plan = match nlstorm::scenario::load(&a.path) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("{e}");
+                err!("{e}");
                 return Ok(exit::BAD_INPUT);
             }
         };
         let exe = std::env::current_exe()
             .context("failed to find the nlstorm binary to run the sandbox")?;
-        eprintln!(
+        err!(
             "nlstorm repro: running {} once to see what it finds ...",
             a.path.display()
         );
         let report = nlstorm::run::run_one(&exe, &a.path, &plan, None);
         if let Some(e) = &report.error {
-            eprintln!("nlstorm repro: the run failed: {e}");
+            err!("nlstorm repro: the run failed: {e}");
             return Ok(report.exit_code);
         }
         (plan, report)
     };
-    let c = match nlstorm::repro::generate(&plan, &report, &a.path.display().to_string()) {
+    let repro = match nlstorm::repro::generate(&plan, &report, &a.path.display().to_string()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("nlstorm repro: cannot reproduce {}: {e}", plan.name);
+            err!("nlstorm repro: cannot reproduce {}: {e}", plan.name);
             return Ok(exit::BAD_INPUT);
         }
     };
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("{}-repro.c", plan.name)));
-    std::fs::write(&out, &c).with_context(|| format!("failed to write {}", out.display()))?;
-    let what = c
-        .lines()
-        .find_map(|l| l.strip_prefix(" * What nlstorm saw: "))
-        .unwrap_or("");
-    println!("wrote {}: {what}", out.display());
-    println!(
+    std::fs::write(&out, &repro.source)
+        .with_context(|| format!("failed to write {}", out.display()))?;
+    out!(
+        "wrote {}: {}",
+        out.display(),
+        terminal(&repro.summary.replace('\n', " "))
+    );
+    out!(
         "build and run (as root): cc -O2 -o repro {} && ./repro",
         out.display()
     );

@@ -152,12 +152,12 @@ impl Progress {
             eta
         );
         if self.tty {
-            eprint!("\r\x1b[K{line}");
+            err_raw!(raw "\r\x1b[K", "{line}");
             if self.done == self.total {
-                eprintln!();
+                err!();
             }
         } else if pct / 10 > self.last_pct / 10 || self.done == self.total {
-            eprintln!("{line}");
+            err!("{line}");
         }
         self.last_pct = pct;
     }
@@ -167,7 +167,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     let spec = match a.spec() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("nlstorm sweep: {e}");
+            err!("nlstorm sweep: {e}");
             return Ok(exit::BAD_INPUT);
         }
     };
@@ -180,7 +180,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     let mut cells: Vec<Cell> = Vec::new();
     if partial.exists() {
         if !a.resume {
-            eprintln!(
+            err!(
                 "nlstorm sweep: an interrupted sweep left {}: pass --resume to continue it, or delete it to start over",
                 partial.display()
             );
@@ -189,7 +189,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         cells = match read_partial(&partial, &header) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("nlstorm sweep: {e}");
+                err!("nlstorm sweep: {e}");
                 return Ok(exit::BAD_INPUT);
             }
         };
@@ -202,7 +202,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         }
     } else {
         if a.resume {
-            eprintln!(
+            err!(
                 "nlstorm sweep: --resume: no partial file at {}; starting afresh",
                 partial.display()
             );
@@ -217,7 +217,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         .into_iter()
         .filter(|(i, _)| !have.contains(i))
         .collect();
-    eprintln!(
+    err!(
         "nlstorm sweep: {} cells in the grid, {} in shard {}/{}, {} already done, {} to run",
         spec.cells().len(),
         spec.shard_cells(shard).len(),
@@ -262,13 +262,13 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         match answer {
             Ok(Answer::Swept(e)) => env.push(*e),
             Ok(Answer::Failed { code, message }) => {
-                eprintln!("\nnlstorm sweep: {message}");
+                err!("\nnlstorm sweep: {message}");
                 keep_or_remove(&partial, cells.len());
                 return Ok(code);
             }
             Ok(_) => anyhow::bail!("the sandbox answered a sweep with something else"),
             Err(e) => {
-                eprintln!("\nnlstorm sweep: {}", child::error_chain(&e));
+                err!("\nnlstorm sweep: {}", child::error_chain(&e));
                 keep_or_remove(&partial, cells.len());
                 return Ok(e.exit_code());
             }
@@ -287,7 +287,7 @@ fn keep_or_remove(partial: &Path, finished: usize) {
     if finished == 0 {
         let _ = std::fs::remove_file(partial);
     } else {
-        eprintln!(
+        err!(
             "  {finished} finished cells are kept in {}; rerun with --resume to continue",
             partial.display()
         );
@@ -316,7 +316,7 @@ fn write_outputs(
 /// Prints the summary; the exit code says whether the model held in every cell.
 fn summarise(r: &SweepReport) -> i32 {
     let na = r.cells.len() - r.model_agrees - r.model_disagrees;
-    println!(
+    out!(
         "sweep: {} of {} cells measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
         r.cells.len(),
         r.grid_cells,
@@ -326,14 +326,17 @@ fn summarise(r: &SweepReport) -> i32 {
         na
     );
     for e in &r.environments {
-        println!(
+        out!(
             "  kernel {}: SOCK_MIN_RCVBUF {}, rmem_max {}, rule {:?}",
-            e.kernel_release, e.facts.sock_min_rcvbuf, e.facts.rmem_max, e.admit_rule
+            e.kernel_release,
+            e.facts.sock_min_rcvbuf,
+            e.facts.rmem_max,
+            e.admit_rule
         );
     }
     let names: Vec<&str> = r.spec.axes.iter().map(|a| a.param.name()).collect();
     for c in r.cells.iter().filter(|c| c.model == "disagrees").take(20) {
-        println!(
+        out!(
             "  DISAGREES {:?} = {:?}: measured {} (sent {}), model {}",
             names,
             c.values,
@@ -372,14 +375,14 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
         let text = match std::fs::read_to_string(p) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("nlstorm merge: cannot read {}: {e}", p.display());
+                err!("nlstorm merge: cannot read {}: {e}", p.display());
                 return Ok(exit::BAD_INPUT);
             }
         };
         match serde_json::from_str::<SweepReport>(&text) {
             Ok(r) => reports.push(r),
             Err(e) => {
-                eprintln!(
+                err!(
                     "nlstorm merge: {} is not a sweep JSON file: {e}",
                     p.display()
                 );
@@ -390,7 +393,7 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     let spec = reports[0].spec.clone();
     for (r, p) in reports.iter().zip(&a.inputs).skip(1) {
         if r.spec != spec {
-            eprintln!(
+            err!(
                 "nlstorm merge: {} is a different sweep from {} (axes or fixed values differ)",
                 p.display(),
                 a.inputs[0].display()

@@ -107,29 +107,29 @@ pub fn run(a: ThresholdArgs) -> anyhow::Result<i32> {
     let job = match a.job() {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("nlstorm threshold: {e}");
+            err!("nlstorm threshold: {e}");
             return Ok(exit::BAD_INPUT);
         }
     };
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    eprintln!("nlstorm threshold: searching in a sandbox ...");
+    err!("nlstorm threshold: searching in a sandbox ...");
     let answer = match child::run_job(&exe, &Job::Threshold(job), Duration::from_secs(600)) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("nlstorm threshold: {}", child::error_chain(&e));
+            err!("nlstorm threshold: {}", child::error_chain(&e));
             return Ok(e.exit_code());
         }
     };
     let rep = match answer {
         Answer::Threshold(r) => r,
         Answer::Failed { code, message } => {
-            eprintln!("nlstorm threshold: {message}");
+            err!("nlstorm threshold: {message}");
             return Ok(code);
         }
         _ => anyhow::bail!("the sandbox answered a threshold search with something else"),
     };
-    print!("{}", nlstorm::report::print_threshold(&rep));
+    out_raw!("{}", nlstorm::report::print_threshold(&rep));
     if let Some(p) = a.json {
         std::fs::write(&p, serde_json::to_string_pretty(&rep)?)
             .with_context(|| format!("failed to write {}", p.display()))?;

@@ -205,7 +205,7 @@ impl DumpClient {
             t0,
             stop,
             rec: DumpRecord {
-                name: self.plan.name.clone(),
+                name: self.plan.name.to_string(),
                 request: self.plan.request.name().into(),
                 ..Default::default()
             },

@@ -154,7 +154,7 @@ impl Emitter {
     pub fn run(mut self, t0: Instant, stop: &AtomicBool) -> EmitterRecord {
         let start = t0 + self.plan.start;
         let mut rec = EmitterRecord {
-            name: self.plan.name.clone(),
+            name: self.plan.name.to_string(),
             kind: self.plan.kind.name().into(),
             ..Default::default()
         };

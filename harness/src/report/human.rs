@@ -23,7 +23,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
     );
     if let Some(e) = &s.error {
         let _ = writeln!(o, "  error: {e}");
-        return o;
+        return crate::untrusted::terminal(&o);
     }
     if !s.receivers.is_empty() {
         let _ = writeln!(
@@ -196,7 +196,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
     if let Some(d) = &s.record_dir {
         let _ = writeln!(o, "  record: {d}");
     }
-    o
+    crate::untrusted::terminal(&o)
 }
 
 /// The probe's findings.
@@ -273,5 +273,5 @@ pub fn print_probe(p: &ProbeReport) -> String {
     for c in &p.capacity {
         let _ = writeln!(o, "  {:<17} req {:>6} eff {:>6} payload {:>5} truesize {:>5}: sent {:>4} queued {:>4} (model {})", c.emitter, c.rcvbuf_request, c.rcvbuf_effective, c.payload, c.truesize, c.sent, c.queued, p.admit_rule.map_or(0, |r| r.capacity(c.rcvbuf_effective, c.truesize)));
     }
-    o
+    crate::untrusted::terminal(&o)
 }

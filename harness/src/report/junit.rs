@@ -3,12 +3,9 @@
 
 use super::model::Report;
 
+/// Every string in the document is untrusted (names, messages, a merged record's text).
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    crate::untrusted::xml(s)
 }
 
 /// Renders `report` as JUnit XML.

@@ -10,6 +10,7 @@ use crate::plan::{
     EmitterKind, MetricKey, PayloadPlan, Plan, RcvbufPlan, Reaction, ReadStart, Schedule,
 };
 use crate::report::ScenarioReport;
+use crate::untrusted::{c_comment, c_string};
 
 const TEMPLATE: &str = include_str!("template.c");
 
@@ -42,25 +43,44 @@ fn reaction(r: Reaction) -> &'static str {
     }
 }
 
+/// A generated reproducer.
+#[derive(Debug, Clone)]
+pub struct Reproducer {
+    /// The C program.
+    pub source: String,
+    /// What nlstorm saw, in one line (untrusted text from the run: escape it to print).
+    pub summary: String,
+}
+
 /// The C source reproducing `report` (a run of `plan`), with `source` named in its header.
-pub fn generate(plan: &Plan, report: &ScenarioReport, source: &str) -> Result<String, Unsupported> {
+///
+/// Everything that comes from the scenario or the record is untrusted: text reaches
+/// the C only as a [`c_string`] literal or, in the header comment, through
+/// [`c_comment`]; every other generated token is a number or one of the template's own
+/// names.
+pub fn generate(
+    plan: &Plan,
+    report: &ScenarioReport,
+    source: &str,
+) -> Result<Reproducer, Unsupported> {
     let (config, what) = if plan.dumps.is_empty() {
         broadcast(plan, report)?
     } else {
         dump(plan, report)?
     };
     let header = format!(
-        "/* nlstorm reproducer for `{}` (from {source}), kernel {}.\n * What nlstorm saw: {what}\n *\n * Build: cc -O2 -o repro repro.c\n * Run as root: ./repro\n * Exit 0: reproduced; 1: not reproduced; 2: could not set up.\n * Everything it creates lives in namespaces it unshares and dies with it. */",
-        plan.name,
-        report.kernel_release.as_deref().unwrap_or("?")
+        "/* nlstorm reproducer for `{}` (from {}), kernel {}.\n * What nlstorm saw: {}\n *\n * Build: cc -O2 -o repro repro.c\n * Run as root: ./repro\n * Exit 0: reproduced; 1: not reproduced; 2: could not set up.\n * Everything it creates lives in namespaces it unshares and dies with it. */",
+        c_comment(&plan.name),
+        c_comment(source),
+        c_comment(report.kernel_release.as_deref().unwrap_or("?")),
+        c_comment(&what)
     );
-    Ok(TEMPLATE
-        .replace("/*@HEADER@*/", &header)
-        .replace("/*@CONFIG@*/", &config))
-}
-
-fn c_str(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
+    Ok(Reproducer {
+        source: TEMPLATE
+            .replace("/*@HEADER@*/", &header)
+            .replace("/*@CONFIG@*/", &config),
+        summary: what,
+    })
 }
 
 fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupported> {
@@ -107,7 +127,7 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
     let failed: Vec<_> = report
         .outcomes
         .iter()
-        .filter(|o| !o.passed && o.receiver == r.name)
+        .filter(|o| !o.passed && r.name == o.receiver)
         .collect();
     if failed.is_empty() {
         return unsupported("every expectation held in this run: there is nothing to reproduce");
@@ -119,8 +139,8 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
         .map(|x| {
             format!(
                 "{{{}, {}, {}}}",
-                c_str(x.metric.key()),
-                c_str(x.cmp.symbol()),
+                c_string(x.metric.key()),
+                c_string(x.cmp.symbol()),
                 x.value
             )
         })
@@ -180,7 +200,7 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
             "a dump reproducer replays one dump client: keep only the [[dump]] that hung or was short",
         );
     };
-    let Some(result) = report.dumps.iter().find(|x| x.record.name == d.name) else {
+    let Some(result) = report.dumps.iter().find(|x| d.name == x.record.name) else {
         return unsupported("the run has no result for the dump client");
     };
     // A hang is what a reproducer is for first; a dump that ended short is the other
@@ -233,7 +253,7 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
             let _ = writeln!(
                 c,
                 "/* Reproduced when a hang of this class is seen. */\n#define EXPECT_CLASS {}\n#define VERIFY {}\n#define EXPECT_SHORT 0",
-                c_str(class),
+                c_string(class),
                 u8::from(d.verify)
             );
         }

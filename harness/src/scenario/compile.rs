@@ -16,6 +16,7 @@ use super::raw::*;
 use crate::plan::*;
 use crate::schedule::SendTimes;
 use crate::units::{parse_duration, parse_size};
+use crate::untrusted::Limits;
 
 mod dumps;
 
@@ -57,14 +58,28 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     let dumps_raw: Vec<(String, RawDump)> = cx.array(&root, "dump");
     let churn_raw: Vec<(String, RawChurn)> = cx.array(&root, "churn");
 
-    let default_name = path
-        .file_stem()
-        .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+    // The file's own name is the user's choice, so it is made valid rather than refused.
+    let default_name = Name::sanitised(
+        &path
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned()),
+        "scenario",
+    );
     let (name, description, seed, deadline) = match &header {
         Some(h) => (
-            h.name
-                .as_ref()
-                .map_or(default_name, |n| n.get_ref().clone()),
+            h.name.as_ref().map_or(default_name.clone(), |n| {
+                match Name::new(n.get_ref().as_str()) {
+                    Ok(name) => name,
+                    Err(e) => {
+                        cx.error(
+                            "name",
+                            Some(n.span()),
+                            format!("scenario name {}: {e}", quoted(n.get_ref())),
+                        );
+                        default_name.clone()
+                    }
+                }
+            }),
             h.description.clone().unwrap_or_default(),
             cx.seed(h.seed.as_ref()),
             h.deadline
@@ -141,6 +156,9 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     if let (Some(h), true) = (&header, cx.errors.is_empty()) {
         cx.check_deadline(h, deadline, &emitters, &receivers);
     }
+    if cx.errors.is_empty() {
+        cx.check_limits(&root, &emitters, &receivers, &dumps, churn.len());
+    }
     if !cx.errors.is_empty() {
         return Err(cx.finish());
     }
@@ -157,6 +175,11 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     })
 }
 
+/// A value from the file quoted in a message, its control characters escaped.
+fn quoted(v: &str) -> String {
+    format!("{v:?}")
+}
+
 struct Cx<'a> {
     map: SourceMap<'a>,
     /// Problems with the byte offset they point at, so they can be listed in file order.
@@ -171,6 +194,92 @@ impl Cx<'_> {
 }
 
 impl Cx<'_> {
+    /// The machine-wide bounds of [`Limits`]: counts point at the first table over the
+    /// bound, totals at the file.
+    fn check_limits(
+        &mut self,
+        root: &Spanned<DeValue<'_>>,
+        emitters: &[EmitterPlan],
+        receivers: &[ReceiverPlan],
+        dumps: &[DumpPlan],
+        churn: usize,
+    ) {
+        for (key, n, max) in [
+            ("emitter", emitters.len(), Limits::EMITTERS),
+            ("receiver", receivers.len(), Limits::RECEIVERS),
+            ("dump", dumps.len(), Limits::DUMPS),
+            ("churn", churn, Limits::CHURN),
+        ] {
+            if n > max {
+                let span = root.get_ref().get(key).and_then(|v| {
+                    v.get_ref()
+                        .as_array()
+                        .and_then(|a| a.get(max))
+                        .map(|t| t.span())
+                });
+                self.error(
+                    &format!("{key}[{max}]"),
+                    span,
+                    format!("{n} [[{key}]] tables: a scenario has at most {max}"),
+                );
+            }
+        }
+        let threads = emitters.len() + receivers.len() + dumps.len() + churn;
+        if threads > Limits::THREADS {
+            self.error(
+                "",
+                None,
+                format!(
+                    "{threads} emitters, receivers, dump clients and churn in all: a run starts a thread for each, at most {}",
+                    Limits::THREADS
+                ),
+            );
+        }
+        let read: u64 =
+            receivers
+                .iter()
+                .map(|r| {
+                    let batch = match r.mode {
+                        ReadMode::Batch { size } => u64::from(size.get()),
+                        _ => 1,
+                    };
+                    u64::from(r.read_buffer.get()) * batch
+                })
+                .chain(dumps.iter().map(|d| {
+                    u64::from(d.read_buffer) + u64::from(d.event_read_buffer.unwrap_or(0))
+                }))
+                .sum();
+        if read > Limits::READ_MEMORY {
+            self.error(
+                "",
+                None,
+                format!(
+                    "the read buffers add up to {read} bytes (read-buffer x batch per receiver, plus each dump client's buffers): at most {} (1GiB)",
+                    Limits::READ_MEMORY
+                ),
+            );
+        }
+        let forced: u64 = receivers
+            .iter()
+            .map(|r| &r.rcvbuf)
+            .chain(dumps.iter().map(|d| &d.rcvbuf))
+            .map(|b| match *b {
+                RcvbufPlan::Force { bytes } => 2 * bytes.min(i32::MAX as u64 / 2),
+                _ => 0,
+            })
+            .sum();
+        if forced > Limits::FORCED_QUEUE_MEMORY {
+            self.error(
+                "",
+                None,
+                format!(
+                    "the rcvbuf-force requests let the queues pin {forced} bytes of kernel memory (twice each request): at most {} (4GiB)",
+                    Limits::FORCED_QUEUE_MEMORY
+                ),
+            );
+        }
+    }
+
     fn error(&mut self, key_path: &str, span: Option<Range<usize>>, message: impl Into<String>) {
         let at = span.as_ref().map_or(0, |s| s.start);
         self.errors.push((
@@ -229,6 +338,8 @@ impl Cx<'_> {
             .collect()
     }
 
+    /// Checks an element's name; its plan takes the name only when this recorded no
+    /// error, since any error fails the whole compilation.
     fn unique(
         &mut self,
         seen: &mut HashSet<String>,
@@ -237,15 +348,11 @@ impl Cx<'_> {
         what: &str,
     ) {
         let n = name.get_ref();
-        if n.is_empty()
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if let Err(e) = Name::new(n.as_str()) {
             self.error(
                 &format!("{path}.name"),
                 Some(name.span()),
-                format!("{what} name `{n}` must be non-empty letters, digits, `-` or `_`"),
+                format!("{what} name {}: {e}", quoted(n)),
             );
         } else if !seen.insert(n.clone()) {
             self.error(
@@ -372,7 +479,7 @@ impl Cx<'_> {
             return None;
         }
         Some(EmitterPlan {
-            name: raw.name.get_ref().clone(),
+            name: Name::sanitised(raw.name.get_ref(), "unnamed"),
             kind: kind?,
             schedule: schedule?,
             payload: payload?,
@@ -707,7 +814,7 @@ impl Cx<'_> {
             return None;
         }
         Some(ReceiverPlan {
-            name: raw.name.get_ref().clone(),
+            name: Name::sanitised(raw.name.get_ref(), "unnamed"),
             protocol,
             groups,
             rcvbuf: rcvbuf?,

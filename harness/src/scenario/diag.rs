@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
+use crate::untrusted::terminal_line;
+
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -15,13 +17,16 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// Messages quote the file, which is untrusted: each error prints as one line with its
+/// control characters escaped.
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key_path.is_empty() {
-            write!(f, "{}: {}", self.location, self.message)
+        let line = if self.key_path.is_empty() {
+            format!("{}: {}", self.location, self.message)
         } else {
-            write!(f, "{}: {}: {}", self.location, self.key_path, self.message)
-        }
+            format!("{}: {}: {}", self.location, self.key_path, self.message)
+        };
+        f.write_str(&terminal_line(&line))
     }
 }
 

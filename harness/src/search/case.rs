@@ -2,6 +2,7 @@
 //! burst, buffer, reader), turned into an ordinary [`Plan`]: every trial a search runs is
 //! a scenario `nlstorm run` could run too.
 
+use crate::untrusted::Name;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
@@ -202,13 +203,13 @@ impl Case {
         let span = crate::schedule::SendTimes::span(&self.schedule).unwrap_or_default();
         let (protocol, group) = self.emitter.destination();
         Plan {
-            name: name.into(),
+            name: Name::internal(name),
             description: String::new(),
             seed: 1,
             // Untimed floods of slow paths (sysfs writes) need room; timed ones their span.
             deadline: span + self.reader.start + Duration::from_secs(30),
             emitters: vec![EmitterPlan {
-                name: "flood".into(),
+                name: Name::internal("flood"),
                 kind: self.emitter,
                 schedule: self.schedule.clone(),
                 payload: PayloadPlan::Fixed {
@@ -218,7 +219,7 @@ impl Case {
             }],
             receivers: (0..self.receivers.max(1))
                 .map(|i| ReceiverPlan {
-                    name: format!("r{i}"),
+                    name: Name::internal(format!("r{i}")),
                     protocol,
                     groups: vec![group],
                     rcvbuf: self.rcvbuf.clone(),

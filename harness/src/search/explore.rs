@@ -6,8 +6,10 @@
 //! a `prop_oneof!` towards its first arm and ranges towards their low end: a shrunk case
 //! has one receiver, one burst, no reader unless the failure needs one.
 
+use crate::untrusted::Name;
 use std::any::Any;
 use std::cell::{Cell as StdCell, RefCell};
+use std::io::Write as _;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -518,7 +520,9 @@ where
         }
         runs.set(runs.get() + 1);
         if runs.get().is_multiple_of(25) {
-            eprintln!(
+            // Progress only: a closed stderr must not stop the search.
+            let _ = writeln!(
+                std::io::stderr(),
                 "explore: {} runs, {} failing, {:.1}s",
                 runs.get(),
                 failing.get(),
@@ -592,7 +596,7 @@ fn minimal_failure(
     } else {
         last.map_or(verdict, |(_, v)| v)
     };
-    plan.name = format!("explore-{}-seed{}", job.property.name(), job.seed);
+    plan.name = Name::internal(format!("explore-{}-seed{}", job.property.name(), job.seed));
     plan.description = format!(
         "shrunk by nlstorm explore --property {}: {reason}",
         job.property.name()

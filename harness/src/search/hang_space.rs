@@ -3,6 +3,7 @@
 //! a sandbox with 40 veth pairs and 50 TCP connections. Alternatives are ordered simplest
 //! first, so a shrunk case keeps only what its hang needs.
 
+use crate::untrusted::Name;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -49,14 +50,14 @@ pub struct HangCase {
 impl Explorable for HangCase {
     fn plan(&self, name: &str) -> Plan {
         Plan {
-            name: name.into(),
+            name: Name::internal(name),
             description: String::new(),
             seed: 1,
             deadline: Duration::from_secs(20),
             emitters: vec![],
             receivers: vec![],
             dumps: vec![DumpPlan {
-                name: "agent".into(),
+                name: Name::internal("agent"),
                 request: self.request,
                 count: self.count,
                 interval: Duration::from_millis(2),

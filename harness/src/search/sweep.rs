@@ -253,39 +253,57 @@ impl SweepReport {
         }
     }
 
-    /// The cells as CSV, one row per cell, axis values first.
+    /// The cells as CSV, one row per cell, axis values first. A merged file's text is
+    /// untrusted, so text fields are quoted by the CSV writer and guarded against
+    /// spreadsheet formulas.
     pub fn csv(&self) -> String {
-        let mut out = String::new();
-        for a in &self.spec.axes {
-            out.push_str(a.param.name());
-            out.push(',');
-        }
-        out.push_str("index,sent,delivered,lost,loss_fraction,enobufs,kernel_drops,rcvbuf_effective,truesize,capacity,model_capacity,model,delivered_rate,send_rate,elapsed_ms\n");
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header: Vec<&str> = self.spec.axes.iter().map(|a| a.param.name()).collect();
+        header.extend([
+            "index",
+            "sent",
+            "delivered",
+            "lost",
+            "loss_fraction",
+            "enobufs",
+            "kernel_drops",
+            "rcvbuf_effective",
+            "truesize",
+            "capacity",
+            "model_capacity",
+            "model",
+            "delivered_rate",
+            "send_rate",
+            "elapsed_ms",
+        ]);
         let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+        let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
         for c in &self.cells {
-            for v in &c.values {
-                out.push_str(&format!("{v},"));
-            }
-            out.push_str(&format!(
-                "{},{},{},{},{:.6},{},{},{},{},{},{},{},{:.1},{:.1},{:.3}\n",
-                c.index,
-                c.sent,
-                c.delivered,
-                c.lost,
-                c.loss_fraction,
-                c.enobufs,
-                c.kernel_drops,
-                c.rcvbuf_effective,
+            let mut row: Vec<String> = c.values.iter().map(|v| v.to_string()).collect();
+            row.extend([
+                c.index.to_string(),
+                c.sent.to_string(),
+                c.delivered.to_string(),
+                c.lost.to_string(),
+                format!("{:.6}", c.loss_fraction),
+                c.enobufs.to_string(),
+                c.kernel_drops.to_string(),
+                c.rcvbuf_effective.to_string(),
                 opt(c.truesize),
                 opt(c.capacity),
                 opt(c.model_capacity),
-                c.model,
-                c.delivered_rate,
-                c.send_rate,
-                c.elapsed_ms
-            ));
+                crate::untrusted::csv_field(&c.model),
+                format!("{:.1}", c.delivered_rate),
+                format!("{:.1}", c.send_rate),
+                format!("{:.3}", c.elapsed_ms),
+            ]);
+            rows.push(row);
         }
-        out
+        for r in rows {
+            w.write_record(&r).expect("writing to memory cannot fail");
+        }
+        String::from_utf8(w.into_inner().expect("writing to memory cannot fail"))
+            .expect("every field is UTF-8")
     }
 }
 

@@ -24,12 +24,14 @@ impl Cx<'_> {
             veths: h
                 .veths
                 .as_ref()
-                .and_then(|v| self.small_count("veths", v, 1000))
+                .and_then(|v| self.small_count("veths", v, Limits::VETHS.into()))
                 .unwrap_or(0) as u32,
             tcp_connections: h
                 .tcp_connections
                 .as_ref()
-                .and_then(|v| self.small_count("tcp-connections", v, 10_000))
+                .and_then(|v| {
+                    self.small_count("tcp-connections", v, Limits::TCP_CONNECTIONS.into())
+                })
                 .unwrap_or(0) as u32,
         }
     }
@@ -264,7 +266,7 @@ impl Cx<'_> {
             return None;
         }
         Some(DumpPlan {
-            name: raw.name.get_ref().clone(),
+            name: Name::sanitised(raw.name.get_ref(), "unnamed"),
             request: request?,
             count: count?,
             interval: interval?,

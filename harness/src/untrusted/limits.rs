@@ -1,0 +1,30 @@
+//! Bounds on what one scenario may ask of the machine. A shared scenario file is run as
+//! root on CI machines and qualification rigs; without bounds a typo or a hostile file
+//! could start thousands of threads or pin gigabytes of kernel memory in socket queues.
+
+/// The documented bounds, all enforced when a scenario is compiled (exit 2 above them).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits;
+
+impl Limits {
+    /// `[[emitter]]` tables.
+    pub const EMITTERS: usize = 16;
+    /// `[[receiver]]` tables (the sweep's receivers axis has the same bound).
+    pub const RECEIVERS: usize = 64;
+    /// `[[dump]]` tables.
+    pub const DUMPS: usize = 16;
+    /// `[[churn]]` tables.
+    pub const CHURN: usize = 4;
+    /// Extra veth pairs in the sandbox.
+    pub const VETHS: u32 = 1000;
+    /// Loopback TCP connections in the sandbox (two descriptors each).
+    pub const TCP_CONNECTIONS: u32 = 10_000;
+    /// Worker threads a run starts: one per emitter, receiver, dump client and churn.
+    pub const THREADS: usize = 100;
+    /// User-space read buffers summed over receivers (read buffer x batch) and dump
+    /// clients (request and event buffers), bytes.
+    pub const READ_MEMORY: u64 = 1 << 30;
+    /// Kernel memory the plan's queues may pin: twice every SO_RCVBUFFORCE request
+    /// (rmem_max does not cap those), summed over receivers and dump clients, bytes.
+    pub const FORCED_QUEUE_MEMORY: u64 = 4 << 30;
+}
