@@ -288,3 +288,6 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
     };
     Ok((c, what))
 }
+
+#[cfg(test)]
+mod untrusted_tests;

@@ -15,3 +15,4 @@ mod repro;
 mod rootless;
 mod search;
 mod support;
+mod untrusted;
