@@ -210,6 +210,16 @@ fn cmd_run(
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let outputs = [("--json", &json), ("--junit", &junit)];
+    let checked = outputs
+        .iter()
+        .filter_map(|(flag, p)| p.as_deref().map(|p| cli::args::check_output(flag, p)))
+        .chain(records.as_deref().map(cli::args::check_record_root))
+        .collect::<Result<Vec<()>, String>>();
+    if let Err(e) = checked {
+        err!("nlstorm run: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
     let tty = std::io::stderr().is_terminal();
@@ -228,16 +238,18 @@ fn cmd_run(
         }
         out_raw!("{}", report::print_scenario(&rep));
         out!();
-        if rep.exit_code == exit::ENVIRONMENT {
-            // Every other scenario would fail the same way.
-            scenarios.push(rep);
-            break;
-        }
         scenarios.push(rep);
     }
-    let code = run::combine(scenarios.iter().map(|s| s.exit_code));
-    let passed = scenarios.iter().filter(|s| s.exit_code == 0).count();
-    out!("{passed} passed, {} failed", scenarios.len() - passed);
+    let require_all = std::env::var_os("NLSTORM_REQUIRE_SANDBOX").is_some_and(|v| v == "1");
+    let code = run::overall(&scenarios, require_all);
+    let count = |s: &str| scenarios.iter().filter(|r| r.status == s).count();
+    let (passed, skipped) = (count("pass"), count(run::SKIPPED));
+    let failed = scenarios.len() - passed - skipped;
+    if skipped > 0 {
+        out!("{passed} passed, {failed} failed, {skipped} skipped");
+    } else {
+        out!("{passed} passed, {failed} failed");
+    }
     let report = Report {
         nlstorm_version: env!("CARGO_PKG_VERSION").into(),
         exit_code: code,
@@ -255,6 +267,13 @@ fn cmd_run(
 }
 
 fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
+    if let Some(Err(e)) = json
+        .as_deref()
+        .map(|p| cli::args::check_output("--json", p))
+    {
+        err!("nlstorm probe: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
     let answer = match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)) {

@@ -243,6 +243,39 @@ pub struct EmitterPlan {
     pub start: Duration,
 }
 
+/// The bytes of one SO_RCVBUF or SO_RCVBUFFORCE request, as scenario files and every
+/// CLI flag accept them: 0 to 2147483647 (2GiB - 1). setsockopt(2) reads the value as a
+/// C `int`, so anything larger would reach the kernel as another number (4GiB as 0,
+/// 3GiB as a negative int, which SO_RCVBUFFORCE turns into SOCK_MIN_RCVBUF); such values
+/// are refused rather than silently changed. Requests from 1GiB up are accepted: the
+/// kernel caps them at INT_MAX / 2 before doubling, and the model does the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RcvbufRequest(u32);
+
+/// A request outside [`RcvbufRequest`]'s range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} bytes is not a buffer request: setsockopt takes a C int, so requests are 0..=2147483647 (2GiB - 1)")]
+pub struct RcvbufRangeError(pub u64);
+
+impl RcvbufRequest {
+    /// The largest request: INT_MAX.
+    pub const MAX: u64 = i32::MAX as u64;
+
+    /// Checks the range.
+    pub fn new(bytes: u64) -> Result<Self, RcvbufRangeError> {
+        u32::try_from(bytes)
+            .ok()
+            .filter(|b| u64::from(*b) <= Self::MAX)
+            .map(RcvbufRequest)
+            .ok_or(RcvbufRangeError(bytes))
+    }
+
+    /// The request in bytes.
+    pub fn bytes(self) -> u64 {
+        u64::from(self.0)
+    }
+}
+
 /// What the receiver asks of SO_RCVBUF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]

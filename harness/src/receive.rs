@@ -173,7 +173,7 @@ impl Receiver {
             }
             Request::Force(v) => {
                 sock.set(SockOpt::RcvbufForce(v as u32))
-                    .map_err(err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN)"))?;
+                    .map_err(err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN in the initial user namespace: run as root, or use rcvbuf)"))?;
                 ("SO_RCVBUFFORCE", Some(v))
             }
         };

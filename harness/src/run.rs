@@ -133,13 +133,32 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
     rep
 }
 
+/// The status of a scenario this machine cannot run (no privilege for something it
+/// needs): reported with its reason, and the runner goes on with the next one.
+pub const SKIPPED: &str = "skipped";
+
+/// The exit code of a whole `run`: skipped scenarios do not count, unless every
+/// scenario was skipped or `require_all` (CI, where a skip would hide a broken runner).
+pub fn overall(reports: &[ScenarioReport], require_all: bool) -> i32 {
+    let skipped = reports.iter().filter(|r| r.status == SKIPPED).count();
+    if skipped > 0 && (require_all || skipped == reports.len()) {
+        return crate::exit::ENVIRONMENT;
+    }
+    combine(
+        reports
+            .iter()
+            .filter(|r| r.status != SKIPPED)
+            .map(|r| r.exit_code),
+    )
+}
+
 /// Name of the status for an exit code.
 pub fn status_name(code: i32) -> &'static str {
     match code {
         crate::exit::PASS => "pass",
         crate::exit::FINDING => "fail",
         crate::exit::BAD_INPUT => "bad-input",
-        crate::exit::ENVIRONMENT => "environment-error",
+        crate::exit::ENVIRONMENT => SKIPPED,
         _ => "harness-error",
     }
 }
@@ -163,6 +182,27 @@ pub fn combine(codes: impl IntoIterator<Item = i32>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(status: &str, exit_code: i32) -> ScenarioReport {
+        let mut r: ScenarioReport = serde_json::from_str(include_str!(
+            "../../fixtures/records/overrun-one-receiver/verdict.json"
+        ))
+        .unwrap();
+        r.status = status.into();
+        r.exit_code = exit_code;
+        r
+    }
+
+    #[test]
+    fn skipped_scenarios_do_not_fail_the_run_unless_all_are_or_ci_asks() {
+        let pass = report("pass", 0);
+        let skip = report(SKIPPED, crate::exit::ENVIRONMENT);
+        let fail = report("fail", 1);
+        assert_eq!(overall(&[pass.clone(), skip.clone()], false), 0);
+        assert_eq!(overall(&[fail, skip.clone()], false), 1);
+        assert_eq!(overall(&[skip.clone()], false), 3);
+        assert_eq!(overall(&[pass, skip], true), 3);
+    }
 
     #[test]
     fn severity_order() {

@@ -33,6 +33,15 @@ pub fn size(text: &str) -> Result<u64, String> {
     nlstorm::units::parse_size(text).map_err(|e| e.to_string())
 }
 
+/// A buffer request such as `4KiB`, in the one range every command and scenario file
+/// accepts ([`nlstorm::plan::RcvbufRequest`]).
+pub fn rcvbuf_request(text: &str) -> Result<u64, String> {
+    let bytes = size(text)?;
+    nlstorm::plan::RcvbufRequest::new(bytes)
+        .map(|r| r.bytes())
+        .map_err(|e| e.to_string())
+}
+
 /// A duration such as `200ms`.
 pub fn duration(text: &str) -> Result<std::time::Duration, String> {
     nlstorm::units::parse_duration(text).map_err(|e| e.to_string())
@@ -88,4 +97,45 @@ impl FixedArgs {
             no_enobufs: self.no_enobufs,
         })
     }
+}
+
+/// Fails unless the output `path` (given with `flag`) can be written now: its directory
+/// exists and is writable, and the file, if it exists, is writable. Checked before a run
+/// starts, so that no result is measured only to be lost at the end.
+pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    // Trying is the only honest check: root passes access(2) on a read-only mount.
+    let tried = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        tempfile::Builder::new()
+            .prefix(".nlstorm-write-check")
+            .tempfile_in(dir)
+            .map(drop)
+    };
+    tried.map_err(|e| {
+        format!(
+            "{flag} {}: cannot write there ({e}): choose a writable place",
+            path.display()
+        )
+    })
+}
+
+/// The record root can be made and written, or the message saying what to do instead.
+pub fn check_record_root(root: &std::path::Path) -> Result<(), String> {
+    nlstorm::untrusted::OutDir::create(root)
+        .and_then(|d| d.check_writable())
+        .map_err(|e| {
+            format!(
+                "cannot write run records under {}: {} (choose another place with --record-dir DIR, or --no-record)",
+                root.display(),
+                nlstorm::child::error_chain(&e)
+            )
+        })
 }

@@ -84,9 +84,10 @@ pub struct ExploreArgs {
     #[arg(long, default_value = "nlstorm-explore")]
     out: PathBuf,
     /// Regression file: its seeds for this property and space are replayed first, and a
-    /// new failure's seed is appended.
-    #[arg(long, default_value = "fixtures/explore-regressions.txt")]
-    regressions: PathBuf,
+    /// new failure's seed is appended (default: regressions.txt in the --out directory;
+    /// the repository's fixtures/explore-regressions.txt changes only when named here).
+    #[arg(long)]
+    regressions: Option<PathBuf>,
     /// Neither replay nor record seeds.
     #[arg(long)]
     no_persist: bool,
@@ -135,10 +136,8 @@ impl ExploreArgs {
             rcvbuf: match &self.rcvbuf {
                 Some(t) => {
                     let (lo, hi) = range("rcvbuf", t, args::size)?;
-                    if hi > 1 << 30 {
-                        return Err(format!(
-                            "--rcvbuf {t}: requests above 1GiB are refused by the kernel"
-                        ));
+                    if let Err(e) = nlstorm::plan::RcvbufRequest::new(hi) {
+                        return Err(format!("--rcvbuf {t}: {e}"));
                     }
                     Some((lo, hi))
                 }
@@ -197,7 +196,12 @@ fn load_regressions(path: &Path, key: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn run(a: ExploreArgs) -> anyhow::Result<i32> {
+pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
+    let regressions = a
+        .regressions
+        .clone()
+        .unwrap_or_else(|| a.out.join("regressions.txt"));
+    a.regressions = Some(regressions.clone());
     let key_space = match a.job(vec![]) {
         Ok(j) => j.space,
         Err(e) => {
@@ -209,7 +213,7 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<i32> {
     let replay = if a.no_persist {
         vec![]
     } else {
-        load_regressions(&a.regressions, &key)
+        load_regressions(&regressions, &key)
     };
     let job = a.job(replay.clone()).expect("validated above");
     err!(
@@ -245,6 +249,7 @@ fn report(
     replay: &[String],
     rep: &ExploreReport,
 ) -> anyhow::Result<i32> {
+    let regressions = a.regressions.as_deref().expect("resolved in run");
     let Some(f) = &rep.failure else {
         out!(
             "explore: property {} held in {} runs ({:.1}s){}",
@@ -270,7 +275,7 @@ fn report(
         format!(
             "nlstorm explore --property {}, replaying a seed recorded in {}",
             a.property.name(),
-            a.regressions.display()
+            regressions.display()
         )
     } else {
         format!(
@@ -328,8 +333,11 @@ fn report(
     }
     out!("\n--- {} ---\n{toml}---", file.display());
     if let (Some(seed), false) = (&f.seed, a.no_persist) {
-        record_seed(&a.regressions, key, seed, &f.reason)?;
-        out!("seed recorded in {}", a.regressions.display());
+        record_seed(regressions, key, seed, &f.reason)?;
+        err!(
+            "explore: seed recorded in {}: later runs with the same --regressions replay it first",
+            regressions.display()
+        );
     }
     Ok(exit::FINDING)
 }

@@ -171,6 +171,10 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
             return Ok(exit::BAD_INPUT);
         }
     };
+    if let Err(e) = outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()) {
+        err!("nlstorm sweep: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     let shard = a.shard.unwrap_or(Shard::ALL);
     let header = PartialHeader {
         spec: spec.clone(),
@@ -369,7 +373,25 @@ pub struct MergeArgs {
     svg: Option<PathBuf>,
 }
 
+/// Every file a sweep or merge will write (the JSON, its `.partial`, CSV, SVG) can be
+/// written now.
+fn outputs_writable(json: &Path, csv: Option<&Path>, svg: Option<&Path>) -> Result<(), String> {
+    args::check_output("--json", json)?;
+    args::check_output("--json", &partial_path(json))?;
+    if let Some(p) = csv {
+        args::check_output("--csv", p)?;
+    }
+    if let Some(p) = svg {
+        args::check_output("--svg", p)?;
+    }
+    Ok(())
+}
+
 pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
+    if let Err(e) = outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()) {
+        err!("nlstorm merge: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     let mut reports = Vec::new();
     for p in &a.inputs {
         let text = match std::fs::read_to_string(p) {

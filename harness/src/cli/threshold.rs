@@ -33,11 +33,11 @@ pub struct ThresholdArgs {
     /// Bytes per message on the wire.
     #[arg(long, value_parser = args::size, default_value = "512")]
     payload: u64,
-    /// SO_RCVBUF request (default: no setsockopt, net.core.rmem_default).
-    #[arg(long, value_parser = args::size)]
+    /// SO_RCVBUF request, 0..=2GiB-1 (default: no setsockopt, net.core.rmem_default).
+    #[arg(long, value_parser = args::rcvbuf_request)]
     rcvbuf: Option<u64>,
-    /// SO_RCVBUFFORCE request instead.
-    #[arg(long, value_parser = args::size, conflicts_with = "rcvbuf")]
+    /// SO_RCVBUFFORCE request instead, 0..=2GiB-1.
+    #[arg(long, value_parser = args::rcvbuf_request, conflicts_with = "rcvbuf")]
     rcvbuf_force: Option<u64>,
     /// Messages per burst (with --find rcvbuf).
     #[arg(long)]
@@ -104,6 +104,10 @@ impl ThresholdArgs {
 }
 
 pub fn run(a: ThresholdArgs) -> anyhow::Result<i32> {
+    if let Some(Err(e)) = a.json.as_deref().map(|p| args::check_output("--json", p)) {
+        err!("nlstorm threshold: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     let job = match a.job() {
         Ok(j) => j,
         Err(e) => {

@@ -22,7 +22,12 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         s.elapsed_s.map_or(String::new(), |e| format!(", {e:.3}s"))
     );
     if let Some(e) = &s.error {
-        let _ = writeln!(o, "  error: {e}");
+        let what = if s.status == crate::run::SKIPPED {
+            "skipped"
+        } else {
+            "error"
+        };
+        let _ = writeln!(o, "  {what}: {e}");
         return crate::untrusted::terminal(&o);
     }
     if !s.receivers.is_empty() {

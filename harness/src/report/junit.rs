@@ -14,14 +14,22 @@ pub fn junit(report: &Report) -> String {
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nlstorm\">\n");
     for s in &report.scenarios {
         let failures = s.outcomes.iter().filter(|o| !o.passed).count();
-        let errors = usize::from(s.error.is_some()) + s.problems.len();
-        let tests = s.outcomes.len() + errors;
+        let skipped = s.status == crate::run::SKIPPED;
+        let errors = usize::from(s.error.is_some() && !skipped) + s.problems.len();
+        let tests = s.outcomes.len() + errors + usize::from(skipped);
         x.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n",
+            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{}\" time=\"{:.3}\">\n",
             esc(&s.scenario),
+            usize::from(skipped),
             s.elapsed_s.unwrap_or(0.0)
         ));
-        if let Some(e) = &s.error {
+        if let (true, Some(why)) = (skipped, &s.error) {
+            x.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"run\">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                esc(&s.scenario),
+                esc(why)
+            ));
+        } else if let Some(e) = &s.error {
             x.push_str(&format!("    <testcase classname=\"{}\" name=\"run\">\n      <error message=\"{}\" type=\"{}\"/>\n    </testcase>\n", esc(&s.scenario), esc(e), esc(&s.status)));
         }
         for p in &s.problems {
@@ -102,5 +110,29 @@ mod tests {
             "{x}"
         );
         assert!(x.contains("name=\"r: enobufs &gt;= 1\"/>"), "{x}");
+    }
+
+    #[test]
+    fn a_skipped_scenario_is_a_skipped_test_case() {
+        let mut s: ScenarioReport = serde_json::from_str(include_str!(
+            "../../../fixtures/records/overrun-one-receiver/verdict.json"
+        ))
+        .unwrap();
+        s.status = crate::run::SKIPPED.into();
+        s.outcomes.clear();
+        s.error = Some("failed to set SO_RCVBUFFORCE (needs CAP_NET_ADMIN)".into());
+        let x = junit(&Report {
+            nlstorm_version: "0".into(),
+            exit_code: 0,
+            scenarios: vec![s],
+        });
+        assert!(
+            x.contains("tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"1\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("<skipped message=\"failed to set SO_RCVBUFFORCE (needs CAP_NET_ADMIN)\"/>"),
+            "{x}"
+        );
     }
 }

@@ -409,6 +409,18 @@ impl Cx<'_> {
         }
     }
 
+    /// A size that is a buffer request: in [`RcvbufRequest`]'s range.
+    fn rcvbuf_request(&mut self, key_path: &str, v: &Spanned<Quantity>) -> Option<u64> {
+        let n = self.size(key_path, v)?;
+        match RcvbufRequest::new(n) {
+            Ok(r) => Some(r.bytes()),
+            Err(e) => {
+                self.error(key_path, Some(v.span()), e.to_string());
+                None
+            }
+        }
+    }
+
     fn count(&mut self, key_path: &str, v: &Spanned<i64>) -> Option<NonZeroU64> {
         let n = NonZeroU64::new(u64::try_from(*v.get_ref()).unwrap_or(0));
         if n.is_none() {
@@ -851,24 +863,15 @@ impl Cx<'_> {
             );
             return None;
         }
-        let limit = |cx: &mut Self, key: &str, v: &Spanned<Quantity>| {
-            let n = cx.size(&format!("{path}.{key}"), v)?;
-            // setsockopt takes an int; larger requests are an error in the file, not a clamp.
-            if n > i32::MAX as u64 {
-                cx.error(
-                    &format!("{path}.{key}"),
-                    Some(v.span()),
-                    "must fit in a C int (at most 2GiB - 1)",
-                );
-                return None;
-            }
-            Some(n)
-        };
         if let Some(v) = &raw.rcvbuf {
-            return limit(self, "rcvbuf", v).map(|bytes| RcvbufPlan::Request { bytes });
+            return self
+                .rcvbuf_request(&format!("{path}.rcvbuf"), v)
+                .map(|bytes| RcvbufPlan::Request { bytes });
         }
         if let Some(v) = &raw.rcvbuf_force {
-            return limit(self, "rcvbuf-force", v).map(|bytes| RcvbufPlan::Force { bytes });
+            return self
+                .rcvbuf_request(&format!("{path}.rcvbuf-force"), v)
+                .map(|bytes| RcvbufPlan::Force { bytes });
         }
         if let Some(v) = &raw.rcvbuf_fit {
             let Some(i) = emitter_names.iter().position(|n| n == v.get_ref()) else {

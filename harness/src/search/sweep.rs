@@ -44,8 +44,10 @@ impl SweepSpec {
                         return bad(problem);
                     }
                 }
-                Param::Rcvbuf if hi > i32::MAX as u64 / 2 => {
-                    return bad("requests above 1GiB are not accepted by the kernel".into())
+                Param::Rcvbuf => {
+                    if let Err(e) = crate::plan::RcvbufRequest::new(hi) {
+                        return bad(e.to_string());
+                    }
                 }
                 Param::Rate if lo == 0 => return bad("a rate must be at least 1/s".into()),
                 Param::Receivers if lo == 0 || hi > 64 => {

@@ -65,3 +65,55 @@ fn unread_queues_hold_what_the_model_says(
         assert_eq!(r["kernel_drops"], r["lost"], "{r}");
     }
 }
+
+/// The edges of the one request range (0..=INT_MAX) reach the kernel unchanged, and the
+/// effective size the kernel reports is the model's: `sock_setsockopt()` caps a request
+/// at rmem_max (plain) and at INT_MAX / 2, doubles it, and never goes below
+/// SOCK_MIN_RCVBUF ("The kernel doubles this value", man 7 socket).
+#[test]
+fn requests_at_the_edges_of_the_range_get_what_the_model_says() {
+    if !sandbox_or_skip("requests_at_the_edges_of_the_range_get_what_the_model_says") {
+        return;
+    }
+    let force = nix::unistd::geteuid().is_root();
+    if !force {
+        eprintln!("skipping the SO_RCVBUFFORCE half of requests_at_the_edges_of_the_range_get_what_the_model_says: needs root");
+    }
+    let mut s = String::from("[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\npayload = 64\nschedule = { kind = \"burst\", size = 3 }\n");
+    let mut cases = vec![
+        ("plain-max", "rcvbuf", 2_147_483_647u64),
+        ("plain-0", "rcvbuf", 0),
+    ];
+    if force {
+        cases.extend([
+            ("force-max", "rcvbuf-force", 2_147_483_647),
+            ("force-1g", "rcvbuf-force", 1 << 30),
+        ]);
+    }
+    for (name, key, bytes) in &cases {
+        s.push_str(&format!("[[receiver]]\nname = \"{name}\"\nprotocol = \"usersock\"\ngroups = [3]\n{key} = {bytes}\nstart-reading-after = \"emission-end\"\n"));
+    }
+    let (code, v, out) = run_scenario(&s);
+    assert_eq!(
+        code,
+        0,
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let facts = &v["scenarios"][0]["facts"];
+    let (min, rmem_max) = (u(&facts["sock_min_rcvbuf"]), u(&facts["rmem_max"]));
+    let half = i32::MAX as u64 / 2;
+    for &(name, key, bytes) in &cases {
+        let want = match key {
+            "rcvbuf" => (bytes.min(rmem_max).min(half) * 2).max(min),
+            _ => (bytes.min(half) * 2).max(min),
+        };
+        let r = receiver(&v, name);
+        assert_eq!(
+            u(&r["rcvbuf_effective"]),
+            want,
+            "{name}: want: {want} / got: {r}"
+        );
+    }
+}

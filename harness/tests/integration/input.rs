@@ -49,3 +49,116 @@ fn bundled_scenarios_validate() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One range for a buffer request everywhere: a value setsockopt's int cannot carry is
+/// refused with the range (exit 2), never sent mangled and reported as a finding.
+#[test]
+fn buffer_requests_outside_a_c_int_are_refused_everywhere() {
+    let range = "requests are 0..=2147483647 (2GiB - 1)";
+    for args in [
+        vec!["threshold", "--rcvbuf", "4GiB"],
+        vec!["threshold", "--rcvbuf-force", "3GiB"],
+        vec!["threshold", "--rcvbuf-force", "4294967295"],
+        vec![
+            "sweep",
+            "--rcvbuf",
+            "1KiB..4GiB:log:4",
+            "--json",
+            "/tmp/nlstorm-never.json",
+        ],
+        vec!["explore", "--property", "no-loss", "--rcvbuf", "1KiB..3GiB"],
+    ] {
+        let out = Command::new(bin()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(range),
+            "{args:?}: want: {range:?} / got: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.toml");
+    std::fs::write(&p, "[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 1\nschedule = { kind = \"burst\", size = 1 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [1]\nrcvbuf = \"2GiB\"\n[[dump]]\nname = \"d\"\nrequest = \"getlink\"\nrcvbuf-force = \"3GiB\"\n").unwrap();
+    let out = Command::new(bin())
+        .arg("validate")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "big.toml:10:10: receiver[0].rcvbuf: 2147483648 bytes is not a buffer request"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("dump[0].rcvbuf-force: 3221225472 bytes is not a buffer request"),
+        "{err}"
+    );
+}
+
+/// Output paths are checked before anything runs, with the flag, the path and what to do.
+#[test]
+fn unwritable_outputs_are_refused_before_the_run() {
+    let s = scenarios().join("hang-dump-stalled.toml");
+    for (args, want) in [
+        (
+            vec!["--json", "/proc/nlstorm-x.json"],
+            "--json /proc/nlstorm-x.json: cannot write there",
+        ),
+        (
+            vec!["--junit", "/proc/nlstorm-x.xml"],
+            "--junit /proc/nlstorm-x.xml: cannot write there",
+        ),
+        (
+            vec!["--record-dir", "/proc/nlstorm-records"],
+            "cannot write run records under /proc/nlstorm-records",
+        ),
+    ] {
+        let out = Command::new(bin())
+            .arg("run")
+            .args(&args)
+            .arg(&s)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "want: {want:?} / got: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing ran: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let out = Command::new(bin())
+        .args([
+            "sweep",
+            "--rcvbuf",
+            "0..8KiB:lin:2",
+            "--json",
+            "/proc/nlstorm-sweep.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--json /proc/nlstorm-sweep.json: cannot write there"));
+}
+
+/// `nlstorm ... | head` closes the pipe early: no command may panic on EPIPE.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = Command::new(bin())
+        .arg("validate")
+        .arg(scenarios())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -61,3 +61,76 @@ fn rootless_run_works_or_says_why() {
         ),
     }
 }
+
+/// The main job rootless: a scenario that needs real root (SO_RCVBUFFORCE needs
+/// CAP_NET_ADMIN in the initial user namespace) is skipped with its reason, the runner
+/// goes on, and the summary and exit code count only what ran.
+#[test]
+fn rootless_run_skips_what_needs_root_and_goes_on() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping rootless_run_skips_what_needs_root_and_goes_on: needs root to drop to an unprivileged uid");
+        return;
+    }
+    if std::fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|v| v.trim() == "0")
+    {
+        eprintln!("skipping rootless_run_skips_what_needs_root_and_goes_on: unprivileged user namespaces are off");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let exe = dir.path().join("nlstorm");
+    std::fs::copy(bin(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut files = Vec::new();
+    for name in ["model-grid", "hang-dump-stalled"] {
+        let p = dir.path().join(format!("{name}.toml"));
+        std::fs::copy(scenarios().join(format!("{name}.toml")), &p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        files.push(p);
+    }
+    let json = dir.path().join("out.json");
+    let junit = dir.path().join("out.xml");
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&exe)
+        .args(["run", "--no-record", "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .args(&files)
+        .env_remove("NLSTORM_REQUIRE_SANDBOX")
+        .output()
+        .expect("setpriv from util-linux");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed, 0 failed, 1 skipped"), "{stdout}");
+    assert!(
+        stdout.contains("skipped: failed to set SO_RCVBUFFORCE (needs CAP_NET_ADMIN"),
+        "{stdout}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let status: Vec<&str> = v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["skipped", "pass"], "{v}");
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        x.contains("<skipped message=\"failed to set SO_RCVBUFFORCE"),
+        "{x}"
+    );
+}

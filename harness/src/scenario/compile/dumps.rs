@@ -218,10 +218,10 @@ impl Cx<'_> {
                 None
             }
             (Some(v), None) => self
-                .size(&format!("{path}.rcvbuf"), v)
+                .rcvbuf_request(&format!("{path}.rcvbuf"), v)
                 .map(|bytes| RcvbufPlan::Request { bytes }),
             (None, Some(v)) => self
-                .size(&format!("{path}.rcvbuf-force"), v)
+                .rcvbuf_request(&format!("{path}.rcvbuf-force"), v)
                 .map(|bytes| RcvbufPlan::Force { bytes }),
             (None, None) => Some(RcvbufPlan::Default),
         };
