@@ -200,7 +200,7 @@ mod tests {
         let fail = report("fail", 1);
         assert_eq!(overall(&[pass.clone(), skip.clone()], false), 0);
         assert_eq!(overall(&[fail, skip.clone()], false), 1);
-        assert_eq!(overall(&[skip.clone()], false), 3);
+        assert_eq!(overall(std::slice::from_ref(&skip), false), 3);
         assert_eq!(overall(&[pass, skip], true), 3);
     }
 

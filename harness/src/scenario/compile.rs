@@ -7,11 +7,11 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{ScenarioError, ScenarioErrors, SourceMap};
+use super::keys::{fields_of, strip_unknown, Table};
 use super::raw::*;
 use crate::plan::*;
 use crate::schedule::SendTimes;
@@ -297,26 +297,41 @@ impl Cx<'_> {
         self.error(key_path, e.span(), message);
     }
 
-    /// Deserialises one table; a structural error is recorded and yields `None`.
-    fn element<T: for<'de> Deserialize<'de>>(
-        &mut self,
-        key_path: &str,
-        v: Spanned<DeValue<'_>>,
-    ) -> Option<T> {
+    /// Deserialises one table; its unknown keys are all reported (and left out, so the
+    /// rest is still checked), a structural error is recorded and yields `None`.
+    fn element<T: Table>(&mut self, key_path: &str, mut v: Spanned<DeValue<'_>>) -> Option<T> {
+        // The errors recorded here fail the compilation, so the rest of the table is
+        // compiled only to find its other problems.
+        for u in strip_unknown(&mut v, key_path, T::WHAT, fields_of::<T>(), &T::nested()) {
+            self.error(&u.key_path, Some(u.span), u.message);
+        }
+        // serde's error has a span but no key: name the key whose value holds the span.
+        let keys: Vec<(String, Range<usize>)> = match v.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .map(|(k, x)| (k.get_ref().to_string(), x.span()))
+                .collect(),
+            _ => Vec::new(),
+        };
         match T::deserialize(ValueDeserializer::from(v)) {
             Ok(t) => Some(t),
             Err(e) => {
-                self.toml_error(key_path, &e);
+                let at = e.span().map(|s| s.start);
+                let key = keys
+                    .iter()
+                    .find(|(_, span)| at.is_some_and(|a| span.contains(&a)))
+                    .map(|(k, _)| k.as_str());
+                match key {
+                    Some(k) if key_path.is_empty() => self.toml_error(k, &e),
+                    Some(k) => self.toml_error(&format!("{key_path}.{k}"), &e),
+                    None => self.toml_error(key_path, &e),
+                }
                 None
             }
         }
     }
 
-    fn array<T: for<'de> Deserialize<'de>>(
-        &mut self,
-        root: &Spanned<DeValue<'_>>,
-        key: &str,
-    ) -> Vec<(String, T)> {
+    fn array<T: Table>(&mut self, root: &Spanned<DeValue<'_>>, key: &str) -> Vec<(String, T)> {
         let Some(v) = root.get_ref().get(key) else {
             return Vec::new();
         };
@@ -374,7 +389,12 @@ impl Cx<'_> {
         }
     }
 
-    fn duration(&mut self, key_path: &str, v: &Spanned<String>, zero_ok: bool) -> Option<Duration> {
+    fn duration(
+        &mut self,
+        key_path: &str,
+        v: &Spanned<DurationText>,
+        zero_ok: bool,
+    ) -> Option<Duration> {
         match parse_duration(v.get_ref()) {
             Ok(d) if d.is_zero() && !zero_ok => {
                 self.error(key_path, Some(v.span()), "must be longer than zero");
@@ -792,7 +812,7 @@ impl Cx<'_> {
         };
         let dur = |cx: &mut Self,
                    key: &str,
-                   v: &Option<Spanned<String>>,
+                   v: &Option<Spanned<DurationText>>,
                    zero_ok: bool,
                    default: Duration| match v {
             Some(v) => cx.duration(&format!("{path}.{key}"), v, zero_ok),
@@ -813,7 +833,7 @@ impl Cx<'_> {
             Duration::ZERO,
         );
         let start_reading = match &raw.start_reading_after {
-            Some(v) if v.get_ref() == "emission-end" => Some(ReadStart::EmissionEnd),
+            Some(v) if &**v.get_ref() == "emission-end" => Some(ReadStart::EmissionEnd),
             v => dur(self, "start-reading-after", v, true, Duration::ZERO)
                 .map(|delay| ReadStart::After { delay }),
         };
@@ -1163,8 +1183,8 @@ expect = { lost = "about 3" }
         has("t.toml:6:8: emitter[0]: a usersock emitter needs `group`");
         has("t.toml:7:37: emitter[0].schedule.size: must be at least 1");
         has("emitter[0].schedule.per-sec: a burst schedule takes size, gap, count");
-        has("t.toml:12:1: receiver[0]: unknown field `rcvbufx`");
-        has("receiver[1]: unknown field `lsot`");
+        has("t.toml:12:1: receiver[0].rcvbufx: unknown key \"rcvbufx\" in [[receiver]]: did you mean `rcvbuf`?");
+        has("t.toml:16:12: receiver[1].expect.lsot: unknown key \"lsot\" in `expect`: did you mean `lost`?");
         has("receiver[2].rcvbuf-fit: no emitter named `nope`");
         has("receiver[2].expect.lost: cannot read \"about 3\"");
         assert!(text.len() >= 8, "{text:#?}");
@@ -1217,5 +1237,26 @@ name = "r"
         assert_eq!(parse_comparison("<4KiB"), Some((Cmp::Lt, 4096)));
         assert_eq!(parse_comparison("!= 2"), Some((Cmp::Ne, 2)));
         assert_eq!(parse_comparison("lots"), None);
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_at_once() {
+        let errs = compile(include_str!(
+            "../../../fixtures/scenarios/every-mistake.toml"
+        ))
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "t.toml:4:1: dedline: unknown key \"dedline\" in the top level: did you mean `deadline`?",
+            "t.toml:8:9: emitter[0].group: group must be 1..=32",
+            "t.toml:9:40: emitter[0].schedule.gapp: unknown key \"gapp\" in `schedule`: did you mean `gap`?",
+            "t.toml:10:3: reciever: unknown key \"reciever\" in the top level: did you mean `receiver`?",
+            "t.toml:16:1: receiver[0].rcvbuff: unknown key \"rcvbuff\" in [[receiver]]: did you mean `rcvbuf`?",
+            "t.toml:17:18: receiver[0].consumer-delay: 20 has no unit: write a duration as text with its unit, e.g. \"20us\"",
+            "t.toml:18:12: receiver[0].expect.deliverd: unknown key \"deliverd\" in `expect`: did you mean `delivered`?",
+        ] {
+            assert!(errs.contains(want), "want: {want}\ngot: {errs}");
+        }
+        assert!(errs.starts_with("7 problems in scenario"), "{errs}");
     }
 }

@@ -4,6 +4,7 @@
 
 mod compile;
 mod diag;
+mod keys;
 mod raw;
 mod write;
 

@@ -7,6 +7,54 @@ use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_spanned::Spanned;
 
+/// A duration as written: text with a unit. A bare number is refused with the units
+/// and an example, since `consumer-delay = 20` could mean 20 ns or 20 s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurationText(pub String);
+
+impl std::ops::Deref for DurationText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for DurationText {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn bare<E: de::Error>(n: impl fmt::Display) -> E {
+            E::custom(format!(
+                "{n} has no unit: write a duration as text with its unit, e.g. \"{n}us\" or \"{n}ms\" (units: ns, us, ms, s, m)"
+            ))
+        }
+        impl Visitor<'_> for V {
+            type Value = DurationText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration with its unit, such as \"20us\", \"250ms\" or \"2s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
+                Ok(DurationText(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationText, E> {
+                Err(bare(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationText, E> {
+                Err(bare(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationText, E> {
+                Err(bare(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A quantity that may be written as a bare number or as text with a unit or operator.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Quantity {
@@ -63,7 +111,7 @@ pub struct RawHeader {
     pub name: Option<Spanned<String>>,
     pub description: Option<String>,
     pub seed: Option<Spanned<i64>>,
-    pub deadline: Option<Spanned<String>>,
+    pub deadline: Option<Spanned<DurationText>>,
     pub veths: Option<Spanned<i64>>,
     pub tcp_connections: Option<Spanned<i64>>,
     #[allow(dead_code)]
@@ -98,7 +146,7 @@ pub struct RawEmitter {
     pub group: Option<Spanned<i64>>,
     pub payload: Option<Spanned<Quantity>>,
     pub contents: Option<Spanned<RawContents>>,
-    pub start: Option<Spanned<String>>,
+    pub start: Option<Spanned<DurationText>>,
     pub schedule: Spanned<RawSchedule>,
 }
 
@@ -119,12 +167,12 @@ pub enum RawScheduleKind {
 pub struct RawSchedule {
     pub kind: Spanned<RawScheduleKind>,
     pub size: Option<Spanned<i64>>,
-    pub gap: Option<Spanned<String>>,
+    pub gap: Option<Spanned<DurationText>>,
     pub count: Option<Spanned<i64>>,
     pub per_sec: Option<Spanned<f64>>,
     pub from: Option<Spanned<f64>>,
     pub to: Option<Spanned<f64>>,
-    pub duration: Option<Spanned<String>>,
+    pub duration: Option<Spanned<DurationText>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -154,9 +202,9 @@ pub struct RawReceiver {
     pub read_buffer: Option<Spanned<Quantity>>,
     pub mode: Option<Spanned<RawMode>>,
     pub batch: Option<Spanned<i64>>,
-    pub call_deadline: Option<Spanned<String>>,
-    pub consumer_delay: Option<Spanned<String>>,
-    pub start_reading_after: Option<Spanned<String>>,
+    pub call_deadline: Option<Spanned<DurationText>>,
+    pub consumer_delay: Option<Spanned<DurationText>>,
+    pub start_reading_after: Option<Spanned<DurationText>>,
     pub no_enobufs: Option<bool>,
     pub expect: Option<RawExpect>,
 }
@@ -209,7 +257,7 @@ pub struct RawDump {
     pub name: Spanned<String>,
     pub request: Spanned<String>,
     pub count: Option<Spanned<i64>>,
-    pub interval: Option<Spanned<String>>,
+    pub interval: Option<Spanned<DurationText>>,
     pub read_buffer: Option<Spanned<Quantity>>,
     pub event_read_buffer: Option<Spanned<Quantity>>,
     pub rcvbuf: Option<Spanned<Quantity>>,
@@ -219,7 +267,7 @@ pub struct RawDump {
     pub no_enobufs: Option<bool>,
     pub filter_drop_types: Option<Spanned<Vec<Spanned<i64>>>>,
     pub filter_bpf: Option<Spanned<Vec<Spanned<Vec<i64>>>>>,
-    pub call_deadline: Option<Spanned<String>>,
+    pub call_deadline: Option<Spanned<DurationText>>,
     pub on_enobufs: Option<Spanned<String>>,
     pub on_ebusy: Option<Spanned<String>>,
     pub on_truncated: Option<Spanned<String>>,

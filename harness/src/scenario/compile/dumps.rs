@@ -187,13 +187,16 @@ impl Cx<'_> {
                 .filter(|&n| n > 0),
             None => Some(DEFAULT_DUMP_COUNT),
         };
-        let dur =
-            |cx: &mut Self, key: &str, v: &Option<Spanned<String>>, zero_ok: bool, d: Duration| {
-                match v {
-                    Some(v) => cx.duration(&format!("{path}.{key}"), v, zero_ok),
-                    None => Some(d),
-                }
-            };
+        let dur = |cx: &mut Self,
+                   key: &str,
+                   v: &Option<Spanned<DurationText>>,
+                   zero_ok: bool,
+                   d: Duration| {
+            match v {
+                Some(v) => cx.duration(&format!("{path}.{key}"), v, zero_ok),
+                None => Some(d),
+            }
+        };
         let interval = dur(self, "interval", &raw.interval, true, DEFAULT_DUMP_INTERVAL);
         let call_deadline = dur(
             self,
