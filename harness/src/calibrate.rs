@@ -19,14 +19,35 @@ fn read_sysctl(name: &str) -> io::Result<u64> {
 }
 
 /// Reads rmem limits and measures SOCK_MIN_RCVBUF (a request of 0 reads back as it).
+/// Where the sysctls are not visible in a new network namespace (Debian's 6.1 shows no
+/// net.core.rmem_* there), the limits are measured by socket instead.
 pub fn buffer_facts() -> io::Result<BufferFacts> {
     let s = NlSocket::open(Protocol::Usersock)?;
     s.set(SockOpt::Rcvbuf(0))?;
+    let sock_min_rcvbuf = s.rcvbuf()?;
+    let (rmem_default, rmem_max) = match (
+        read_sysctl("net.core.rmem_default"),
+        read_sysctl("net.core.rmem_max"),
+    ) {
+        (Ok(d), Ok(m)) => (d, m),
+        _ => rmem_by_socket()?,
+    };
     Ok(BufferFacts {
-        sock_min_rcvbuf: s.rcvbuf()?,
-        rmem_max: read_sysctl("net.core.rmem_max")?,
-        rmem_default: read_sysctl("net.core.rmem_default")?,
+        sock_min_rcvbuf,
+        rmem_max,
+        rmem_default,
     })
+}
+
+/// `(rmem_default, rmem_max)` read from sockets alone: `sock_init_data()` starts every
+/// socket at rmem_default, and `sock_setsockopt()` turns the largest plain SO_RCVBUF
+/// request into 2 x rmem_max (capped at INT_MAX - 1, which only a rmem_max of 1GiB or
+/// more reaches; the figure is then a lower bound).
+pub fn rmem_by_socket() -> io::Result<(u64, u64)> {
+    let fresh = NlSocket::open(Protocol::Usersock)?.rcvbuf()?;
+    let s = NlSocket::open(Protocol::Usersock)?;
+    s.set(SockOpt::Rcvbuf(i32::MAX as u32))?;
+    Ok((fresh, s.rcvbuf()? / 2))
 }
 
 /// A socket that listens to one destination with room for many messages, used to watch

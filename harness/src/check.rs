@@ -174,6 +174,9 @@ pub enum Status {
     Fail,
     /// The harness's own bookkeeping is inconsistent.
     HarnessError,
+    /// The kernel lacks something the scenario needs (a dump family's module): the run
+    /// says nothing about the receivers, so the scenario is skipped with the reason.
+    Unsupported,
 }
 
 /// The checker's answer for one run.
@@ -248,7 +251,10 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
             ));
         }
     }
-    let status = if !problems.is_empty() {
+    let unsupported = dumps.iter().find_map(|d| d.record.unsupported.clone());
+    let status = if unsupported.is_some() {
+        Status::Unsupported
+    } else if !problems.is_empty() {
         Status::HarnessError
     } else if outcomes.iter().all(|o| o.passed) {
         Status::Pass
@@ -352,6 +358,7 @@ impl Status {
             Status::Pass => crate::exit::PASS,
             Status::Fail => crate::exit::FINDING,
             Status::HarnessError => crate::exit::HARNESS,
+            Status::Unsupported => crate::exit::ENVIRONMENT,
         }
     }
 }
@@ -490,5 +497,40 @@ expect = { lost = 0 }
         let v = check(&p, &history(&p, &(0..10).collect::<Vec<_>>(), 0, 4));
         assert_eq!(v.status, Status::Pass);
         assert!(v.outcomes.iter().all(|o| o.passed));
+    }
+
+    #[test]
+    fn a_dump_family_the_kernel_lacks_skips_the_scenario_with_the_module_to_load() {
+        let plan = crate::scenario::compile_str(
+            std::path::Path::new("hang-dump-stalled.toml"),
+            include_str!("../../fixtures/records/hang-dump-stalled/scenario.toml"),
+        )
+        .unwrap();
+        let mut h: History = serde_json::from_str(include_str!(
+            "../../fixtures/records/hang-dump-stalled/history.json"
+        ))
+        .unwrap();
+        assert_eq!(check(&plan, &h).status, Status::Pass);
+        let why = crate::dump::client::unsupported_request(
+            crate::plan::DumpRequest::InetDiag,
+            libc::ENOENT,
+        );
+        assert!(
+            why.as_deref()
+                .unwrap()
+                .contains("modprobe inet_diag tcp_diag"),
+            "{why:?}"
+        );
+        assert_eq!(
+            crate::dump::client::unsupported_request(
+                crate::plan::DumpRequest::InetDiag,
+                libc::EBUSY
+            ),
+            None
+        );
+        h.dumps[0].unsupported = why;
+        let v = check(&plan, &h);
+        assert_eq!(v.status, Status::Unsupported);
+        assert_eq!(v.status.exit_code(), crate::exit::ENVIRONMENT);
     }
 }

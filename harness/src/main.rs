@@ -78,6 +78,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run scenario files (or every *.toml in a directory), each in a fresh sandbox.
+    #[command(
+        after_help = "Examples:\n  nlstorm run scenarios/\n  nlstorm run scenarios/incident-1-usb-hotplug.toml --json out.json --junit out.xml\n  nlstorm run my.toml --record-dir /tmp/records      (or --no-record)\n\nA scenario this machine cannot run (it needs real root, or a kernel module) is\nreported as skipped with the reason; the rest still run.\nSizes: 1024, \"512B\", \"4KiB\", \"1MiB\". Durations: \"20us\", \"250ms\", \"2s\"."
+    )]
     Run {
         /// Scenario files or directories.
         #[arg(required = true)]
@@ -96,6 +99,9 @@ enum Command {
         no_record: bool,
     },
     /// Check scenario files without running them (no privileges needed).
+    #[command(
+        after_help = "Examples:\n  nlstorm validate scenarios/\n  nlstorm validate my.toml\n\nEvery problem of a file is reported at once, each as file:line:col: key.path: what.\nEvery key, its unit and default: scenarios/reference.toml."
+    )]
     Validate {
         /// Scenario files or directories.
         #[arg(required = true)]
@@ -103,18 +109,35 @@ enum Command {
     },
     /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
     /// disagrees or there is no threshold in range).
+    #[command(
+        after_help = "Examples:\n  nlstorm threshold --rcvbuf 1024 --payload 300\n  nlstorm threshold --find rcvbuf --burst 36 --emitter kernel-uevent\n  nlstorm threshold --find rate --reader delay=50us,mode=poll --duration 500ms\n\nBuffer requests are 0..=2147483647 (2GiB - 1), what setsockopt's int carries.\nSizes: 1024, 512B, 4KiB, 1MiB. Durations: 20us, 250ms, 2s."
+    )]
     Threshold(cli::threshold::ThresholdArgs),
     /// Search for a case that breaks a property (no-loss, no-enobufs, accounting, model,
-    /// no-hang) and shrink it to a minimal scenario file (exit 1 when one is found).
+    /// no-hang, complete-dumps) and shrink it to a minimal scenario file (exit 1 when one
+    /// is found).
+    #[command(
+        after_help = "Examples:\n  nlstorm explore --property no-loss --cases 200\n  nlstorm explore --property model --emitter usersock --payload 32..4KiB\n  nlstorm explore --property no-hang --filters off --time 60s\n\nProperties: no-loss, no-enobufs, accounting, model (flood space); no-hang,\ncomplete-dumps (dump space). The shrunk case goes to --out (default nlstorm-explore/),\nits seed to --regressions (default <out>/regressions.txt)."
+    )]
     Explore(cli::explore::ExploreArgs),
     /// Write a standalone C program that reproduces what a scenario or run record found.
+    #[command(
+        after_help = "Examples:\n  nlstorm repro nlstorm-explore/explore-no-loss-seed1.toml\n  nlstorm repro nlstorm-records/20261203T125851Z-hang-dump-stalled-a6494262 --out hang.c\n  cc -O2 -o repro hang.c && ./repro      (as root; exit 0 reproduced, 1 not)"
+    )]
     Repro(cli::repro::ReproArgs),
     /// Measure a grid of up to three parameters; JSON, CSV and SVG out; --shard and
     /// --resume (exit 1 when the model disagrees in some cell).
+    #[command(
+        after_help = "Examples:\n  nlstorm sweep --rcvbuf 0..8MiB:log:24 --payload 32..16KiB:log:10 --svg sweep.svg\n  nlstorm sweep --rcvbuf 2304,8KiB,64KiB --rate 1000..100000:log:6 --reader delay=20us\n  nlstorm sweep ... --shard 2/4 --json part2.json      (then: nlstorm merge part*.json --json all.json)\n\nAn axis is LO..HI:log:N, LO..HI:lin:N, A,B,C or one value."
+    )]
     Sweep(cli::sweep::SweepArgs),
     /// Merge sweep shards into one result.
+    #[command(
+        after_help = "Example:\n  nlstorm merge part1.json part2.json --json all.json --csv all.csv --svg all.svg"
+    )]
     Merge(cli::sweep::MergeArgs),
     /// Measure the running kernel's netlink buffer facts in a sandbox.
+    #[command(after_help = "Examples:\n  nlstorm probe\n  nlstorm probe --json kernel.json")]
     Probe {
         /// Write the measurements as JSON here.
         #[arg(long)]

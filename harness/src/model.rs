@@ -31,6 +31,15 @@ pub enum AdmitRule {
 }
 
 impl AdmitRule {
+    /// The rule's name as the JSON spells it (`charged-at-most-rcvbuf`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AdmitRule::RmemAtMostRcvbuf => "rmem-at-most-rcvbuf",
+            AdmitRule::RmemBelowRcvbuf => "rmem-below-rcvbuf",
+            AdmitRule::ChargedAtMostRcvbuf => "charged-at-most-rcvbuf",
+        }
+    }
+
     /// Every rule, in the order the fit tries them.
     pub const ALL: [AdmitRule; 3] = [
         AdmitRule::ChargedAtMostRcvbuf,
@@ -166,6 +175,16 @@ mod tests {
         assert_eq!(FACTS.effective(Request::Plain(1 << 30)), 2 * 212_992);
         assert_eq!(FACTS.effective(Request::Force(1 << 20)), 2 << 20);
         assert_eq!(FACTS.effective(Request::Default), 212_992);
+    }
+
+    #[test]
+    fn rule_names_are_the_json_names() {
+        for r in AdmitRule::ALL {
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.name())
+            );
+        }
     }
 
     #[test]

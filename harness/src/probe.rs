@@ -81,6 +81,9 @@ pub struct ProbeReport {
     pub sandbox: SandboxInfo,
     /// SOCK_MIN_RCVBUF (measured), rmem_max, rmem_default.
     pub facts: BufferFacts,
+    /// rmem_default and rmem_max measured by socket alone, as on kernels that hide the
+    /// sysctls in a new network namespace: `[rmem_default, rmem_max]`.
+    pub rmem_by_socket: [u64; 2],
     /// Requests and what they became.
     pub rcvbuf_mapping: Vec<RcvbufMapping>,
     /// Every plain request matched `max(2 * min(req, rmem_max), SOCK_MIN_RCVBUF)`.
@@ -112,6 +115,7 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> ExecError + '_ {
 pub fn probe() -> Result<ProbeReport, ExecError> {
     let sandbox = sandbox::enter(&[device_name(0)])?;
     let facts = calibrate::buffer_facts().map_err(io("read buffer limits"))?;
+    let (d, m) = calibrate::rmem_by_socket().map_err(io("measure buffer limits by socket"))?;
     let (rcvbuf_mapping, doubling_confirmed, rcvbuf_force_permitted) =
         mappings(&facts).map_err(io("set receive buffers"))?;
     let run = RunId::random();
@@ -175,6 +179,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
             .unwrap_or_default(),
         sandbox,
         facts,
+        rmem_by_socket: [d, m],
         rcvbuf_mapping,
         doubling_confirmed,
         rcvbuf_force_permitted,

@@ -101,8 +101,15 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
         Status::Pass => "pass",
         Status::Fail => "fail",
         Status::HarnessError => "harness-error",
+        Status::Unsupported => SKIPPED,
     }
     .into();
+    if verdict.status == Status::Unsupported {
+        rep.error = verdict
+            .dumps
+            .iter()
+            .find_map(|d| d.record.unsupported.clone());
+    }
     rep.exit_code = verdict.status.exit_code();
     rep.kernel_release = Some(history.kernel_release.clone());
     rep.facts = Some(history.facts);

@@ -50,6 +50,8 @@ pub enum SandboxError {
         what: String,
         /// rtnetlink's error text.
         message: String,
+        /// The kernel's errno, when the kernel answered with one.
+        errno: Option<i32>,
     },
 }
 
@@ -60,7 +62,10 @@ impl SandboxError {
             SandboxError::Refused { .. } => true,
             SandboxError::IdMap { source, .. } => source.kind() == io::ErrorKind::PermissionDenied,
             SandboxError::Mount { source, .. } => matches!(source, Errno::EPERM | Errno::EACCES),
-            SandboxError::Link { .. } => false,
+            // The kernel lacks the link type (no veth module): this machine cannot run it.
+            SandboxError::Link { errno, .. } => {
+                matches!(*errno, Some(libc::EOPNOTSUPP) | Some(libc::EAFNOSUPPORT))
+            }
         }
     }
 }
@@ -173,6 +178,10 @@ fn link_err(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Sandbox
     move |e| SandboxError::Link {
         what,
         message: e.to_string(),
+        errno: match &e {
+            rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
+            _ => None,
+        },
     }
 }
 
@@ -184,11 +193,13 @@ fn links(devices: &[String]) -> Result<(), SandboxError> {
         .map_err(|e| SandboxError::Link {
             what: "start the rtnetlink runtime".into(),
             message: e.to_string(),
+            errno: e.raw_os_error(),
         })?;
     rt.block_on(async {
         let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| SandboxError::Link {
             what: "open an rtnetlink socket".into(),
             message: e.to_string(),
+            errno: e.raw_os_error(),
         })?;
         tokio::spawn(conn);
         set_up(&handle, "lo").await?;
@@ -214,4 +225,21 @@ async fn set_up(handle: &rtnetlink::Handle, name: &str) -> Result<(), SandboxErr
         .execute()
         .await
         .map_err(link_err(format!("set {name} up")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_link_type_is_the_environment_not_a_harness_bug() {
+        let link = |errno| SandboxError::Link {
+            what: "create veth pair".into(),
+            message: String::new(),
+            errno,
+        };
+        assert!(link(Some(libc::EOPNOTSUPP)).is_environment());
+        assert!(!link(Some(libc::EEXIST)).is_environment());
+        assert!(!link(None).is_environment());
+    }
 }

@@ -28,6 +28,11 @@ impl EmitterArg {
     }
 }
 
+/// `1 cell`, `3 cells`.
+pub fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A size such as `4KiB`.
 pub fn size(text: &str) -> Result<u64, String> {
     nlstorm::units::parse_size(text).map_err(|e| e.to_string())

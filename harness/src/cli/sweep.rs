@@ -222,8 +222,8 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         .filter(|(i, _)| !have.contains(i))
         .collect();
     err!(
-        "nlstorm sweep: {} cells in the grid, {} in shard {}/{}, {} already done, {} to run",
-        spec.cells().len(),
+        "nlstorm sweep: {} in the grid, {} in shard {}/{}, {} already done, {} to run",
+        args::count(spec.cells().len(), "cell"),
         spec.shard_cells(shard).len(),
         shard.index,
         shard.count,
@@ -321,9 +321,9 @@ fn write_outputs(
 fn summarise(r: &SweepReport) -> i32 {
     let na = r.cells.len() - r.model_agrees - r.model_disagrees;
     out!(
-        "sweep: {} of {} cells measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
+        "sweep: {} of {} measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
         r.cells.len(),
-        r.grid_cells,
+        args::count(r.grid_cells, "cell"),
         r.missing.len(),
         r.model_agrees,
         r.model_disagrees,
@@ -331,11 +331,11 @@ fn summarise(r: &SweepReport) -> i32 {
     );
     for e in &r.environments {
         out!(
-            "  kernel {}: SOCK_MIN_RCVBUF {}, rmem_max {}, rule {:?}",
+            "  kernel {}: SOCK_MIN_RCVBUF {}, rmem_max {}, rule {}",
             e.kernel_release,
             e.facts.sock_min_rcvbuf,
             e.facts.rmem_max,
-            e.admit_rule
+            e.admit_rule.name()
         );
     }
     let names: Vec<&str> = r.spec.axes.iter().map(|a| a.param.name()).collect();

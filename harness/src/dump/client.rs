@@ -122,6 +122,31 @@ pub struct DumpRecord {
     pub hangs: Vec<Hang>,
     /// An unexpected error.
     pub error: Option<String>,
+    /// The kernel has no handler for this dump (a module not loaded, a family not built):
+    /// what is missing and how to get it. The client stops at the first such answer.
+    #[serde(default)]
+    pub unsupported: Option<String>,
+}
+
+/// What is missing when the kernel answers a dump request with `errno` before any
+/// dump of it completed: `sock_diag` answers ENOENT when no handler is registered for
+/// the family (inet_diag not loaded), and the other codes say the same of a protocol.
+pub fn unsupported_request(request: DumpRequest, errno: i32) -> Option<String> {
+    if !matches!(
+        errno,
+        libc::ENOENT | libc::EOPNOTSUPP | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT
+    ) {
+        return None;
+    }
+    let what = io::Error::from_raw_os_error(errno);
+    Some(match request {
+        DumpRequest::InetDiag => format!(
+            "this kernel cannot dump TCP sockets ({what}): inet_diag and tcp_diag are not loaded (modprobe inet_diag tcp_diag) or not built (CONFIG_INET_DIAG, CONFIG_INET_TCP_DIAG)"
+        ),
+        DumpRequest::Getlink => {
+            format!("this kernel refused an RTM_GETLINK dump ({what})")
+        }
+    })
 }
 
 /// A configured, bound dump client.
@@ -525,6 +550,15 @@ impl Run<'_> {
                     if let Some(f) = self.react("EBUSY error ack", self.plan.policy.on_ebusy) {
                         return Some(f);
                     }
+                }
+                (NLMSG_ERROR, Some(e))
+                    if self.rec.completed == 0
+                        && self.rec.unsupported.is_none()
+                        && unsupported_request(self.plan.request, e).is_some() =>
+                {
+                    self.rec.error_acks += 1;
+                    self.rec.unsupported = unsupported_request(self.plan.request, e);
+                    return Some(Flow::StopReading);
                 }
                 (NLMSG_ERROR, Some(e)) => {
                     self.rec.error_acks += 1;

@@ -225,6 +225,11 @@ pub fn print_probe(p: &ProbeReport) -> String {
     );
     let _ = writeln!(
         o,
+        "measured by socket alone (the fallback where the sysctls are hidden): rmem_default {}   rmem_max {}",
+        p.rmem_by_socket[0], p.rmem_by_socket[1]
+    );
+    let _ = writeln!(
+        o,
         "SO_RCVBUF mapping (model: max(2*min(req, rmem_max), SOCK_MIN_RCVBUF)): {}",
         if p.doubling_confirmed {
             "confirmed"

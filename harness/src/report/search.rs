@@ -82,14 +82,14 @@ pub fn print_threshold(r: &ThresholdReport) -> String {
     };
     let _ = writeln!(
         o,
-        "  model     {} ({}; rule {:?}, truesize {}) {verdict}",
+        "  model     {} ({}; rule {}, truesize {}) {verdict}",
         r.model.map_or("-".into(), |m| m.to_string()),
         if r.model_kind.is_empty() {
             "none"
         } else {
             &r.model_kind
         },
-        r.admit_rule,
+        r.admit_rule.name(),
         r.truesize.map_or("-".into(), |t| t.to_string()),
     );
     // The values around the answer matter most; the JSON has every point.

@@ -117,3 +117,16 @@ fn requests_at_the_edges_of_the_range_get_what_the_model_says() {
         );
     }
 }
+
+/// Kernels that hide net.core.rmem_* in a new network namespace get their limits from
+/// sockets instead; here both ways are open, and they must agree.
+#[test]
+fn buffer_limits_read_by_socket_equal_the_sysctls() {
+    if !sandbox_or_skip("buffer_limits_read_by_socket_equal_the_sysctls") {
+        return;
+    }
+    let p = probe();
+    let by_socket = [u(&p["rmem_by_socket"][0]), u(&p["rmem_by_socket"][1])];
+    let sysctls = [u(&p["facts"]["rmem_default"]), u(&p["facts"]["rmem_max"])];
+    assert_eq!(by_socket, sysctls, "want: the sysctls / got: by socket");
+}
