@@ -122,6 +122,11 @@ impl Session {
         })
     }
 
+    /// `uname -r`, read on entry.
+    pub fn kernel_release(&self) -> &str {
+        &self.kernel_release
+    }
+
     /// The kernel's buffer limits, measured on entry.
     pub fn facts(&self) -> &BufferFacts {
         &self.facts

@@ -10,6 +10,7 @@ pub mod churn;
 pub mod dump;
 pub mod emit;
 pub mod exec;
+pub mod execute;
 pub mod exit;
 pub mod history;
 pub mod model;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{self, ReceiverResult, Verdict};
-use crate::exec::{ExecError, Session};
+use crate::exec::ExecError;
+use crate::execute::Execute;
 use crate::plan::{
     EmitterKind, EmitterPlan, PayloadPlan, Plan, RcvbufPlan, ReadMode, ReadStart, ReceiverPlan,
     Schedule,
@@ -309,7 +310,7 @@ impl Trial {
 }
 
 /// Runs `case` once in `session` and checks it.
-pub fn run(session: &Session, case: &Case) -> Result<(Plan, Verdict, Trial), ExecError> {
+pub fn run(session: &dyn Execute, case: &Case) -> Result<(Plan, Verdict, Trial), ExecError> {
     let plan = case.plan("trial");
     let h = session.execute(&plan)?;
     let v = check::check(&plan, &h);

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::case::{Case, Reader, GROUP};
 use crate::check::{ReceiverResult, Verdict};
-use crate::exec::{ExecError, Session};
+use crate::exec::ExecError;
+use crate::execute::Execute;
 use crate::plan::{
     Cmp, EmitterKind, Expectation, Metric, Plan, RcvbufPlan, ReadMode, Schedule, USER_PAYLOAD_MAX,
 };
@@ -467,7 +468,7 @@ impl Explorable for Case {
 }
 
 /// Runs the exploration in `session`. Progress goes to stderr.
-pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, ExecError> {
+pub fn explore(session: &dyn Execute, job: &ExploreJob) -> Result<ExploreReport, ExecError> {
     if job.property.about_dumps() {
         search(session, job, super::hang_space::strategy(&job.space))
     } else {
@@ -475,14 +476,18 @@ pub fn explore(session: &Session, job: &ExploreJob) -> Result<ExploreReport, Exe
     }
 }
 
-fn run_case(session: &Session, c: &impl Explorable) -> Result<(Plan, Verdict), ExecError> {
+fn run_case(session: &dyn Execute, c: &impl Explorable) -> Result<(Plan, Verdict), ExecError> {
     let plan = c.plan("trial");
     let h = session.execute(&plan)?;
     let v = crate::check::check(&plan, &h);
     Ok((plan, v))
 }
 
-fn search<S>(session: &Session, job: &ExploreJob, strategy: S) -> Result<ExploreReport, ExecError>
+fn search<S>(
+    session: &dyn Execute,
+    job: &ExploreJob,
+    strategy: S,
+) -> Result<ExploreReport, ExecError>
 where
     S: Strategy,
     S::Value: Explorable,
@@ -577,7 +582,7 @@ where
 /// Reruns the minimal case once more to record what it measures, and writes the
 /// property as expectations into its plan.
 fn minimal_failure(
-    session: &Session,
+    session: &dyn Execute,
     job: &ExploreJob,
     minimal: &impl Explorable,
     reason: String,

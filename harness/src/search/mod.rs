@@ -1,8 +1,10 @@
 //! Finding conditions instead of replaying them: threshold bisection, parameter sweeps
-//! and property-based exploration. Every trial is an ordinary [`Plan`] run in one
-//! long-lived sandbox [`Session`].
+//! and property-based exploration. Every trial is an ordinary [`Plan`] run through the
+//! [`Execute`] seam: one long-lived sandbox [`Session`] in production, a model-backed
+//! executor in unit tests.
 //!
 //! [`Plan`]: crate::plan::Plan
+//! [`Execute`]: crate::execute::Execute
 //! [`Session`]: crate::exec::Session
 
 pub mod axis;
@@ -13,3 +15,6 @@ pub mod hang_space;
 pub mod svg;
 pub mod sweep;
 pub mod threshold;
+
+#[cfg(test)]
+mod fake_tests;

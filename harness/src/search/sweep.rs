@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::axis::{grid, Axis, Param, Shard};
 use super::case::{self, burst, overflowing_burst, Case, Fixed};
-use crate::exec::{ExecError, Session};
+use crate::exec::ExecError;
+use crate::execute::Execute;
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::plan::RcvbufPlan;
 
@@ -157,7 +158,7 @@ pub struct SweepEnv {
 
 /// Runs `cells` in `session`, handing each to `done` as it finishes.
 pub fn run_cells(
-    session: &Session,
+    session: &dyn Execute,
     spec: &SweepSpec,
     cells: &[(usize, Vec<u64>)],
     mut done: impl FnMut(Cell),
@@ -196,9 +197,7 @@ pub fn run_cells(
         });
     }
     Ok(SweepEnv {
-        kernel_release: nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        kernel_release: session.kernel_release().to_string(),
         facts: *session.facts(),
         admit_rule: session.rule(),
     })

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bisect::first_true;
 use super::case::{self, burst, overflowing_burst, Case, Fixed, Reader, Trial, MAX_BURST};
-use crate::exec::{ExecError, Session};
+use crate::exec::ExecError;
+use crate::execute::Execute;
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::plan::{RcvbufPlan, Schedule};
 
@@ -91,7 +92,7 @@ pub struct ThresholdReport {
 }
 
 struct Search<'a> {
-    session: &'a Session,
+    session: &'a dyn Execute,
     job: &'a ThresholdJob,
     points: BTreeMap<u64, Point>,
     last: Option<Trial>,
@@ -159,7 +160,7 @@ impl Search<'_> {
 }
 
 /// Runs the search in `session`.
-pub fn threshold(session: &Session, job: &ThresholdJob) -> Result<ThresholdReport, ExecError> {
+pub fn threshold(session: &dyn Execute, job: &ThresholdJob) -> Result<ThresholdReport, ExecError> {
     let started = Instant::now();
     let mut s = Search {
         session,
@@ -173,9 +174,7 @@ pub fn threshold(session: &Session, job: &ThresholdJob) -> Result<ThresholdRepor
         Find::Rcvbuf => find_rcvbuf(&mut s, k, started)?,
         Find::Rate => find_rate(&mut s, k, started)?,
     };
-    rep.kernel_release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
+    rep.kernel_release = session.kernel_release().to_string();
     rep.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(rep)
 }
