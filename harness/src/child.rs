@@ -203,16 +203,6 @@ pub fn child_main() -> i32 {
     if std::io::stdin().read_to_end(&mut input).is_err() {
         return crate::exit::HARNESS;
     }
-    // Fault injection for the harness's own tests: a sandbox process that ignores every
-    // signal it can and never answers. Only SIGKILL by PID, from the parent, ends it.
-    if std::env::var("NLSTORM_FAULT").is_ok_and(|v| v == "child-ignores-signals") {
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
-            unsafe { libc::signal(sig, libc::SIG_IGN) };
-        }
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
-    }
     let answer = match serde_json::from_slice::<Job>(&input) {
         Err(e) => Answer::Failed {
             code: crate::exit::HARNESS,

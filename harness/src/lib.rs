@@ -12,6 +12,7 @@ pub mod emit;
 pub mod exec;
 pub mod execute;
 pub mod exit;
+pub mod faults;
 pub mod history;
 pub mod model;
 pub mod nlsock;

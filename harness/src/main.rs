@@ -131,6 +131,8 @@ enum Command {
         after_help = "Examples:\n  nlstorm sweep --rcvbuf 0..8MiB:log:24 --payload 32..16KiB:log:10 --svg sweep.svg\n  nlstorm sweep --rcvbuf 2304,8KiB,64KiB --rate 1000..100000:log:6 --reader delay=20us\n  nlstorm sweep ... --shard 2/4 --json part2.json      (then: nlstorm merge part*.json --json all.json)\n\nAn axis is LO..HI:log:N, LO..HI:lin:N, A,B,C or one value."
     )]
     Sweep(cli::sweep::SweepArgs),
+    /// Judge a stored run record again from its plan.json and history.json, offline.
+    Check(cli::check::CheckArgs),
     /// Merge sweep shards into one result.
     #[command(
         after_help = "Example:\n  nlstorm merge part1.json part2.json --json all.json --csv all.csv --svg all.svg"
@@ -189,6 +191,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Explore(a) => cli::explore::run(a),
         Command::Repro(a) => cli::repro::run(a),
         Command::Merge(a) => cli::sweep::merge(a),
+        Command::Check(a) => cli::check::run(a),
     }
 }
 

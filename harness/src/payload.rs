@@ -76,8 +76,7 @@ const SRC_KEY: &str = "NLSTORMSRC";
 const SEQ_KEY: &str = "NLSTORMSEQ";
 const PAD_KEY: &str = "NLSTORMPAD";
 
-/// Size of the usersock header: magic (2), source (2), run tag (4), sequence (8).
-pub const USERSOCK_HEADER: usize = 16;
+pub use crate::plan::USERSOCK_HEADER;
 const USERSOCK_MAGIC: [u8; 2] = *b"NL";
 
 /// Writes `n` as exactly `out.len()` zero-padded decimal digits, without allocating.

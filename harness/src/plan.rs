@@ -124,7 +124,7 @@ impl EmitterKind {
                 "64KiB is the largest broadcast nlstorm sends",
             ),
             EmitterKind::Usersock { .. } => (
-                crate::payload::USERSOCK_HEADER as u64,
+                USERSOCK_HEADER as u64,
                 USER_PAYLOAD_MAX,
                 "usersock messages carry a 16-byte header and at most 64KiB",
             ),
@@ -275,6 +275,11 @@ impl RcvbufRequest {
         u64::from(self.0)
     }
 }
+
+/// Size of the usersock header nlstorm writes before a payload: magic (2), source (2),
+/// run tag (4), sequence (8). Here rather than in `payload` so that the plan's payload
+/// limits do not depend on the encoder (which depends on the plan).
+pub const USERSOCK_HEADER: usize = 16;
 
 /// What the receiver asks of SO_RCVBUF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

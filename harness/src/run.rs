@@ -56,24 +56,7 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Plan)>, Vec<ScenarioE
 
 /// Runs one plan and checks it; writes a record under `record_root` if given.
 pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>) -> ScenarioReport {
-    let mut rep = ScenarioReport {
-        scenario: plan.name.to_string(),
-        file: file.display().to_string(),
-        status: String::new(),
-        exit_code: 0,
-        error: None,
-        record_dir: None,
-        kernel_release: None,
-        facts: None,
-        run_id: None,
-        elapsed_s: None,
-        receivers: vec![],
-        emitters: vec![],
-        dumps: vec![],
-        churn: vec![],
-        outcomes: vec![],
-        problems: vec![],
-    };
+    let mut rep = blank_report(plan, file);
     let answer = run_job(exe, &Job::Run(plan.clone()), plan.deadline + GRACE);
     let history = match answer {
         Ok(Answer::Ran(h)) => *h,
@@ -96,7 +79,30 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
             return rep;
         }
     };
-    let verdict = check(plan, &history);
+    judge(&mut rep, plan, &history);
+    if let Some(root) = record_root {
+        match crate::record::write(root, file, plan, &history, &rep) {
+            Ok(dir) => rep.record_dir = Some(dir.display().to_string()),
+            Err(e) => {
+                // The measurements are in the report, but a record that was asked for and
+                // is missing means results were lost: that is the harness failing.
+                rep.status = status_name(crate::exit::HARNESS).into();
+                rep.exit_code = crate::exit::HARNESS;
+                rep.problems.push(format!(
+                    "failed to write the run record under {}: {} (choose another place with --record-dir DIR, or --no-record)",
+                    root.display(),
+                    crate::child::error_chain(&e)
+                ));
+            }
+        }
+    }
+    rep
+}
+
+/// Fills `rep` with the checker's verdict on `history`, a run of `plan`: what `run`
+/// reports after a run and `check` reports of a stored record.
+pub fn judge(rep: &mut ScenarioReport, plan: &Plan, history: &crate::history::History) {
+    let verdict = check(plan, history);
     rep.status = match verdict.status {
         Status::Pass => "pass",
         Status::Fail => "fail",
@@ -115,29 +121,34 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
     rep.facts = Some(history.facts);
     rep.run_id = Some(history.run_id.clone());
     rep.elapsed_s = Some(history.elapsed_ns as f64 / 1e9);
-    rep.receivers = verdict.receivers.clone();
-    rep.emitters = verdict.emitters.clone();
-    rep.dumps = verdict.dumps.clone();
-    rep.churn = verdict.churn.clone();
-    rep.outcomes = verdict.outcomes.clone();
-    rep.problems = verdict.problems.clone();
-    if let Some(root) = record_root {
-        match crate::record::write(root, file, plan, &history, &rep) {
-            Ok(dir) => rep.record_dir = Some(dir.display().to_string()),
-            Err(e) => {
-                // The measurements are in the report, but a record that was asked for and
-                // is missing means results were lost: that is the harness failing.
-                rep.status = status_name(crate::exit::HARNESS).into();
-                rep.exit_code = crate::exit::HARNESS;
-                rep.problems.push(format!(
-                    "failed to write the run record under {}: {} (choose another place with --record-dir DIR, or --no-record)",
-                    root.display(),
-                    crate::child::error_chain(&e)
-                ));
-            }
-        }
+    rep.receivers = verdict.receivers;
+    rep.emitters = verdict.emitters;
+    rep.dumps = verdict.dumps;
+    rep.churn = verdict.churn;
+    rep.outcomes = verdict.outcomes;
+    rep.problems = verdict.problems;
+}
+
+/// An empty report for `plan` read from `file`.
+pub fn blank_report(plan: &Plan, file: &Path) -> ScenarioReport {
+    ScenarioReport {
+        scenario: plan.name.to_string(),
+        file: file.display().to_string(),
+        status: String::new(),
+        exit_code: 0,
+        error: None,
+        record_dir: None,
+        kernel_release: None,
+        facts: None,
+        run_id: None,
+        elapsed_s: None,
+        receivers: vec![],
+        emitters: vec![],
+        dumps: vec![],
+        churn: vec![],
+        outcomes: vec![],
+        problems: vec![],
     }
-    rep
 }
 
 /// The status of a scenario this machine cannot run (no privilege for something it

@@ -23,8 +23,15 @@ pub struct ReproArgs {
     out: Option<PathBuf>,
 }
 
+/// The record's resolved plan (what ran, names checked as it is read) and its verdict;
+/// records older than plan.json fall back to compiling their scenario.toml.
 fn from_record(dir: &Path) -> Result<(nlstorm::plan::Plan, ScenarioReport), String> {
-    let plan = nlstorm::scenario::load(&dir.join("scenario.toml")).map_err(|e| e.to_string())?;
+    let plan_json = dir.join("plan.json");
+    let plan = match std::fs::read_to_string(&plan_json) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a plan: {e}", plan_json.display()))?,
+        Err(_) => nlstorm::scenario::load(&dir.join("scenario.toml")).map_err(|e| e.to_string())?,
+    };
     let text = std::fs::read_to_string(dir.join("verdict.json"))
         .map_err(|e| format!("{}: {e}", dir.join("verdict.json").display()))?;
     let report = serde_json::from_str(&text).map_err(|e| format!("verdict.json: {e}"))?;

@@ -164,9 +164,10 @@ impl Emitter {
             .map(|ns| start + Duration::from_nanos(ns));
         let mut sizes = Sizes::new(&self.plan.payload, self.seed, self.index);
         let mut seq = 0u64;
-        // Fault injection for the harness's own tests: a sender stuck in a system call
-        // that no signal ends, which the executor must abandon at its deadline.
-        if std::env::var("NLSTORM_FAULT").is_ok_and(|v| v == "sender-blocks") {
+        // The harness's own test of abandonment: a sender stuck in a system call that no
+        // signal ends. Only a test program linking the library can set this; the
+        // nlstorm binary never does.
+        if crate::faults::SENDER_BLOCKS.load(Ordering::Relaxed) {
             loop {
                 unsafe { libc::pause() };
             }

@@ -6,6 +6,7 @@
 //! a `prop_oneof!` towards its first arm and ranges towards their low end: a shrunk case
 //! has one receiver, one burst, no reader unless the failure needs one.
 
+pub use super::space::{Explorable, Space};
 use crate::untrusted::Name;
 use std::any::Any;
 use std::cell::{Cell as StdCell, RefCell};
@@ -180,28 +181,6 @@ impl Property {
             Property::NoHang | Property::CompleteDumps => vec![],
         }
     }
-}
-
-/// The part of the space the command line fixes; `None` leaves a dimension open.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Space {
-    /// Only this emitter kind.
-    pub emitter: Option<EmitterKind>,
-    /// Payload bytes, inclusive.
-    pub payload: Option<(u32, u32)>,
-    /// SO_RCVBUF request bytes, inclusive (plain requests only).
-    pub rcvbuf: Option<(u64, u64)>,
-    /// Receivers, inclusive.
-    pub receivers: Option<(u32, u32)>,
-    /// Only without a reader (`false`) or only with one (`true`).
-    pub reader: Option<bool>,
-    /// Only this NETLINK_NO_ENOBUFS setting.
-    pub no_enobufs: Option<bool>,
-    /// Only single bursts (`burst`) or only timed schedules (`timed`).
-    pub schedule: Option<String>,
-    /// no-hang: only clients with a socket filter (`true`) or only without (`false`).
-    #[serde(default)]
-    pub filters: Option<bool>,
 }
 
 fn emitter_strategy(space: &Space) -> BoxedStrategy<EmitterKind> {
@@ -448,14 +427,6 @@ impl FailurePersistence for Seeds {
 /// Parses a persisted seed line's `cc ...` part.
 pub fn parse_seed(text: &str) -> Option<PersistedSeed> {
     text.trim().parse().ok()
-}
-
-/// A point of an explored space: anything that becomes a plan.
-pub trait Explorable: Clone + std::fmt::Debug + Serialize {
-    /// The plan that runs it.
-    fn plan(&self, name: &str) -> Plan;
-    /// NETLINK_NO_ENOBUFS on its receivers (what `accounting` expects of ENOBUFS).
-    fn no_enobufs(&self) -> bool;
 }
 
 impl Explorable for Case {

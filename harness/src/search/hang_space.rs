@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde::{Deserialize, Serialize};
 
-use super::explore::Explorable;
+use super::space::{Explorable, Space};
 use crate::dump::wire::drop_types_filter;
 use crate::plan::{Churn, DumpPlan, DumpPolicy, DumpRequest, Plan, RcvbufPlan, Reaction, World};
 
@@ -106,7 +106,7 @@ fn reaction() -> impl Strategy<Value = Reaction> {
 }
 
 /// Every dump case the space allows (only `filters` restricts it).
-pub fn strategy(space: &super::explore::Space) -> BoxedStrategy<HangCase> {
+pub fn strategy(space: &Space) -> BoxedStrategy<HangCase> {
     // NLMSG_DONE, NLMSG_ERROR, RTM_NEWLINK, SOCK_DIAG_BY_FAMILY replies.
     let types = vec![3u16, 2, 16, 20];
     let filter = match space.filters {

@@ -12,6 +12,7 @@ pub mod bisect;
 pub mod case;
 pub mod explore;
 pub mod hang_space;
+pub mod space;
 pub mod svg;
 pub mod sweep;
 pub mod threshold;

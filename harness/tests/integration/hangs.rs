@@ -162,27 +162,34 @@ fn a_sandbox_process_that_ignores_signals_is_killed_by_pid_and_reported() {
         "deadline = \"1s\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"burst\", size = 1 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\n",
     )
     .unwrap();
+    let (_keep, child) = faulty_child("ignores-signals");
+    let plan = nlstorm::scenario::load(&file).unwrap();
     let started = Instant::now();
-    let out = std::process::Command::new(bin())
-        .args(["run", "--no-record"])
-        .arg(&file)
-        .env("NLSTORM_FAULT", "child-ignores-signals")
-        .output()
-        .expect("spawn nlstorm");
+    let rep = nlstorm::run::run_one(&child, &file, &plan, None);
     let took = started.elapsed();
     // Deadline 1 s plus the runner's 20 s grace, then SIGKILL.
     assert!(took < Duration::from_secs(40), "took {took:?}");
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(rep.exit_code, 4, "{rep:?}");
+    let err = rep.error.as_deref().unwrap_or("");
+    assert!(err.contains("overran its time limit"), "{rep:?}");
+}
+
+/// The test program `examples/faulty_child.rs` under the name of its fault, in a
+/// directory that lives as long as the first value.
+fn faulty_child(fault: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let exe = std::path::Path::new(bin())
+        .parent()
+        .unwrap()
+        .join("examples/faulty_child");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("overran its time limit"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        exe.exists(),
+        "{} is missing: `cargo test --release` builds it (a run of one --test target does not)",
+        exe.display()
     );
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join(fault);
+    std::os::unix::fs::symlink(&exe, &link).unwrap();
+    (dir, link)
 }
 
 #[test]
@@ -197,29 +204,18 @@ fn a_sender_blocked_for_good_is_abandoned_at_the_deadline() {
         "deadline = \"1s\"\n[[emitter]]\nname = \"stuck\"\nkind = \"usersock\"\ngroup = 3\nschedule = { kind = \"rate\", per-sec = 100, duration = \"500ms\" }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\n",
     )
     .unwrap();
-    let json = dir.path().join("out.json");
+    let (_keep, child) = faulty_child("sender-blocks");
+    let plan = nlstorm::scenario::load(&file).unwrap();
     let started = Instant::now();
-    let out = std::process::Command::new(bin())
-        .args(["run", "--no-record", "--json"])
-        .arg(&json)
-        .arg(&file)
-        .env("NLSTORM_FAULT", "sender-blocks")
-        .output()
-        .expect("spawn nlstorm");
+    let rep = nlstorm::run::run_one(&child, &file, &plan, None);
     let took = started.elapsed();
     // Deadline 1 s, abandonment 2 s later: well before the runner's 20 s kill.
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let e = &v["scenarios"][0]["emitters"][0];
+    assert_eq!(rep.exit_code, 1, "{rep:?}");
+    let e = &rep.emitters[0];
     assert!(
-        e["first_error"].as_str().unwrap().contains("abandoned"),
-        "{e}"
+        e.first_error.as_deref().unwrap_or("").contains("abandoned"),
+        "{e:?}"
     );
-    assert_eq!(u(&e["sent"]), 0, "{e}");
+    assert_eq!(e.sent, 0, "{e:?}");
 }

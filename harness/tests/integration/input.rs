@@ -162,3 +162,40 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+/// `nlstorm check` judges a stored record again, offline, and gives the verdict the run
+/// gave: the same status and the same outcome for every expectation.
+#[test]
+fn check_rejudges_stored_records_to_the_same_verdict() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/records");
+    for name in [
+        "overrun-one-receiver",
+        "hang-dump-stalled",
+        "hang-truncated",
+    ] {
+        let dir = root.join(name);
+        let out_dir = tempfile::tempdir().unwrap();
+        let json = out_dir.path().join("now.json");
+        let out = Command::new(bin())
+            .arg("check")
+            .arg(&dir)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        let now: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let then: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("verdict.json")).unwrap())
+                .unwrap();
+        let now = &now["scenarios"][0];
+        assert_eq!(now["status"], then["status"], "{name}");
+        assert_eq!(now["outcomes"], then["outcomes"], "{name}");
+        assert_eq!(now["receivers"], then["receivers"], "{name}");
+        assert_eq!(
+            out.status.code(),
+            then["exit_code"].as_i64().map(|c| c as i32),
+            "{name}"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! `nlstorm check`: judge a stored run record again, offline, from its plan.json and
+//! history.json: no sandbox, no privilege, the kernel is not asked anything. A record
+//! from another machine, or checked by a newer nlstorm, gets the verdict the checker
+//! gives it now.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use nlstorm::exit;
+use nlstorm::history::History;
+use nlstorm::plan::Plan;
+use nlstorm::report::{self, Report};
+
+/// Judge a run record again from its plan.json and history.json, without running it.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  nlstorm check nlstorm-records/20261203T125851Z-hang-dump-stalled-a6494262\n  nlstorm check RECORD_DIR --json verdict-now.json\n\nExit codes as for run: 0 pass, 1 an expectation failed, 2 not a readable record."
+)]
+pub struct CheckArgs {
+    /// Run record directories (as `run` writes under nlstorm-records/).
+    #[arg(required = true)]
+    records: Vec<PathBuf>,
+    /// Write the JSON report here (the same schema as `run --json`).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The record's plan and history; both are untrusted, so names are checked as they
+/// are read (a [`Plan`] cannot hold an invalid name).
+fn read(dir: &Path) -> Result<(Plan, History), String> {
+    let part = |name: &str| {
+        let p = dir.join(name);
+        std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let plan = serde_json::from_str(&part("plan.json")?)
+        .map_err(|e| format!("{}: not a plan: {e}", dir.join("plan.json").display()))?;
+    let history = serde_json::from_str(&part("history.json")?)
+        .map_err(|e| format!("{}: not a history: {e}", dir.join("history.json").display()))?;
+    Ok((plan, history))
+}
+
+pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
+    if let Some(Err(e)) = a
+        .json
+        .as_deref()
+        .map(|p| super::args::check_output("--json", p))
+    {
+        err!("nlstorm check: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    let mut scenarios = Vec::new();
+    for dir in &a.records {
+        let (plan, history) = match read(dir) {
+            Ok(x) => x,
+            Err(e) => {
+                err!(
+                    "nlstorm check: {} is not a readable run record: {e}",
+                    dir.display()
+                );
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        let mut rep = nlstorm::run::blank_report(&plan, dir);
+        nlstorm::run::judge(&mut rep, &plan, &history);
+        rep.record_dir = Some(dir.display().to_string());
+        out_raw!("{}", report::print_scenario(&rep));
+        out!();
+        scenarios.push(rep);
+    }
+    let code = nlstorm::run::overall(&scenarios, false);
+    let passed = scenarios.iter().filter(|s| s.status == "pass").count();
+    out!("{passed} passed, {} failed", scenarios.len() - passed);
+    if let Some(p) = a.json {
+        let report = Report {
+            nlstorm_version: env!("CARGO_PKG_VERSION").into(),
+            exit_code: code,
+            scenarios,
+        };
+        std::fs::write(&p, serde_json::to_string_pretty(&report)?)
+            .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", p.display()))?;
+    }
+    Ok(code)
+}
