@@ -276,7 +276,7 @@ fn search(c: &mut Criterion, session: &Session) {
         b.iter(|| {
             let mut agree = 0;
             run_cells(session, &spec, &cells, |c| {
-                agree += usize::from(c.model == "agrees")
+                agree += usize::from(c.model == nlstorm::check::ModelVerdict::Agrees)
             })
             .expect("sweep");
             assert_eq!(agree, 100);

@@ -50,7 +50,7 @@ pub struct ReceiverResult {
     /// Measured truesize of the receiver's first message, bytes.
     pub truesize: Option<u64>,
     /// `agrees`, `disagrees` or `not-applicable` (reader active during emission).
-    pub model: String,
+    pub model: ModelVerdict,
     /// Blocking-call ledger.
     pub calls: Ledger,
     /// The deadline cut reading short.
@@ -177,6 +177,36 @@ pub enum Status {
     /// The kernel lacks something the scenario needs (a dump family's module): the run
     /// says nothing about the receivers, so the scenario is skipped with the reason.
     Unsupported,
+}
+
+/// What the capacity model says of one receiver (or a sweep cell): spelt in JSON as
+/// `agrees`, `disagrees`, `not-applicable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelVerdict {
+    /// The reader read nothing during emission and the loss is the model's.
+    Agrees,
+    /// The reader read nothing during emission and the loss is not the model's.
+    Disagrees,
+    /// A reader ran during emission, or no prediction was made: the model says nothing.
+    NotApplicable,
+}
+
+impl ModelVerdict {
+    /// The JSON spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelVerdict::Agrees => "agrees",
+            ModelVerdict::Disagrees => "disagrees",
+            ModelVerdict::NotApplicable => "not-applicable",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The checker's answer for one run.
@@ -321,9 +351,9 @@ fn result(
         _ => None,
     };
     let model = match predicted_lost {
-        Some(pl) if pl == lost => "agrees",
-        Some(_) => "disagrees",
-        None => "not-applicable",
+        Some(pl) if pl == lost => ModelVerdict::Agrees,
+        Some(_) => ModelVerdict::Disagrees,
+        None => ModelVerdict::NotApplicable,
     };
     ReceiverResult {
         name: rp.name.to_string(),
@@ -344,7 +374,7 @@ fn result(
         predicted_capacity: rh.prediction.as_ref().map(|p| p.capacity),
         predicted_lost,
         truesize: rh.prediction.as_ref().map(|p| p.truesize),
-        model: model.into(),
+        model,
         calls: r.ledger.clone(),
         stopped_by_deadline: r.stopped_by_deadline,
         error: r.error.clone(),
@@ -458,7 +488,8 @@ expect = { lost = 0 }
         assert_eq!(v.status, Status::Fail, "lost == 0 must fail");
         assert_eq!(v.outcomes[0].measured, "6");
         assert_eq!(
-            r.model, "not-applicable",
+            r.model,
+            ModelVerdict::NotApplicable,
             "the reader started before emission ended"
         );
     }
@@ -470,12 +501,12 @@ expect = { lost = 0 }
         assert_eq!(
             (
                 agrees.receivers[0].predicted_lost,
-                agrees.receivers[0].model.as_str()
+                agrees.receivers[0].model
             ),
-            (Some(6), "agrees")
+            (Some(6), ModelVerdict::Agrees)
         );
         let differs = check(&p, &history(&p, &[0, 1, 2], 5_000, 4));
-        assert_eq!(differs.receivers[0].model, "disagrees");
+        assert_eq!(differs.receivers[0].model, ModelVerdict::Disagrees);
     }
 
     #[test]

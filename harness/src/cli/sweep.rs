@@ -282,7 +282,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     write_outputs(&report, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
     std::fs::remove_file(&partial)
         .with_context(|| format!("failed to remove {}", partial.display()))?;
-    Ok(summarise(&report))
+    Ok(summarise(&report, "sweep", exit::HARNESS))
 }
 
 /// After a failure: a partial file with finished cells is kept for --resume; one with
@@ -318,7 +318,7 @@ fn write_outputs(
 }
 
 /// Prints the summary; the exit code says whether the model held in every cell.
-fn summarise(r: &SweepReport) -> i32 {
+fn summarise(r: &SweepReport, what: &str, missing_code: i32) -> i32 {
     let na = r.cells.len() - r.model_agrees - r.model_disagrees;
     out!(
         "sweep: {} of {} measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
@@ -339,7 +339,12 @@ fn summarise(r: &SweepReport) -> i32 {
         );
     }
     let names: Vec<&str> = r.spec.axes.iter().map(|a| a.param.name()).collect();
-    for c in r.cells.iter().filter(|c| c.model == "disagrees").take(20) {
+    for c in r
+        .cells
+        .iter()
+        .filter(|c| c.model == nlstorm::check::ModelVerdict::Disagrees)
+        .take(20)
+    {
         out!(
             "  DISAGREES {:?} = {:?}: measured {} (sent {}), model {}",
             names,
@@ -349,7 +354,20 @@ fn summarise(r: &SweepReport) -> i32 {
             c.model_capacity.map_or("-".into(), |m| m.to_string())
         );
     }
-    if r.model_disagrees > 0 || !r.missing.is_empty() {
+    // Missing cells are not a finding about the kernel: the measurement is incomplete.
+    if !r.missing.is_empty() {
+        err!(
+            "nlstorm {what}: {} not measured: {}",
+            args::count(r.missing.len(), "cell"),
+            if what == "merge" {
+                "merge every shard of the sweep"
+            } else {
+                "the sweep did not finish; run it again with --resume"
+            }
+        );
+        return missing_code;
+    }
+    if r.model_disagrees > 0 {
         exit::FINDING
     } else {
         exit::PASS
@@ -435,5 +453,5 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     }
     let merged = SweepReport::new(spec, Shard::ALL, env, cells);
     write_outputs(&merged, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
-    Ok(summarise(&merged))
+    Ok(summarise(&merged, "merge", exit::BAD_INPUT))
 }

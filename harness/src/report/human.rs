@@ -75,7 +75,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             r.max_rmem
         );
         let mut notes = Vec::new();
-        if r.model == "disagrees" {
+        if r.model == crate::check::ModelVerdict::Disagrees {
             notes.push(format!(
                 "MODEL DISAGREES: predicted lost {} vs measured {}",
                 opt(r.predicted_lost),

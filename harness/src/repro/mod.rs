@@ -115,7 +115,7 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
         || report
             .receivers
             .first()
-            .is_some_and(|x| x.model != "not-applicable");
+            .is_some_and(|x| x.model != crate::check::ModelVerdict::NotApplicable);
     if !reads_late {
         return unsupported("a broadcast reproducer replays unread queues: the receiver read during emission (use start-reading-after = \"emission-end\")");
     }

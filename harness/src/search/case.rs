@@ -2,6 +2,7 @@
 //! burst, buffer, reader), turned into an ordinary [`Plan`]: every trial a search runs is
 //! a scenario `nlstorm run` could run too.
 
+use crate::check::ModelVerdict;
 use crate::untrusted::Name;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
@@ -266,7 +267,7 @@ pub struct Trial {
     /// The model's unread-queue capacity.
     pub model_capacity: Option<u64>,
     /// `agrees`, `disagrees` or `not-applicable` for every receiver combined.
-    pub model: String,
+    pub model: ModelVerdict,
     /// Send rate achieved, messages per second.
     pub send_rate: f64,
     /// Delivered messages per second of reading, first receiver.
@@ -280,12 +281,12 @@ impl Trial {
     pub fn from_verdict(v: &Verdict) -> Trial {
         let rs: &[ReceiverResult] = &v.receivers;
         let first = rs.first();
-        let model = if rs.iter().any(|r| r.model == "disagrees") {
-            "disagrees"
-        } else if !rs.is_empty() && rs.iter().all(|r| r.model == "agrees") {
-            "agrees"
+        let model = if rs.iter().any(|r| r.model == ModelVerdict::Disagrees) {
+            ModelVerdict::Disagrees
+        } else if !rs.is_empty() && rs.iter().all(|r| r.model == ModelVerdict::Agrees) {
+            ModelVerdict::Agrees
         } else {
-            "not-applicable"
+            ModelVerdict::NotApplicable
         };
         let e = v.emitters.first();
         let send_rate = e.map_or(0.0, |e| {
@@ -301,7 +302,7 @@ impl Trial {
             rcvbuf_effective: first.map_or(0, |r| r.rcvbuf_effective),
             truesize: first.and_then(|r| r.truesize),
             model_capacity: first.and_then(|r| r.predicted_capacity),
-            model: model.into(),
+            model,
             send_rate,
             delivered_rate: 0.0,
             problems: v.problems.clone(),

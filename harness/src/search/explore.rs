@@ -7,6 +7,7 @@
 //! has one receiver, one burst, no reader unless the failure needs one.
 
 pub use super::space::{Explorable, Space};
+use crate::check::ModelVerdict;
 use crate::untrusted::Name;
 use std::any::Any;
 use std::cell::{Cell as StdCell, RefCell};
@@ -71,9 +72,6 @@ impl Property {
 
     /// Why `v` breaks the property, if it does; `no_enobufs` is the receivers' setting.
     pub fn broken(self, v: &Verdict, no_enobufs: bool) -> Option<String> {
-        if let Some(p) = v.problems.first() {
-            return Some(format!("harness problem: {p}"));
-        }
         if self.about_dumps() {
             return v.dumps.iter().find_map(|d| self.broken_by_dump(&d.record));
         }
@@ -135,7 +133,7 @@ impl Property {
                 }
             }
             Property::NoHang | Property::CompleteDumps => None,
-            Property::Model => (r.model == "disagrees").then(|| {
+            Property::Model => (r.model == ModelVerdict::Disagrees).then(|| {
                 format!(
                     "receiver {name}: lost {} where the model predicts {} (capacity {})",
                     r.lost,
@@ -508,6 +506,14 @@ where
         match run_case(session, &c) {
             Err(e) => {
                 *harness_error.borrow_mut() = Some(e);
+                Ok(())
+            }
+            // A broken accounting invariant is the harness failing, never a finding.
+            Ok((_, verdict)) if !verdict.problems.is_empty() => {
+                *harness_error.borrow_mut() = Some(ExecError::Io {
+                    what: "check an explored case".into(),
+                    source: std::io::Error::other(verdict.problems[0].clone()),
+                });
                 Ok(())
             }
             Ok((plan, verdict)) => match job.property.broken(&verdict, c.no_enobufs()) {

@@ -92,7 +92,7 @@ fn sweep_cells_agree_with_the_fake_model_everywhere() {
     run_cells(&fake, &spec, &spec.cells(), |c| cells.push(c)).unwrap();
     assert_eq!(cells.len(), 24);
     for c in &cells {
-        assert_eq!(c.model, "agrees", "{c:?}");
+        assert_eq!(c.model, crate::check::ModelVerdict::Agrees, "{c:?}");
         let ts = ModelBacked::truesize(c.values[1]);
         let eff = c.rcvbuf_effective;
         assert_eq!(c.capacity, Some(fake.rule().capacity(eff, ts)), "{c:?}");

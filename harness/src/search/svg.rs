@@ -1,6 +1,7 @@
 //! Sweep plots a person can read without the JSON: measured capacity against the model
 //! on log-log axes, and a loss heatmap per slice of the grid. Plain SVG, no dependencies.
 
+use crate::check::ModelVerdict;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -78,7 +79,7 @@ fn capacity_plot(r: &SweepReport, top: f64, width: f64) -> Option<(String, f64)>
     let cells: Vec<&Cell> = r
         .cells
         .iter()
-        .filter(|c| c.model_capacity.is_some() && c.model != "not-applicable")
+        .filter(|c| c.model_capacity.is_some() && c.model != ModelVerdict::NotApplicable)
         .collect();
     if cells.is_empty() {
         return None;
@@ -178,7 +179,7 @@ fn capacity_plot(r: &SweepReport, top: f64, width: f64) -> Option<(String, f64)>
         );
         for c in &pts {
             let (x, y) = (sx(c.rcvbuf_effective as f64), sy(c.delivered as f64));
-            if c.model == "disagrees" {
+            if c.model == ModelVerdict::Disagrees {
                 let _ = write!(
                     o,
                     r##"<path d="M{} {} L{} {} M{} {} L{} {}" stroke="#d00" stroke-width="2.5"/>"##,
@@ -386,7 +387,7 @@ fn heatmaps(r: &SweepReport, top: f64, width: f64) -> Vec<(String, f64)> {
                 let x = left + j as f64 * cw;
                 match by_values.get(key.as_slice()) {
                     Some(c) => {
-                        let stroke = if c.model == "disagrees" {
+                        let stroke = if c.model == ModelVerdict::Disagrees {
                             r#"stroke="black" stroke-width="2.5""#
                         } else {
                             r##"stroke="#bbb" stroke-width="0.5""##

@@ -2,6 +2,7 @@
 //! figures measured and set beside the model's. The child runs the cells it is given and
 //! streams each one back as it finishes; the parent owns files, progress and resuming.
 
+use crate::check::ModelVerdict;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -136,7 +137,7 @@ pub struct Cell {
     /// The model's capacity.
     pub model_capacity: Option<u64>,
     /// `agrees`, `disagrees` or `not-applicable`.
-    pub model: String,
+    pub model: ModelVerdict,
     /// Delivered per second of reading.
     pub delivered_rate: f64,
     /// Sent per second.
@@ -241,11 +242,11 @@ impl SweepReport {
             .map(|(i, _)| i)
             .filter(|i| !have.contains(i))
             .collect();
-        let count = |m: &str| cells.iter().filter(|c| c.model == m).count();
+        let count = |m: ModelVerdict| cells.iter().filter(|c| c.model == m).count();
         SweepReport {
             grid_cells: grid(&spec.axes).len(),
-            model_agrees: count("agrees"),
-            model_disagrees: count("disagrees"),
+            model_agrees: count(ModelVerdict::Agrees),
+            model_disagrees: count(ModelVerdict::Disagrees),
             spec,
             shard,
             environments,
@@ -293,7 +294,7 @@ impl SweepReport {
                 opt(c.truesize),
                 opt(c.capacity),
                 opt(c.model_capacity),
-                crate::untrusted::csv_field(&c.model),
+                c.model.to_string(),
                 format!("{:.1}", c.delivered_rate),
                 format!("{:.1}", c.send_rate),
                 format!("{:.3}", c.elapsed_ms),
@@ -363,7 +364,7 @@ mod tests {
     #[test]
     fn report_counts_and_missing_cells() {
         let s = spec();
-        let cell = |index: usize, model: &str| Cell {
+        let cell = |index: usize, model: ModelVerdict| Cell {
             index,
             values: s.cells()[index].1.clone(),
             sent: 10,
@@ -376,7 +377,7 @@ mod tests {
             truesize: Some(832),
             capacity: Some(5),
             model_capacity: Some(5),
-            model: model.into(),
+            model,
             delivered_rate: 0.0,
             send_rate: 0.0,
             elapsed_ms: 0.0,
@@ -390,9 +391,9 @@ mod tests {
             shard,
             vec![],
             vec![
-                cell(80, "agrees"),
-                cell(0, "disagrees"),
-                cell(0, "disagrees"),
+                cell(80, ModelVerdict::Agrees),
+                cell(0, ModelVerdict::Disagrees),
+                cell(0, ModelVerdict::Disagrees),
             ],
         );
         assert_eq!(r.cells.len(), 2);

@@ -269,10 +269,16 @@ fn sweep_cells_agree_with_the_probe_model_and_shards_merge_to_the_whole() {
         cells_by_index(&all)
     );
     let o = nlstorm(&["merge", "part1.json", "--json", "half.json"], d);
+    // Missing shards are incomplete input, not a finding about the kernel.
     assert_eq!(
         o.status.code(),
-        Some(1),
+        Some(2),
         "a merge with missing cells is incomplete: {}",
+        show(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not measured: merge every shard"),
+        "{}",
         show(&o)
     );
 }
