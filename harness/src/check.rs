@@ -18,7 +18,7 @@ pub struct ReceiverResult {
     /// `kobject-uevent` or `usersock`.
     pub protocol: String,
     /// `default`, `SO_RCVBUF` or `SO_RCVBUFFORCE`.
-    pub rcvbuf_option: String,
+    pub rcvbuf_option: crate::model::RcvbufOption,
     /// Bytes requested (null for default).
     pub rcvbuf_requested: Option<u64>,
     /// Effective SO_RCVBUF read back from the kernel.
@@ -426,7 +426,7 @@ expect = { lost = 0 }
             name: "r".into(),
             protocol: crate::plan::Protocol::Usersock,
             groups: vec![1],
-            rcvbuf_option: "default".into(),
+            rcvbuf_option: crate::model::RcvbufOption::Default,
             rcvbuf_requested: None,
             rcvbuf_effective: 212_992,
             no_enobufs: false,

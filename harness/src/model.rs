@@ -112,7 +112,56 @@ pub enum Request {
     Force(u64),
 }
 
+/// Which socket option set the buffer, spelt as the JSON and the table show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RcvbufOption {
+    /// No setsockopt: net.core.rmem_default.
+    #[serde(rename = "default")]
+    Default,
+    /// SO_RCVBUF.
+    #[serde(rename = "SO_RCVBUF")]
+    SoRcvbuf,
+    /// SO_RCVBUFFORCE.
+    #[serde(rename = "SO_RCVBUFFORCE")]
+    SoRcvbufForce,
+}
+
+impl RcvbufOption {
+    /// The JSON spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            RcvbufOption::Default => "default",
+            RcvbufOption::SoRcvbuf => "SO_RCVBUF",
+            RcvbufOption::SoRcvbufForce => "SO_RCVBUFFORCE",
+        }
+    }
+}
+
+impl std::fmt::Display for RcvbufOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Padding and alignment apply, as the probe table uses them.
+        f.pad(self.name())
+    }
+}
+
 impl Request {
+    /// The option this request sets.
+    pub fn option(self) -> RcvbufOption {
+        match self {
+            Request::Default => RcvbufOption::Default,
+            Request::Plain(_) => RcvbufOption::SoRcvbuf,
+            Request::Force(_) => RcvbufOption::SoRcvbufForce,
+        }
+    }
+
+    /// The bytes requested, if any.
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            Request::Default => None,
+            Request::Plain(v) | Request::Force(v) => Some(v),
+        }
+    }
+
     /// The request a fixed buffer plan makes; `None` for `rcvbuf-fit`, which the executor
     /// resolves from a calibrated burst.
     pub fn of(plan: &crate::plan::RcvbufPlan) -> Option<Request> {
@@ -175,6 +224,20 @@ mod tests {
         assert_eq!(FACTS.effective(Request::Plain(1 << 30)), 2 * 212_992);
         assert_eq!(FACTS.effective(Request::Force(1 << 20)), 2 << 20);
         assert_eq!(FACTS.effective(Request::Default), 212_992);
+    }
+
+    #[test]
+    fn option_names_are_the_json_names() {
+        for o in [
+            RcvbufOption::Default,
+            RcvbufOption::SoRcvbuf,
+            RcvbufOption::SoRcvbufForce,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.name())
+            );
+        }
     }
 
     #[test]

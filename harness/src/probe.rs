@@ -20,7 +20,7 @@ use crate::sandbox::{self, SandboxInfo};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RcvbufMapping {
     /// `SO_RCVBUF` or `SO_RCVBUFFORCE`.
-    pub option: String,
+    pub option: crate::model::RcvbufOption,
     /// Bytes requested.
     pub request: u64,
     /// getsockopt(SO_RCVBUF) afterwards (null if the kernel refused the option).
@@ -213,7 +213,7 @@ fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, b
         let s = NlSocket::open(Protocol::Usersock)?;
         s.set(SockOpt::Rcvbuf(r as u32))?;
         out.push(RcvbufMapping {
-            option: "SO_RCVBUF".into(),
+            option: crate::model::RcvbufOption::SoRcvbuf,
             request: r,
             effective: Some(s.rcvbuf()?),
             model: facts.effective(Request::Plain(r)),
@@ -224,7 +224,7 @@ fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, b
     let force_req = facts.rmem_max * 2;
     let forced = s.set(SockOpt::RcvbufForce(force_req as u32)).is_ok();
     out.push(RcvbufMapping {
-        option: "SO_RCVBUFFORCE".into(),
+        option: crate::model::RcvbufOption::SoRcvbufForce,
         request: force_req,
         effective: if forced { Some(s.rcvbuf()?) } else { None },
         model: facts.effective(Request::Force(force_req)),

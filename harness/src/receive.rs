@@ -42,7 +42,7 @@ pub struct ReceiverSetup {
     /// Groups joined.
     pub groups: Vec<u32>,
     /// The option used: `default`, `SO_RCVBUF` or `SO_RCVBUFFORCE`.
-    pub rcvbuf_option: String,
+    pub rcvbuf_option: crate::model::RcvbufOption,
     /// Bytes requested (none for default).
     pub rcvbuf_requested: Option<u64>,
     /// getsockopt(SO_RCVBUF) after setup.
@@ -164,19 +164,15 @@ impl Receiver {
             }
         };
         let sock = NlSocket::open(plan.protocol).map_err(err("open a netlink socket"))?;
-        let (option, requested) = match request {
-            Request::Default => ("default", None),
-            Request::Plain(v) => {
-                sock.set(SockOpt::Rcvbuf(v as u32))
-                    .map_err(err("set SO_RCVBUF"))?;
-                ("SO_RCVBUF", Some(v))
-            }
-            Request::Force(v) => {
-                sock.set(SockOpt::RcvbufForce(v as u32))
-                    .map_err(err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN in the initial user namespace: run as root, or use rcvbuf)"))?;
-                ("SO_RCVBUFFORCE", Some(v))
-            }
-        };
+        match request {
+            Request::Default => {}
+            Request::Plain(v) => sock
+                .set(SockOpt::Rcvbuf(v as u32))
+                .map_err(err("set SO_RCVBUF"))?,
+            Request::Force(v) => sock
+                .set(SockOpt::RcvbufForce(v as u32))
+                .map_err(err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN in the initial user namespace: run as root, or use rcvbuf)"))?,
+        }
         if plan.no_enobufs {
             sock.set(SockOpt::NoEnobufs(true))
                 .map_err(err("set NETLINK_NO_ENOBUFS"))?;
@@ -190,8 +186,8 @@ impl Receiver {
             name: plan.name.to_string(),
             protocol: plan.protocol,
             groups: plan.groups.clone(),
-            rcvbuf_option: option.into(),
-            rcvbuf_requested: requested,
+            rcvbuf_option: request.option(),
+            rcvbuf_requested: request.bytes(),
             rcvbuf_effective: sock.rcvbuf().map_err(err("read SO_RCVBUF"))?,
             no_enobufs: sock.no_enobufs().map_err(err("read NETLINK_NO_ENOBUFS"))?,
             inode: sock.inode().map_err(err("stat the socket"))?,

@@ -116,6 +116,35 @@ fn range(
 }
 
 impl ExploreArgs {
+    /// A restriction the chosen property's space does not have would be silently
+    /// ignored: refuse it instead, naming what it applies to.
+    fn flags_apply(&self) -> Result<(), String> {
+        let p = self.property;
+        let flood = [
+            ("--emitter", self.emitter.is_some()),
+            ("--payload", self.payload.is_some()),
+            ("--rcvbuf", self.rcvbuf.is_some()),
+            ("--receivers", self.receivers.is_some()),
+            ("--reader", self.reader.is_some()),
+            ("--no-enobufs", self.no_enobufs.is_some()),
+            ("--schedule", self.schedule.is_some()),
+        ];
+        if p.about_dumps() {
+            if let Some((flag, _)) = flood.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "{flag} restricts the broadcast space (no-loss, no-enobufs, accounting, model); --property {} searches the dump space, which only --filters restricts",
+                    p.name()
+                ));
+            }
+        } else if self.filters.is_some() {
+            return Err(format!(
+                "--filters restricts the dump space (no-hang, complete-dumps); --property {} searches broadcast receivers, which have no socket filter",
+                p.name()
+            ));
+        }
+        Ok(())
+    }
+
     fn job(&self, replay: Vec<String>) -> Result<ExploreJob, String> {
         let count = |t: &str| {
             t.parse::<u64>()
@@ -161,6 +190,7 @@ impl ExploreArgs {
             }),
             filters: self.filters.map(|v| v == OnOff::On),
         };
+        self.flags_apply()?;
         if self.seed > i64::MAX as u64 {
             return Err("--seed must be below 2^63 (it is written into scenario files)".into());
         }

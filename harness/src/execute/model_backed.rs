@@ -212,17 +212,12 @@ impl ModelBacked {
         let req = self.request(plan, rp);
         let rcvbuf = self.facts.effective(req);
         let feeders = plan.feeders(rp);
-        let (option, requested) = match req {
-            Request::Default => ("default", None),
-            Request::Plain(v) => ("SO_RCVBUF", Some(v)),
-            Request::Force(v) => ("SO_RCVBUFFORCE", Some(v)),
-        };
         let setup = ReceiverSetup {
             name: rp.name.to_string(),
             protocol: rp.protocol,
             groups: rp.groups.clone(),
-            rcvbuf_option: option.into(),
-            rcvbuf_requested: requested,
+            rcvbuf_option: req.option(),
+            rcvbuf_requested: req.bytes(),
             rcvbuf_effective: rcvbuf,
             no_enobufs: rp.no_enobufs,
             inode: 0,

@@ -51,7 +51,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         let req = match r.rcvbuf_requested {
             Some(v) => format!(
                 "{v}{}",
-                if r.rcvbuf_option == "SO_RCVBUFFORCE" {
+                if r.rcvbuf_option == crate::model::RcvbufOption::SoRcvbufForce {
                     "F"
                 } else {
                     ""

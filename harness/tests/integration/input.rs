@@ -199,3 +199,31 @@ fn check_rejudges_stored_records_to_the_same_verdict() {
         );
     }
 }
+
+/// A restriction the chosen property's space does not have is refused, not ignored.
+#[test]
+fn explore_refuses_flags_its_property_does_not_search() {
+    for (args, want) in [
+        (
+            vec!["--property", "no-loss", "--filters", "on"],
+            "--filters restricts the dump space",
+        ),
+        (
+            vec!["--property", "no-hang", "--payload", "1..2"],
+            "--payload restricts the broadcast space",
+        ),
+        (
+            vec!["--property", "complete-dumps", "--reader", "active"],
+            "--reader restricts the broadcast space",
+        ),
+    ] {
+        let out = Command::new(bin())
+            .arg("explore")
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "want: {want:?} / got: {err}");
+    }
+}
