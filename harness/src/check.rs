@@ -358,7 +358,7 @@ fn result(
     ReceiverResult {
         name: rp.name.to_string(),
         protocol: rp.protocol.name().into(),
-        rcvbuf_option: r.setup.rcvbuf_option.clone(),
+        rcvbuf_option: r.setup.rcvbuf_option,
         rcvbuf_requested: r.setup.rcvbuf_requested,
         rcvbuf_effective: r.setup.rcvbuf_effective,
         sent,
