@@ -1,8 +1,6 @@
 //! A run as an unprivileged user: a user namespace where the kernel allows it, or exit 3
 //! with a message saying what is missing.
 
-use std::process::Command;
-
 use crate::support::*;
 
 #[test]
@@ -22,14 +20,7 @@ fn rootless_run_works_or_says_why() {
     let exe = dir.path().join("nlstorm");
     std::fs::copy(bin(), &exe).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&exe)
+    let out = as_nobody(&exe)
         .args(["run", "--no-record"])
         .arg(&p)
         .output()
@@ -91,14 +82,7 @@ fn rootless_run_skips_what_needs_root_and_goes_on() {
     }
     let json = dir.path().join("out.json");
     let junit = dir.path().join("out.xml");
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&exe)
+    let out = as_nobody(&exe)
         .args(["run", "--no-record", "--json"])
         .arg(&json)
         .arg("--junit")

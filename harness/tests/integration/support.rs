@@ -139,3 +139,33 @@ pub fn probed_truesize(kind: &str, payload: u64) -> u64 {
         .find(|b| u(&b["from"]) <= payload && payload <= u(&b["to"]));
     u(&bucket.unwrap_or_else(|| panic!("no bucket for {payload} B in {path}"))["truesize"])
 }
+
+/// `nlstorm validate` on scenario `text` (as `name` in a fresh directory), which must be
+/// refused with exit 2; returns what it printed on stderr.
+pub fn validate_refuses(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    let out = Command::new(bin())
+        .arg("validate")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
+/// A command that runs `exe` as uid/gid 65534 with no capabilities (setpriv from
+/// util-linux; the caller must be root).
+pub fn as_nobody(exe: &std::path::Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .arg(exe);
+    c
+}

@@ -75,22 +75,13 @@ fn crafted_names_exit_2_with_a_location() {
 
 #[test]
 fn bounds_on_a_plan_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 1\nschedule = { kind = \"burst\", size = 1 }\n");
     for i in 0..65 {
         text.push_str(&format!(
             "[[receiver]]\nname = \"r{i}\"\nprotocol = \"usersock\"\ngroups = [1]\nrcvbuf-force = \"1GiB\"\n"
         ));
     }
-    let p = dir.path().join("big.toml");
-    std::fs::write(&p, text).unwrap();
-    let out = Command::new(bin())
-        .arg("validate")
-        .arg(&p)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = validate_refuses("big.toml", &text);
     assert!(
         err.contains("receiver[64]: 65 [[receiver]] tables: a scenario has at most 64"),
         "{err}"
