@@ -106,6 +106,10 @@ enum Command {
         /// Scenario files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Write the result as JSON here: per file, its scenario name and every problem
+        /// (location, key path, message).
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
     /// disagrees or there is no threshold in range).
@@ -184,7 +188,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             record_dir,
             no_record,
         } => cmd_run(&paths, json, junit, (!no_record).then_some(record_dir)),
-        Command::Validate { paths } => cmd_validate(&paths),
+        Command::Validate { paths, json } => cmd_validate(&paths, json),
         Command::Probe { json } => cmd_probe(json),
         Command::Threshold(a) => cli::threshold::run(a),
         Command::Sweep(a) => cli::sweep::run(a),
@@ -208,22 +212,70 @@ fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::plan::Plan)>, i32> {
     })
 }
 
-fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<i32> {
-    Ok(match load(paths) {
-        Ok(plans) => {
-            for (f, p) in plans {
+/// One file's result, for `validate --json`.
+#[derive(serde::Serialize)]
+struct Validated {
+    file: String,
+    scenario: Option<String>,
+    ok: bool,
+    problems: Vec<nlstorm::scenario::ScenarioError>,
+}
+
+fn cmd_validate(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32> {
+    if let Some(Err(e)) = json
+        .as_deref()
+        .map(|p| cli::args::check_output("--json", p))
+    {
+        err!("nlstorm validate: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    let files = match run::collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            err!("nlstorm: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let mut results = Vec::new();
+    for f in &files {
+        results.push(match nlstorm::scenario::load(f) {
+            Ok(p) => {
                 out!(
-                    "ok  {} ({}: {} emitters, {} receivers)",
+                    "ok  {} ({}: {} emitters, {} receivers, {} dump clients)",
                     f.display(),
                     p.name,
                     p.emitters.len(),
-                    p.receivers.len()
+                    p.receivers.len(),
+                    p.dumps.len()
                 );
+                Validated {
+                    file: f.display().to_string(),
+                    scenario: Some(p.name.to_string()),
+                    ok: true,
+                    problems: vec![],
+                }
             }
-            exit::PASS
-        }
-        Err(code) => code,
-    })
+            Err(e) => {
+                err!("{e}");
+                Validated {
+                    file: f.display().to_string(),
+                    scenario: None,
+                    ok: false,
+                    problems: e.0,
+                }
+            }
+        });
+    }
+    let code = if results.iter().all(|r| r.ok) {
+        exit::PASS
+    } else {
+        exit::BAD_INPUT
+    };
+    if let Some(p) = json {
+        std::fs::write(&p, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("failed to write {}", p.display()))?;
+    }
+    Ok(code)
 }
 
 fn cmd_run(

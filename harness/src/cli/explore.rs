@@ -91,6 +91,10 @@ pub struct ExploreArgs {
     /// Neither replay nor record seeds.
     #[arg(long)]
     no_persist: bool,
+    /// Write the exploration's result (runs, the minimal failing case and what it
+    /// measured) as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn range(
@@ -232,6 +236,10 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
         .clone()
         .unwrap_or_else(|| a.out.join("regressions.txt"));
     a.regressions = Some(regressions.clone());
+    if let Some(Err(e)) = a.json.as_deref().map(|p| args::check_output("--json", p)) {
+        err!("nlstorm explore: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     let key_space = match a.job(vec![]) {
         Ok(j) => j.space,
         Err(e) => {
@@ -270,6 +278,10 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
         }
         _ => anyhow::bail!("the sandbox answered an exploration with something else"),
     };
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&rep)?)
+            .with_context(|| format!("failed to write {}", p.display()))?;
+    }
     report(&a, &key, &replay, &rep)
 }
 

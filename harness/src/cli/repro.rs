@@ -21,6 +21,9 @@ pub struct ReproArgs {
     /// Where to write the C file (default: <scenario name>-repro.c).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write `{source, out, summary}` as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// The record's resolved plan (what ran, names checked as it is read) and its verdict;
@@ -39,6 +42,13 @@ fn from_record(dir: &Path) -> Result<(nlstorm::plan::Plan, ScenarioReport), Stri
 }
 
 pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
+    let outputs = [("--json", a.json.as_deref()), ("--out", a.out.as_deref())];
+    for (flag, p) in outputs {
+        if let Some(Err(e)) = p.map(|p| super::args::check_output(flag, p)) {
+            err!("nlstorm repro: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    }
     let (plan, report) = if a.path.is_dir() {
         match from_record(&a.path) {
             Ok(x) => x,
@@ -83,6 +93,15 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| PathBuf::from(format!("{}-repro.c", plan.name)));
     std::fs::write(&out, &repro.source)
         .with_context(|| format!("failed to write {}", out.display()))?;
+    if let Some(p) = &a.json {
+        let doc = serde_json::json!({
+            "source": a.path.display().to_string(),
+            "out": out.display().to_string(),
+            "summary": repro.summary,
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("failed to write {}", p.display()))?;
+    }
     out!(
         "wrote {}: {}",
         out.display(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::untrusted::terminal_line;
 
 /// One problem in a scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ScenarioError {
     /// `file:line:col`.
     pub location: String,

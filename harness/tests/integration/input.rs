@@ -50,6 +50,41 @@ fn bundled_scenarios_validate() {
     );
 }
 
+/// `validate --json`: per file, the scenario name or every problem with its location.
+#[test]
+fn validate_writes_every_problem_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/scenarios/every-mistake.toml");
+    let json = dir.path().join("v.json");
+    let out = Command::new(bin())
+        .arg("validate")
+        .arg(scenarios().join("hang-dump-stalled.toml"))
+        .arg(&bad)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v[0]["ok"], true, "{v}");
+    assert_eq!(v[0]["scenario"], "hang-dump-stalled", "{v}");
+    assert_eq!(v[1]["ok"], false, "{v}");
+    let problems = v[1]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 7, "{v}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["key_path"] == "receiver[0].rcvbuff"
+                && p["location"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("every-mistake.toml:16:1")),
+        "{v}"
+    );
+}
+
 /// One range for a buffer request everywhere: a value setsockopt's int cannot carry is
 /// refused with the range (exit 2), never sent mangled and reported as a finding.
 #[test]
