@@ -138,3 +138,40 @@ fn explore_finds_a_loss_and_shrinks_it_to_one_receiver_losing_one_message() {
         f.plan.emitters[0].schedule
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    /// A merged sweep JSON is untrusted: whatever its kernel release and axis text say,
+    /// the SVG holds it only as escaped text (no markup, no character XML forbids).
+    #[test]
+    fn svg_carries_untrusted_text_only_as_text(release in proptest::prelude::any::<String>(), spec in proptest::prelude::any::<String>()) {
+        use crate::search::axis::{parse_axis, Param};
+        use crate::search::axis::Shard;
+        use crate::search::sweep::{run_cells, SweepReport, SweepSpec};
+        let fake = ModelBacked::default();
+        let mut axis = parse_axis(Param::Rcvbuf, "0..8KiB:log:3").unwrap();
+        let s = SweepSpec { axes: vec![axis.clone()], fixed: Fixed::unread(EmitterKind::Usersock { group: GROUP }) };
+        let mut cells = Vec::new();
+        let mut env = run_cells(&fake, &s, &s.cells(), |c| cells.push(c)).unwrap();
+        env.kernel_release = release.clone();
+        axis.spec = spec.clone();
+        let s = SweepSpec { axes: vec![axis], ..s };
+        let svg = crate::search::svg::sweep_svg(&SweepReport::new(s, Shard::ALL, vec![env], cells));
+        let clean = svg.replace(&crate::untrusted::xml(&release), "").replace(&crate::untrusted::xml(&spec), "");
+        let tags = |t: &str| t.matches('<').count();
+        // Removing the escaped texts leaves the same markup as with harmless texts.
+        let harmless = {
+            let mut axis = parse_axis(Param::Rcvbuf, "0..8KiB:log:3").unwrap();
+            let s = SweepSpec { axes: vec![axis.clone()], fixed: Fixed::unread(EmitterKind::Usersock { group: GROUP }) };
+            let mut cells = Vec::new();
+            let mut env = run_cells(&fake, &s, &s.cells(), |c| cells.push(c)).unwrap();
+            env.kernel_release = String::new();
+            axis.spec = String::new();
+            let s = SweepSpec { axes: vec![axis], ..s };
+            crate::search::svg::sweep_svg(&SweepReport::new(s, Shard::ALL, vec![env], cells))
+        };
+        proptest::prop_assert_eq!(tags(&clean), tags(&harmless));
+        proptest::prop_assert!(!svg.chars().any(|c| c.is_control() && c != '\n'));
+    }
+}
