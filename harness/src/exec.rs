@@ -350,7 +350,7 @@ fn kernel_payload_fits(
     };
     match want.filter(|&w| (w as usize) < smallest) {
         Some(w) => Err(ExecError::Unsupported(format!(
-            "emitter `{}`: payload {w} B is below the smallest uevent the kernel makes on this path ({smallest} B on this kernel): raise `payload`",
+            "emitter `{}`: payload {w} B is below the smallest uevent the kernel makes on this path ({smallest} B now: the kernel adds SEQNUM=<its global counter>, so the figure grows by one byte each time that counter gains a digit): raise `payload`",
             e.name
         ))),
         None => Ok(()),

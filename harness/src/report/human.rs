@@ -257,8 +257,14 @@ pub fn print_probe(p: &ProbeReport) -> String {
     for t in &p.truesize {
         let _ = writeln!(
             o,
-            "truesize per message, {} (smallest message {} B):",
-            t.emitter, t.min_payload
+            "truesize per message, {} (smallest message {} B{}):",
+            t.emitter,
+            t.min_payload,
+            if t.emitter == "kernel-uevent" {
+                " now; one more each time the kernel's SEQNUM gains a digit"
+            } else {
+                ""
+            }
         );
         for b in &t.buckets {
             let _ = writeln!(o, "  {:>6}..={:<6} B -> {} B", b.from, b.to, b.truesize);
