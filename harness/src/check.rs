@@ -57,6 +57,22 @@ pub struct ReceiverResult {
     pub stopped_by_deadline: bool,
     /// An unexpected receive error.
     pub error: Option<String>,
+    /// The same accounting per emitter that feeds this receiver, in plan order.
+    #[serde(default)]
+    pub per_emitter: Vec<EmitterDelivery>,
+}
+
+/// What one emitter sent a receiver and what reached it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmitterDelivery {
+    /// Emitter name.
+    pub emitter: String,
+    /// Messages it sent.
+    pub sent: u64,
+    /// Distinct ones received.
+    pub delivered: u64,
+    /// Sequence gaps.
+    pub lost: u64,
 }
 
 impl ReceiverResult {
@@ -315,6 +331,7 @@ fn result(
     let mut sent = 0;
     let mut delivered = 0;
     let mut lost = 0;
+    let mut per_emitter = Vec::new();
     for (i, tracker) in r.sources.iter().enumerate() {
         let s = if feeding.contains(&i) {
             h.emitters[i].sent
@@ -332,6 +349,14 @@ fn result(
         sent += s;
         delivered += tracker.delivered();
         lost += tracker.lost(s);
+        if feeding.contains(&i) {
+            per_emitter.push(EmitterDelivery {
+                emitter: h.emitters[i].name.clone(),
+                sent: s,
+                delivered: tracker.delivered(),
+                lost: tracker.lost(s),
+            });
+        }
     }
     if delivered + lost != sent {
         problems.push(format!("receiver `{}`: accounting invariant broken: delivered {delivered} + lost {lost} != sent {sent}", rp.name));
@@ -378,6 +403,7 @@ fn result(
         calls: r.ledger.clone(),
         stopped_by_deadline: r.stopped_by_deadline,
         error: r.error.clone(),
+        per_emitter,
     }
 }
 

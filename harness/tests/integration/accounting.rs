@@ -67,3 +67,34 @@ consumer-delay = "50us"
         "a 4KiB queue at 200k/s must lose"
     );
 }
+
+/// Two emitters into one unread receiver: the report splits its accounting by emitter,
+/// and the parts add up to the whole.
+#[test]
+fn delivery_is_reported_per_emitter() {
+    if !sandbox_or_skip("delivery_is_reported_per_emitter") {
+        return;
+    }
+    let s = "[[emitter]]\nname = \"a\"\nkind = \"usersock\"\ngroup = 6\npayload = 100\nschedule = { kind = \"burst\", size = 30 }\n[[emitter]]\nname = \"b\"\nkind = \"usersock\"\ngroup = 6\npayload = 200\nschedule = { kind = \"burst\", size = 20 }\nstart = \"5ms\"\n[[emitter]]\nname = \"elsewhere\"\nkind = \"usersock\"\ngroup = 7\nschedule = { kind = \"burst\", size = 5 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [6]\nrcvbuf = 4096\nstart-reading-after = \"emission-end\"\n";
+    let (_, v, out) = run_scenario(s);
+    let r = receiver(&v, "r");
+    let parts = r["per_emitter"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}\n{}", String::from_utf8_lossy(&out.stdout)));
+    let names: Vec<&str> = parts
+        .iter()
+        .map(|p| p["emitter"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"], "only the emitters that feed it: {r}");
+    assert_eq!(
+        (u(&parts[0]["sent"]), u(&parts[1]["sent"])),
+        (30, 20),
+        "{r}"
+    );
+    for key in ["sent", "delivered", "lost"] {
+        let sum: u64 = parts.iter().map(|p| u(&p[key])).sum();
+        assert_eq!(sum, u(&r[key]), "{key}: {r}");
+    }
+    // An unread 8 KiB queue fills from the first burst; the later one finds it full.
+    assert!(u(&parts[1]["lost"]) > 0, "{r}");
+}

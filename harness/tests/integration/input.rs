@@ -217,7 +217,17 @@ fn check_rejudges_stored_records_to_the_same_verdict() {
         let now = &now["scenarios"][0];
         assert_eq!(now["status"], then["status"], "{name}");
         assert_eq!(now["outcomes"], then["outcomes"], "{name}");
-        assert_eq!(now["receivers"], then["receivers"], "{name}");
+        // Fields added since the record was written are new; every stored one holds.
+        for (n, t) in now["receivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(then["receivers"].as_array().unwrap())
+        {
+            for (k, v) in t.as_object().unwrap() {
+                assert_eq!(&n[k], v, "{name}: receiver field {k}");
+            }
+        }
         assert_eq!(
             out.status.code(),
             then["exit_code"].as_i64().map(|c| c as i32),
