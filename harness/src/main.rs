@@ -8,50 +8,40 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-/// A line on stdout, its untrusted text escaped for the terminal; a closed pipe
-/// (`nlstorm ... | head`) is not an error, so a write failure is ignored rather than
-/// panicking as `println!` would.
+/// Writes formatted text to `$w` with its untrusted parts escaped for the terminal,
+/// then `$end`. A closed pipe (`nlstorm ... | head`) is not an error, so a failed write
+/// is ignored rather than panicking as `println!` would.
+macro_rules! emit {
+    ($w:expr, $end:expr, $($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!($w, "{}{}", nlstorm::untrusted::terminal(&format!($($t)*)), $end);
+    }};
+}
+
+/// A line on stdout (see [`emit!`]).
 macro_rules! out {
-    () => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock());
-    }};
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
-    }};
+    () => { emit!(std::io::stdout().lock(), "\n", "") };
+    ($($t:tt)*) => { emit!(std::io::stdout().lock(), "\n", $($t)*) };
 }
 
-/// Text on stdout without a newline added, escaped like [`out!`].
+/// Text on stdout, no newline added.
 macro_rules! out_raw {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
-    }};
+    ($($t:tt)*) => { emit!(std::io::stdout().lock(), "", $($t)*) };
 }
 
-/// A line on stderr, escaped like [`out!`] and equally quiet about a closed pipe.
+/// A line on stderr.
 macro_rules! err {
-    () => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock());
-    }};
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
-    }};
+    () => { emit!(std::io::stderr().lock(), "\n", "") };
+    ($($t:tt)*) => { emit!(std::io::stderr().lock(), "\n", $($t)*) };
 }
 
-/// Text on stderr without a newline, for progress lines; `raw` is a fixed terminal
-/// control sequence of nlstorm's own (never untrusted text).
-macro_rules! err_raw {
-    (raw $ctl:expr, $($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), "{}{}", $ctl, nlstorm::untrusted::terminal(&format!($($t)*)));
-    }};
+/// A progress line on stderr that replaces the previous one: nlstorm's own terminal
+/// control sequence (return, clear line), then the escaped text.
+macro_rules! progress {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), "{}", nlstorm::untrusted::terminal(&format!($($t)*)));
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+        emit!(std::io::stderr().lock(), "", $($t)*)
     }};
 }
 
@@ -303,7 +293,9 @@ fn cmd_run(
     let tty = std::io::stderr().is_terminal();
     let mut scenarios = Vec::new();
     for (i, (file, plan)) in plans.iter().enumerate() {
-        err_raw!(
+        emit!(
+            std::io::stderr().lock(),
+            "",
             "[{}/{}] {} ...{}",
             i + 1,
             plans.len(),
@@ -312,7 +304,7 @@ fn cmd_run(
         );
         let rep = run::run_one(&exe, file, plan, records.as_deref());
         if tty {
-            err_raw!(raw "\r\x1b[K", "");
+            progress!("");
         }
         out_raw!("{}", report::print_scenario(&rep));
         out!();
@@ -320,22 +312,14 @@ fn cmd_run(
     }
     let require_all = std::env::var_os("NLSTORM_REQUIRE_SANDBOX").is_some_and(|v| v == "1");
     let code = run::overall(&scenarios, require_all);
-    let count = |s: &str| scenarios.iter().filter(|r| r.status == s).count();
-    let (passed, skipped) = (count("pass"), count(run::SKIPPED));
-    let failed = scenarios.len() - passed - skipped;
-    if skipped > 0 {
-        out!("{passed} passed, {failed} failed, {skipped} skipped");
-    } else {
-        out!("{passed} passed, {failed} failed");
-    }
+    out!("{}", run::summary(&scenarios));
     let report = Report {
         nlstorm_version: env!("CARGO_PKG_VERSION").into(),
         exit_code: code,
         scenarios,
     };
     if let Some(p) = json {
-        std::fs::write(&p, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("failed to write {}", p.display()))?;
+        report::write_json(&p, &report)?;
     }
     if let Some(p) = junit {
         std::fs::write(&p, report::junit(&report))

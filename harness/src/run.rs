@@ -170,6 +170,19 @@ pub fn overall(reports: &[ScenarioReport], require_all: bool) -> i32 {
     )
 }
 
+/// The closing line of a run or a check: `N passed, N failed`, and `, N skipped` when
+/// some were.
+pub fn summary(reports: &[ScenarioReport]) -> String {
+    let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
+    let (passed, skipped) = (count("pass"), count(SKIPPED));
+    let failed = reports.len() - passed - skipped;
+    if skipped > 0 {
+        format!("{passed} passed, {failed} failed, {skipped} skipped")
+    } else {
+        format!("{passed} passed, {failed} failed")
+    }
+}
+
 /// Name of the status for an exit code.
 pub fn status_name(code: i32) -> &'static str {
     match code {

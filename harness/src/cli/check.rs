@@ -69,16 +69,14 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
         scenarios.push(rep);
     }
     let code = nlstorm::run::overall(&scenarios, false);
-    let passed = scenarios.iter().filter(|s| s.status == "pass").count();
-    out!("{passed} passed, {} failed", scenarios.len() - passed);
+    out!("{}", nlstorm::run::summary(&scenarios));
     if let Some(p) = a.json {
         let report = Report {
             nlstorm_version: env!("CARGO_PKG_VERSION").into(),
             exit_code: code,
             scenarios,
         };
-        std::fs::write(&p, serde_json::to_string_pretty(&report)?)
-            .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", p.display()))?;
+        report::write_json(&p, &report)?;
     }
     Ok(code)
 }

@@ -152,7 +152,7 @@ impl Progress {
             eta
         );
         if self.tty {
-            err_raw!(raw "\r\x1b[K", "{line}");
+            progress!("{line}");
             if self.done == self.total {
                 err!();
             }

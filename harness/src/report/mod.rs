@@ -9,3 +9,11 @@ pub use human::{print_probe, print_scenario};
 pub use junit::junit;
 pub use model::{Report, ScenarioReport};
 pub use search::print_threshold;
+
+/// Writes the JSON report to `path`.
+pub fn write_json(path: &std::path::Path, report: &Report) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(report).expect("reports serialise");
+    std::fs::write(path, text).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("failed to write {}: {e}", path.display()))
+    })
+}
