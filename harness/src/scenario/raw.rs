@@ -19,12 +19,6 @@ impl std::ops::Deref for DurationText {
     }
 }
 
-impl PartialEq<&str> for DurationText {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
