@@ -118,8 +118,8 @@ fn record(name: &str, file: &str) -> String {
 /// with hostile text or extreme numbers, bytes flipped.
 #[derive(Debug, Clone)]
 enum Edit {
-    Value(usize, String),
-    Number(usize, i64),
+    /// Line (modulo the file's length), and the value written as TOML.
+    Set(usize, String),
     Splice(usize, usize, usize),
     Byte(usize, u8),
     Delete(usize),
@@ -135,12 +135,13 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just("\u{1b}[2J\u{202e}".to_string()),
     ];
     prop_oneof![
-        (any::<usize>(), text).prop_map(|(l, t)| Edit::Value(l, t)),
+        // A TOML basic string: JSON's escapes are TOML's too.
+        (any::<usize>(), text).prop_map(|(l, t)| Edit::Set(l, serde_json::to_string(&t).unwrap())),
         (
             any::<usize>(),
             prop_oneof![any::<i64>(), Just(i64::MAX), Just(-1), 0i64..100_000]
         )
-            .prop_map(|(l, n)| Edit::Number(l, n)),
+            .prop_map(|(l, n)| Edit::Set(l, n.to_string())),
         (any::<usize>(), any::<usize>(), any::<usize>())
             .prop_map(|(a, b, c)| Edit::Splice(a, b, c)),
         (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Edit::Byte(a, b)),
@@ -156,14 +157,8 @@ fn apply(files: &[String], base: usize, edits: &[Edit]) -> String {
         }
         let n = lines.len();
         match e {
-            Edit::Value(l, _) | Edit::Number(l, _) if lines[l % n].contains(" = ") => {
+            Edit::Set(l, value) if lines[l % n].contains(" = ") => {
                 let key = lines[l % n].split(" = ").next().unwrap().to_string();
-                let value = match e {
-                    // A TOML basic string: JSON's escapes are TOML's too.
-                    Edit::Value(_, t) => serde_json::to_string(t).unwrap(),
-                    Edit::Number(_, x) => x.to_string(),
-                    _ => unreachable!(),
-                };
                 lines[l % n] = format!("{key} = {value}");
             }
             Edit::Splice(f, from, to) => {
