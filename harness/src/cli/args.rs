@@ -112,17 +112,13 @@ pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), String> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
-    // Trying is the only honest check: root passes access(2) on a read-only mount.
     let tried = if path.exists() {
         std::fs::OpenOptions::new()
             .append(true)
             .open(path)
             .map(drop)
     } else {
-        tempfile::Builder::new()
-            .prefix(".nlstorm-write-check")
-            .tempfile_in(dir)
-            .map(drop)
+        nlstorm::untrusted::can_create_in(dir)
     };
     tried.map_err(|e| {
         format!(

@@ -12,4 +12,4 @@ mod outdir;
 pub use escape::{c_comment, c_string, csv_field, terminal, terminal_line, xml};
 pub use limits::Limits;
 pub use name::{Name, NameError, NAME_MAX};
-pub use outdir::{OutDir, OutDirError};
+pub use outdir::{can_create_in, OutDir, OutDirError};

@@ -97,13 +97,17 @@ impl OutDir {
     /// Fails unless a file can be created here now, so that a run does not find out
     /// after an hour of measuring that its results cannot be kept.
     pub fn check_writable(&self) -> Result<(), OutDirError> {
-        let probe = tempfile::Builder::new()
-            .prefix(".nlstorm-write-check")
-            .tempfile_in(&self.root)
-            .map_err(io(&self.root))?;
-        drop(probe);
-        Ok(())
+        can_create_in(&self.root).map_err(io(&self.root))
     }
+}
+
+/// Creates and removes a file in `dir`: trying is the only honest check, since root
+/// passes access(2) on a read-only mount.
+pub fn can_create_in(dir: &Path) -> std::io::Result<()> {
+    tempfile::Builder::new()
+        .prefix(".nlstorm-write-check")
+        .tempfile_in(dir)
+        .map(drop)
 }
 
 #[cfg(test)]
