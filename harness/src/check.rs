@@ -139,6 +139,8 @@ impl DumpResult {
             DumpMetric::Enobufs => r.enobufs,
             DumpMetric::Truncated => r.truncated,
             DumpMetric::Ebusy => r.ebusy,
+            DumpMetric::ErrorAcks => r.error_acks,
+            DumpMetric::CompletedAfterErrorAck => r.completed_after_error_ack,
             DumpMetric::ShortDumps => r.short_dumps,
             DumpMetric::ObjectsMissed => r.objects_missed,
         }

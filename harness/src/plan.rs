@@ -613,6 +613,11 @@ pub enum DumpMetric {
     Truncated,
     /// EBUSY error acks.
     Ebusy,
+    /// Error acks other than EBUSY (ENOBUFS when the dump could not start on a socket
+    /// holding broadcasts).
+    ErrorAcks,
+    /// Dumps that got an error ack and then completed under the same sequence number.
+    CompletedAfterErrorAck,
     /// Completed dumps that left out objects present throughout (with `verify`).
     ShortDumps,
     /// Objects those dumps left out, in total.
@@ -621,7 +626,7 @@ pub enum DumpMetric {
 
 impl DumpMetric {
     /// Every metric with its scenario-file key.
-    pub const ALL: [(DumpMetric, &'static str); 16] = [
+    pub const ALL: [(DumpMetric, &'static str); 18] = [
         (DumpMetric::Requests, "requests"),
         (DumpMetric::Completed, "completed"),
         (DumpMetric::CallsStarted, "calls-started"),
@@ -639,6 +644,11 @@ impl DumpMetric {
         (DumpMetric::Enobufs, "enobufs"),
         (DumpMetric::Truncated, "truncated"),
         (DumpMetric::Ebusy, "ebusy"),
+        (DumpMetric::ErrorAcks, "error-acks"),
+        (
+            DumpMetric::CompletedAfterErrorAck,
+            "completed-after-error-ack",
+        ),
         (DumpMetric::ShortDumps, "short-dumps"),
         (DumpMetric::ObjectsMissed, "objects-missed"),
     ];

@@ -104,6 +104,13 @@ pub struct DumpRecord {
     pub stale_ebusy: u64,
     /// Other error acks.
     pub error_acks: u64,
+    /// Dumps that got an error ack for their sequence number, kept reading, and then
+    /// completed under that same number: the kernel's dump outlived the error it acked.
+    #[serde(default)]
+    pub completed_after_error_ack: u64,
+    /// The first such error ack, in words.
+    #[serde(default)]
+    pub first_error_ack: Option<String>,
     /// Requests re-sent by policy.
     pub restarts: u64,
     /// Completed dumps compared with the namespace (`verify`).
@@ -237,6 +244,7 @@ impl DumpClient {
             seq: 0,
             listed: BTreeSet::new(),
             before: None,
+            acked_error: false,
             buf: vec![
                 0u8;
                 self.plan
@@ -292,6 +300,8 @@ struct Run<'a> {
     listed: BTreeSet<ObjectId>,
     before: Option<BTreeSet<ObjectId>>,
     buf: Vec<u8>,
+    /// An error ack for the current sequence number was read.
+    acked_error: bool,
 }
 
 impl Run<'_> {
@@ -391,6 +401,7 @@ impl Run<'_> {
 
     fn one_dump(&mut self) -> Flow {
         self.st.truncated_this_dump.store(false, Ordering::Release);
+        self.acked_error = false;
         self.st
             .dump_started
             .store(since(self.t0) + 1, Ordering::Release);
@@ -537,6 +548,9 @@ impl Run<'_> {
             match (h.kind, h.error) {
                 (NLMSG_DONE, _) => {
                     self.rec.completed += 1;
+                    if std::mem::take(&mut self.acked_error) {
+                        self.rec.completed_after_error_ack += 1;
+                    }
                     if self.plan.verify {
                         self.judge_dump();
                     }
@@ -562,7 +576,11 @@ impl Run<'_> {
                 }
                 (NLMSG_ERROR, Some(e)) => {
                     self.rec.error_acks += 1;
+                    self.acked_error = true;
                     let what = format!("error ack {}", io::Error::from_raw_os_error(e));
+                    self.rec
+                        .first_error_ack
+                        .get_or_insert_with(|| format!("{what} for seq {}", self.seq));
                     if let Some(f) = self.react(&what, self.plan.policy.on_error) {
                         return Some(f);
                     }

@@ -151,6 +151,15 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
                 r.verified, r.short_dumps, r.objects_missed
             );
         }
+        if r.error_acks > 0 {
+            let _ = writeln!(
+                o,
+                "    error acks {}, of which {} dumps completed afterwards under the same seq; first: {}",
+                r.error_acks,
+                r.completed_after_error_ack,
+                r.first_error_ack.as_deref().unwrap_or("-")
+            );
+        }
         if let Some(first) = &r.first_short {
             let _ = writeln!(o, "    first short dump: {first}");
         }

@@ -191,7 +191,7 @@ fn socket_config(c: &mut String, opt: u8, bytes: u64, no_enobufs: bool) {
 
 /// The dump half's constants, unused in a broadcast reproducer.
 fn dump_defaults(c: &mut String) {
-    let _ = writeln!(c, "#define REQUEST 0\n#define VETHS 0\n#define TCP_CONNS 0\n#define COUNT 0\n#define INTERVAL_US 0\n#define READ_BUFFER 4096\n#define EVENT_READ_BUFFER 0\n#define GROUPS 0u\n#define CALL_DEADLINE_MS 100\n#define ON_ENOBUFS KEEP_READING\n#define ON_EBUSY KEEP_READING\n#define ON_TRUNCATED KEEP_READING\n#define ON_ERROR KEEP_READING\n#define EXPECT_CLASS \"\"\n#define VERIFY 0\n#define EXPECT_SHORT 0\nstatic const struct bpf_ins FILTER[] = {{{{0, 0, 0, 0}}}};");
+    let _ = writeln!(c, "#define REQUEST 0\n#define VETHS 0\n#define CHURN_LINKS 0\n#define TCP_CONNS 0\n#define COUNT 0\n#define INTERVAL_US 0\n#define READ_BUFFER 4096\n#define EVENT_READ_BUFFER 0\n#define GROUPS 0u\n#define CALL_DEADLINE_MS 100\n#define ON_ENOBUFS KEEP_READING\n#define ON_EBUSY KEEP_READING\n#define ON_TRUNCATED KEEP_READING\n#define ON_ERROR KEEP_READING\n#define EXPECT_CLASS \"\"\n#define VERIFY 0\n#define EXPECT_SHORT 0\nstatic const struct bpf_ins FILTER[] = {{{{0, 0, 0, 0}}}};");
 }
 
 fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupported> {
@@ -225,9 +225,14 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
     );
     let _ = writeln!(
         c,
-        "#define REQUEST {}\n#define VETHS {}\n#define TCP_CONNS {}\n#define COUNT {}\n#define INTERVAL_US {}",
+        "#define REQUEST {}\n#define VETHS {}\n#define CHURN_LINKS {}\n#define TCP_CONNS {}\n#define COUNT {}\n#define INTERVAL_US {}",
         u8::from(d.request == crate::plan::DumpRequest::InetDiag),
         plan.world.veths,
+        u8::from(
+            plan.churn
+                .iter()
+                .any(|c| matches!(c, crate::plan::Churn::Links { .. })),
+        ),
         plan.world.tcp_connections,
         d.count,
         d.interval.as_micros()

@@ -427,7 +427,9 @@ static int dump_case(void) {
 	unsigned seq = 0;
 	int stopped = 0;
 	for (int d = 0; d < COUNT && !stopped; d++) {
-		if (EVENT_READ_BUFFER && churn_index > 0) { /* events to read with the larger buffer */
+		/* Link events before each request, as nlstorm's churn makes between dumps: for
+		 * the larger event buffer to read, or to lie queued when the request arrives. */
+		if ((EVENT_READ_BUFFER || CHURN_LINKS) && churn_index > 0) {
 			link_up(rt, churn_index, 0);
 			link_up(rt, churn_index, 1);
 		}

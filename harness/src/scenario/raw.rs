@@ -296,6 +296,8 @@ pub struct RawDumpExpect {
     pub enobufs: Option<Spanned<Quantity>>,
     pub truncated: Option<Spanned<Quantity>>,
     pub ebusy: Option<Spanned<Quantity>>,
+    pub error_acks: Option<Spanned<Quantity>>,
+    pub completed_after_error_ack: Option<Spanned<Quantity>>,
     pub short_dumps: Option<Spanned<Quantity>>,
     pub objects_missed: Option<Spanned<Quantity>>,
 }
@@ -320,6 +322,8 @@ impl RawDumpExpect {
             ("enobufs", &self.enobufs),
             ("truncated", &self.truncated),
             ("ebusy", &self.ebusy),
+            ("error-acks", &self.error_acks),
+            ("completed-after-error-ack", &self.completed_after_error_ack),
             ("short-dumps", &self.short_dumps),
             ("objects-missed", &self.objects_missed),
         ];

@@ -83,3 +83,29 @@ expect = { completed = 10, short-dumps = 10 }
         "{cut}"
     );
 }
+
+#[test]
+fn a_dump_requested_over_queued_broadcasts_is_acked_with_enobufs_then_completes() {
+    if !sandbox_or_skip("a_dump_requested_over_queued_broadcasts_is_acked_with_enobufs") {
+        return;
+    }
+    let v = run_bundled("dump-error-ack");
+    let agent = dump(&v, "agent");
+    let acks = u(&agent["error_acks"]);
+    assert!(acks >= 1, "{agent}");
+    let first = agent["first_error_ack"].as_str().expect("first_error_ack");
+    assert!(first.contains("No buffer space available"), "{first}");
+    // The dump outlived every error it acked: each acked dump ended with NLMSG_DONE under
+    // its own sequence number, and no request was refused with EBUSY.
+    assert_eq!(u(&agent["completed_after_error_ack"]), acks, "{agent}");
+    assert_eq!(u(&agent["completed"]), 50, "{agent}");
+    assert_eq!(u(&agent["ebusy"]), 0, "{agent}");
+    // NETLINK_NO_ENOBUFS hides broadcast overruns, not a dump part that could not be
+    // queued: recv() still returned ENOBUFS to this socket.
+    assert!(u(&agent["enobufs"]) >= 1, "{agent}");
+
+    let quiet = dump(&v, "quiet");
+    assert_eq!(u(&quiet["error_acks"]), 0, "{quiet}");
+    assert_eq!(u(&quiet["enobufs"]), 0, "{quiet}");
+    assert_eq!(u(&quiet["completed"]), 50, "{quiet}");
+}

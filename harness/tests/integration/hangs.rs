@@ -219,3 +219,26 @@ fn a_sender_blocked_for_good_is_abandoned_at_the_deadline() {
     );
     assert_eq!(e.sent, 0, "{e:?}");
 }
+
+#[test]
+fn an_ebusy_ack_dropped_on_a_full_queue_is_a_lost_reply() {
+    if !sandbox_or_skip("an_ebusy_ack_dropped_on_a_full_queue_is_a_lost_reply") {
+        return;
+    }
+    let v = run_bundled("hang-reply-lost");
+    let d = dump(&v, "agent");
+    let all = hangs(d);
+    assert!(!all.is_empty(), "{d}");
+    for h in all {
+        assert_eq!(h["class"], "reply-lost", "{h}");
+        let o = &h["observation"];
+        // The kernel answered (no dump running, nothing queued) and dropped something for
+        // the socket after the request: the EBUSY ack, which the client never saw.
+        assert_eq!(u(&o["row"]["dump"]), 0, "{h}");
+        assert_eq!(u(&o["row"]["rmem"]), 0, "{h}");
+        assert!(u(&o["row"]["drops"]) > u(&o["drops_at_request"]), "{h}");
+    }
+    assert_eq!(u(&d["ebusy"]), 0, "{d}");
+    // Each lost reply follows an error ack the client took as the end of its dump.
+    assert!(u(&d["error_acks"]) >= all.len() as u64, "{d}");
+}

@@ -65,6 +65,7 @@ fn every_bundled_hang_class_reproduces_in_standalone_c() {
         ("hang-dump-stalled", "dump-stalled"),
         ("hang-stopped-mid-dump", "stopped-mid-dump"),
         ("hang-truncated", "truncated"),
+        ("hang-reply-lost", "reply-lost"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let (code, out) = build_and_run(&scenarios().join(format!("{name}.toml")), dir.path());
