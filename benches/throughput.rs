@@ -153,6 +153,7 @@ fn receiver_plan() -> ReceiverPlan {
         consumer_delay: Duration::ZERO,
         start_reading: ReadStart::EmissionEnd,
         no_enobufs: false,
+        filter_drop_emitters: vec![],
         expectations: vec![],
     }
 }
@@ -171,8 +172,8 @@ fn big_buffer(s: &NlSocket) {
 
 /// A receiver in poll mode over a queue already holding `QUEUED` messages.
 fn queued_receiver(run: &RunId) -> (Receiver, Arc<Shared>) {
-    let r = Receiver::open(&receiver_plan(), Request::Force(8 << 20))
-        .or_else(|_| Receiver::open(&receiver_plan(), Request::Plain(8 << 20)))
+    let r = Receiver::open(&receiver_plan(), Request::Force(8 << 20), &[])
+        .or_else(|_| Receiver::open(&receiver_plan(), Request::Plain(8 << 20), &[]))
         .expect("receiver");
     fill(run);
     let shared = Shared {

@@ -60,6 +60,10 @@ pub struct ReceiverResult {
     /// The same accounting per emitter that feeds this receiver, in plan order.
     #[serde(default)]
     pub per_emitter: Vec<EmitterDelivery>,
+    /// The emitters its socket filter drops: what each sent, and what arrived anyway
+    /// (the kernel applies the filter before charging, so that must be none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filtered_out: Vec<EmitterDelivery>,
 }
 
 /// What one emitter sent a receiver and what reached it.
@@ -330,11 +334,31 @@ fn result(
 ) -> ReceiverResult {
     let r = &rh.record;
     let feeding = plan.feeders(rp);
+    let filtered = plan.filtered(rp);
+    let mut filtered_out = Vec::new();
     let mut sent = 0;
     let mut delivered = 0;
     let mut lost = 0;
     let mut per_emitter = Vec::new();
     for (i, tracker) in r.sources.iter().enumerate() {
+        if filtered.contains(&i) {
+            let e = &h.emitters[i];
+            if tracker.delivered() > 0 {
+                problems.push(format!(
+                    "receiver `{}`: its socket filter drops `{}`, yet {} of its messages arrived",
+                    rp.name,
+                    e.name,
+                    tracker.delivered()
+                ));
+            }
+            filtered_out.push(EmitterDelivery {
+                emitter: e.name.clone(),
+                sent: e.sent,
+                delivered: tracker.delivered(),
+                lost: e.sent.saturating_sub(tracker.delivered()),
+            });
+            continue;
+        }
         let s = if feeding.contains(&i) {
             h.emitters[i].sent
         } else {
@@ -406,6 +430,7 @@ fn result(
         stopped_by_deadline: r.stopped_by_deadline,
         error: r.error.clone(),
         per_emitter,
+        filtered_out,
     }
 }
 

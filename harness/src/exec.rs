@@ -155,7 +155,10 @@ impl Session {
             .receivers
             .iter()
             .zip(&requests)
-            .map(|(r, &req)| Receiver::open(r, req))
+            .map(|(r, &req)| {
+                let sources: Vec<u16> = plan.filtered(r).iter().map(|&i| i as u16).collect();
+                Receiver::open(r, req, &sources)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let clients = plan
             .dumps

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod accounting;
+pub mod bpf;
 pub mod calibrate;
 pub mod check;
 pub mod child;

@@ -231,12 +231,12 @@ fn cmd_validate(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32>
         results.push(match nlstorm::scenario::load(f) {
             Ok(p) => {
                 out!(
-                    "ok  {} ({}: {} emitters, {} receivers, {} dump clients)",
+                    "ok  {} ({}: {}, {}, {})",
                     f.display(),
                     p.name,
-                    p.emitters.len(),
-                    p.receivers.len(),
-                    p.dumps.len()
+                    cli::args::count(p.emitters.len(), "emitter"),
+                    cli::args::count(p.receivers.len(), "receiver"),
+                    cli::args::count(p.dumps.len(), "dump client")
                 );
                 Validated {
                     file: f.display().to_string(),

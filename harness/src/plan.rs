@@ -42,7 +42,29 @@ pub struct Plan {
 
 impl Plan {
     /// Indices of the emitters whose messages reach `receiver` (same family, a joined group).
+    /// The receiver's socket filter drops the messages of the emitters it names before
+    /// the kernel charges them, so those emitters feed nothing.
     pub fn feeders(&self, receiver: &ReceiverPlan) -> Vec<usize> {
+        let filtered = self.filtered(receiver);
+        self.reaching(receiver)
+            .filter(|i| !filtered.contains(i))
+            .collect()
+    }
+
+    /// Indices of the emitters whose messages the receiver's socket filter drops.
+    pub fn filtered(&self, receiver: &ReceiverPlan) -> Vec<usize> {
+        self.reaching(receiver)
+            .filter(|&i| {
+                receiver
+                    .filter_drop_emitters
+                    .contains(&self.emitters[i].name)
+            })
+            .collect()
+    }
+
+    /// Indices of the emitters whose messages arrive at the receiver's socket (same
+    /// family, a joined group), before its filter.
+    fn reaching<'a>(&'a self, receiver: &'a ReceiverPlan) -> impl Iterator<Item = usize> + 'a {
         self.emitters
             .iter()
             .enumerate()
@@ -51,7 +73,6 @@ impl Plan {
                 p == receiver.protocol && receiver.groups.contains(&g)
             })
             .map(|(i, _)| i)
-            .collect()
     }
 }
 
@@ -344,6 +365,9 @@ pub struct ReceiverPlan {
     pub start_reading: ReadStart,
     /// Set NETLINK_NO_ENOBUFS.
     pub no_enobufs: bool,
+    /// Emitters (usersock) whose messages a socket filter on this receiver drops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_drop_emitters: Vec<Name>,
     /// What must hold at the end.
     pub expectations: Vec<Expectation>,
 }
@@ -687,7 +711,7 @@ pub struct DumpPlan {
     /// NETLINK_NO_ENOBUFS.
     pub no_enobufs: bool,
     /// Classic BPF socket filter, `(code, jt, jf, k)` per instruction; empty for none.
-    pub filter: Vec<(u16, u8, u8, u32)>,
+    pub filter: Vec<crate::bpf::Insn>,
     /// A receive call outstanding this long is a hang.
     pub call_deadline: Duration,
     /// What the client does on errors.

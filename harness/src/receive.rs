@@ -155,7 +155,12 @@ impl ReceiverError {
 
 impl Receiver {
     /// Opens, configures, then binds (so nothing is queued before the buffer is set).
-    pub fn open(plan: &ReceiverPlan, request: Request) -> Result<Self, ReceiverError> {
+    /// `filtered` are the plan indices of usersock emitters a socket filter drops.
+    pub fn open(
+        plan: &ReceiverPlan,
+        request: Request,
+        filtered: &[u16],
+    ) -> Result<Self, ReceiverError> {
         let err = |what| {
             move |source| ReceiverError {
                 name: plan.name.to_string(),
@@ -180,6 +185,10 @@ impl Receiver {
         if plan.mode == ReadMode::Blocking {
             sock.set(SockOpt::RecvTimeout(plan.call_deadline))
                 .map_err(err("set SO_RCVTIMEO"))?;
+        }
+        if !filtered.is_empty() {
+            sock.attach_filter(&crate::bpf::drop_usersock_sources(filtered))
+                .map_err(err("attach the socket filter"))?;
         }
         sock.bind(&plan.groups).map_err(err("bind to its groups"))?;
         let setup = ReceiverSetup {

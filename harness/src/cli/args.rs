@@ -30,7 +30,7 @@ impl EmitterArg {
 
 /// `1 cell`, `3 cells`.
 pub fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    nlstorm::report::count(n as u64, what)
 }
 
 /// A size such as `4KiB`.

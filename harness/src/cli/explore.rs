@@ -294,9 +294,9 @@ fn report(
     let regressions = a.regressions.as_deref().expect("resolved in run");
     let Some(f) = &rep.failure else {
         out!(
-            "explore: property {} held in {} runs ({:.1}s){}",
+            "explore: property {} held in {} ({:.1}s){}",
             a.property.name(),
-            rep.runs,
+            args::count(rep.runs as usize, "run"),
             rep.elapsed_s,
             if rep.stopped_by_time {
                 format!(
@@ -334,9 +334,9 @@ fn report(
     let toml = nlstorm::scenario::to_toml(&f.plan, &header);
     std::fs::write(&file, &toml).with_context(|| format!("failed to write {}", file.display()))?;
     out!(
-        "explore: property {} BROKEN after {} runs ({} failing while shrinking, {:.1}s){}",
+        "explore: property {} BROKEN after {} ({} failing while shrinking, {:.1}s){}",
         a.property.name(),
-        rep.runs,
+        args::count(rep.runs as usize, "run"),
         rep.failing_runs,
         rep.elapsed_s,
         if from_replay {

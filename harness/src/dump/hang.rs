@@ -101,8 +101,11 @@ pub fn classify(o: &Observation) -> (HangClass, String) {
         return (
             HangClass::ReplyLost,
             format!(
-                "{} messages were dropped for the socket since the request ({state})",
-                row.drops - o.drops_at_request
+                "{} dropped for the socket since the request ({state})",
+                match row.drops - o.drops_at_request {
+                    1 => "1 message was".to_string(),
+                    n => format!("{n} messages were"),
+                }
             ),
         );
     }

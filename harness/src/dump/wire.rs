@@ -98,25 +98,6 @@ pub fn messages(buf: &[u8]) -> Vec<(Header, &[u8])> {
     out
 }
 
-/// Classic BPF that drops every datagram whose first message has one of `types`
-/// (`nlmsg_type` is read in host byte order, so the compare value is swapped for `ld h`,
-/// which loads big-endian).
-pub fn drop_types_filter(types: &[u16]) -> Vec<(u16, u8, u8, u32)> {
-    const LD_H_ABS: u16 = 0x28;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    let n = types.len();
-    let mut p = vec![(LD_H_ABS, 0, 0, 4)];
-    for (i, &t) in types.iter().enumerate() {
-        let wire = u32::from(u16::from_be_bytes(t.to_ne_bytes()));
-        // Match: jump to the drop after the remaining compares and the accept.
-        p.push((JEQ_K, (n - i) as u8, 0, wire));
-    }
-    p.push((RET_K, 0, 0, 0xffff_ffff));
-    p.push((RET_K, 0, 0, 0));
-    p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,16 +143,5 @@ mod tests {
             2,
             "a cut message is not read"
         );
-    }
-
-    #[test]
-    fn the_filter_program_branches_to_drop_on_a_match() {
-        let p = drop_types_filter(&[3, 2]);
-        assert_eq!(p.len(), 5);
-        // From compare i, jt skips the later compares and the accept.
-        assert_eq!(usize::from(p[1].1) + 2, 4);
-        assert_eq!(usize::from(p[2].1) + 3, 4);
-        assert_eq!(p[3].3, u32::MAX);
-        assert_eq!(p[4].3, 0);
     }
 }

@@ -88,6 +88,12 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         if r.foreign > 0 {
             notes.push(format!("{} foreign", r.foreign));
         }
+        for f in &r.filtered_out {
+            notes.push(format!(
+                "socket filter dropped `{}`: {} sent, {} arrived",
+                f.emitter, f.sent, f.delivered
+            ));
+        }
         if r.out_of_order + r.duplicates > 0 {
             notes.push(format!(
                 "{} out of order, {} duplicates",

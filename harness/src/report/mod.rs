@@ -10,6 +10,12 @@ pub use junit::junit;
 pub use model::{Report, ScenarioReport};
 pub use search::print_threshold;
 
+/// `1 cell`, `3 cells`: a count with its noun, for every message that prints one.
+pub fn count(n: impl Into<u64>, what: &str) -> String {
+    let n = n.into();
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Writes the JSON report to `path`.
 pub fn write_json(path: &std::path::Path, report: &Report) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(report).expect("reports serialise");

@@ -94,6 +94,11 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
             "a broadcast reproducer needs exactly one receiver (shrink the case with explore)",
         );
     };
+    if !r.filter_drop_emitters.is_empty() {
+        return unsupported(
+            "the receiver's socket filter drops the only emitter: nothing reaches it to overrun",
+        );
+    }
     let (burst, bursts, gap) = match e.schedule {
         Schedule::Burst { size, gap, count } => (size.get(), count.get(), gap),
         Schedule::Flood {

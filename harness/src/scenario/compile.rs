@@ -837,6 +837,8 @@ impl Cx<'_> {
             v => dur(self, "start-reading-after", v, true, Duration::ZERO)
                 .map(|delay| ReadStart::After { delay }),
         };
+        let filter_drop_emitters =
+            self.filter_drop_emitters(path, raw, protocol, &groups, emitter_names, emitters);
         let expectations = raw
             .expect
             .as_ref()
@@ -856,8 +858,71 @@ impl Cx<'_> {
             consumer_delay: consumer_delay?,
             start_reading: start_reading?,
             no_enobufs: raw.no_enobufs.unwrap_or(false),
+            filter_drop_emitters,
             expectations,
         })
+    }
+
+    /// `filter-drop-emitters`: names of usersock emitters that reach this receiver. Only
+    /// usersock carries the emitter at a fixed offset a classic BPF filter can read; a
+    /// uevent is text whose keys move with the device path.
+    fn filter_drop_emitters(
+        &mut self,
+        path: &str,
+        raw: &RawReceiver,
+        protocol: Protocol,
+        groups: &[u32],
+        emitter_names: &[&str],
+        emitters: &[EmitterPlan],
+    ) -> Vec<Name> {
+        let Some(list) = &raw.filter_drop_emitters else {
+            return vec![];
+        };
+        let key = format!("{path}.filter-drop-emitters");
+        if protocol != Protocol::Usersock {
+            self.error(
+                &key,
+                Some(list.span()),
+                "a socket filter can tell emitters apart only on usersock, whose header has the emitter at a fixed offset; a uevent's keys have none",
+            );
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for n in list.get_ref() {
+            if !emitter_names.contains(&n.get_ref().as_str()) {
+                self.error(
+                    &key,
+                    Some(n.span()),
+                    format!(
+                        "no emitter named `{}` (emitters: {})",
+                        n.get_ref(),
+                        emitter_names.join(", ")
+                    ),
+                );
+                continue;
+            }
+            // An emitter with errors of its own is reported there.
+            let Some(e) = emitters.iter().find(|e| e.name == *n.get_ref()) else {
+                continue;
+            };
+            let (p, g) = e.kind.destination();
+            if p != protocol || !groups.contains(&g) {
+                self.error(
+                    &key,
+                    Some(n.span()),
+                    format!(
+                        "emitter `{}` does not reach this receiver (another family or group): there is nothing to filter",
+                        e.name
+                    ),
+                );
+                continue;
+            }
+            out.push(e.name.clone());
+        }
+        if list.get_ref().is_empty() {
+            self.error(&key, Some(list.span()), "name at least one emitter");
+        }
+        out
     }
 
     fn rcvbuf(
@@ -1110,6 +1175,61 @@ no-enobufs = true
         );
         assert_eq!(p.receivers[2].rcvbuf, RcvbufPlan::Force { bytes: 1 << 20 });
         assert!(p.receivers[2].no_enobufs);
+    }
+
+    #[test]
+    fn a_receiver_filter_names_usersock_emitters_that_reach_it() {
+        let good = format!(
+            "{GOOD}\n[[receiver]]\nname = \"f\"\nprotocol = \"usersock\"\ngroups = [3]\nfilter-drop-emitters = [\"us\"]\n"
+        );
+        let p = compile(&good).unwrap();
+        let f = &p.receivers[3];
+        assert_eq!(f.filter_drop_emitters, [Name::internal("us")]);
+        assert_eq!(p.filtered(f), [1]);
+        assert!(p.feeders(f).is_empty(), "a filtered emitter feeds nothing");
+        let mut bare = p.clone();
+        // Locations name the file the expectations came from, which a round trip changes.
+        bare.receivers
+            .iter_mut()
+            .for_each(|r| r.expectations.clear());
+        crate::scenario::assert_round_trips(&bare);
+
+        let bad = r#"
+deadline = "5s"
+[[emitter]]
+name = "a"
+kind = "usersock"
+group = 1
+payload = 64
+schedule = { kind = "burst", size = 1 }
+[[emitter]]
+name = "b"
+kind = "usersock"
+group = 2
+payload = 64
+schedule = { kind = "burst", size = 1 }
+[[receiver]]
+name = "u"
+filter-drop-emitters = ["a"]
+[[receiver]]
+name = "s"
+protocol = "usersock"
+groups = [1]
+filter-drop-emitters = ["b", "c"]
+"#;
+        let text: Vec<String> = compile(bad)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for needle in [
+            "t.toml:17:24: receiver[0].filter-drop-emitters: a socket filter can tell emitters apart only on usersock",
+            "t.toml:22:25: receiver[1].filter-drop-emitters: emitter `b` does not reach this receiver",
+            "t.toml:22:30: receiver[1].filter-drop-emitters: no emitter named `c` (emitters: a, b)",
+        ] {
+            assert!(text.iter().any(|t| t.contains(needle)), "{needle} not in {text:#?}");
+        }
     }
 
     #[test]

@@ -232,6 +232,10 @@ fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
     if r.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
     }
+    if !r.filter_drop_emitters.is_empty() {
+        let names: Vec<String> = r.filter_drop_emitters.iter().map(|n| quote(n)).collect();
+        let _ = writeln!(s, "filter-drop-emitters = [{}]", names.join(", "));
+    }
     expect(s, &r.expectations);
 }
 

@@ -237,6 +237,7 @@ impl Case {
                         ReadStart::EmissionEnd
                     },
                     no_enobufs: self.no_enobufs,
+                    filter_drop_emitters: vec![],
                     expectations: vec![],
                 })
                 .collect(),

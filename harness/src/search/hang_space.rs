@@ -11,7 +11,7 @@ use proptest::sample::subsequence;
 use serde::{Deserialize, Serialize};
 
 use super::space::{Explorable, Space};
-use crate::dump::wire::drop_types_filter;
+use crate::bpf::drop_types;
 use crate::plan::{Churn, DumpPlan, DumpPolicy, DumpRequest, Plan, RcvbufPlan, Reaction, World};
 
 /// The world every no-hang case runs in.
@@ -70,7 +70,7 @@ impl Explorable for HangCase {
                 filter: if self.filter_types.is_empty() {
                     vec![]
                 } else {
-                    drop_types_filter(&self.filter_types)
+                    drop_types(&self.filter_types)
                 },
                 call_deadline: Duration::from_millis(50),
                 policy: self.policy,

@@ -98,3 +98,76 @@ fn delivery_is_reported_per_emitter() {
     // An unread 8 KiB queue fills from the first burst; the later one finds it full.
     assert!(u(&parts[1]["lost"]) > 0, "{r}");
 }
+
+#[test]
+fn messages_a_socket_filter_drops_are_neither_charged_nor_counted_in_drops() {
+    if !sandbox_or_skip("messages_a_socket_filter_drops_are_neither_charged") {
+        return;
+    }
+    // Two emitters share a group; one receiver's filter drops `noise`. The kernel runs the
+    // filter in do_one_broadcast() before netlink_broadcast_deliver() charges the queue,
+    // so that receiver holds as many of `wanted` as if `noise` had never been sent, and
+    // its Drops count only `wanted`'s overflow.
+    let (code, v, out) = run_scenario(
+        r#"
+name = "filtered-receiver"
+deadline = "10s"
+[[emitter]]
+name = "noise"
+kind = "usersock"
+group = 1
+payload = 400
+schedule = { kind = "burst", size = 2000 }
+[[emitter]]
+name = "wanted"
+kind = "usersock"
+group = 1
+payload = 400
+schedule = { kind = "burst", size = 300 }
+[[receiver]]
+name = "filtered"
+protocol = "usersock"
+groups = [1]
+rcvbuf = 65536
+start-reading-after = "emission-end"
+filter-drop-emitters = ["noise"]
+[[receiver]]
+name = "plain"
+protocol = "usersock"
+groups = [1]
+rcvbuf = 65536
+start-reading-after = "emission-end"
+"#,
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let truesize = probed_truesize("usersock", 400);
+    let f = receiver(&v, "filtered");
+    let capacity = probed_rule().queued(
+        u(&f["rcvbuf_effective"]),
+        std::iter::repeat_n(truesize, 300),
+        false,
+    );
+    assert!(capacity < 300, "the burst must overflow: {f}");
+    assert_eq!(u(&f["sent"]), 300, "only `wanted` feeds it: {f}");
+    assert_eq!(u(&f["delivered"]), capacity, "{f}");
+    assert_eq!(u(&f["kernel_drops"]), 300 - capacity, "{f}");
+    assert_eq!(u(&f["lost"]), 300 - capacity, "{f}");
+    assert_eq!(f["model"], "agrees", "{f}");
+    let out_ = &f["filtered_out"][0];
+    assert_eq!(
+        (
+            out_["emitter"].as_str(),
+            u(&out_["sent"]),
+            u(&out_["delivered"])
+        ),
+        (Some("noise"), 2000, 0),
+        "{f}"
+    );
+
+    // Without the filter the same queue holds the same number of messages, of both
+    // emitters, and every one it could not hold is a drop.
+    let p = receiver(&v, "plain");
+    assert_eq!(u(&p["sent"]), 2300, "{p}");
+    assert_eq!(u(&p["delivered"]), capacity, "{p}");
+    assert_eq!(u(&p["kernel_drops"]), 2300 - capacity, "{p}");
+}

@@ -1,7 +1,7 @@
 //! `[[dump]]`, `[[churn]]`, `veths` and `tcp-connections`: the hang workloads.
 
 use super::*;
-use crate::dump::wire::drop_types_filter;
+use crate::bpf::drop_types;
 
 const DEFAULT_DUMP_COUNT: u64 = 100;
 const DEFAULT_DUMP_INTERVAL: Duration = Duration::from_millis(10);
@@ -102,7 +102,7 @@ impl Cx<'_> {
         }
     }
 
-    fn filter(&mut self, path: &str, raw: &RawDump) -> Option<Vec<(u16, u8, u8, u32)>> {
+    fn filter(&mut self, path: &str, raw: &RawDump) -> Option<Vec<crate::bpf::Insn>> {
         match (&raw.filter_drop_types, &raw.filter_bpf) {
             (Some(_), Some(b)) => {
                 self.error(
@@ -132,7 +132,7 @@ impl Cx<'_> {
                     );
                     return None;
                 }
-                Some(drop_types_filter(&out))
+                Some(drop_types(&out))
             }
             (None, Some(prog)) => {
                 let mut out = Vec::new();
