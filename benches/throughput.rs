@@ -154,6 +154,8 @@ fn receiver_plan() -> ReceiverPlan {
         start_reading: ReadStart::EmissionEnd,
         no_enobufs: false,
         filter_drop_emitters: vec![],
+        so_error_first: false,
+        peek: false,
         expectations: vec![],
     }
 }

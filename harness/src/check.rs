@@ -60,6 +60,12 @@ pub struct ReceiverResult {
     /// The same accounting per emitter that feeds this receiver, in plan order.
     #[serde(default)]
     pub per_emitter: Vec<EmitterDelivery>,
+    /// ENOBUFS reports read with SO_ERROR (a reader with `so-error-first`), of `enobufs`.
+    #[serde(default)]
+    pub enobufs_by_so_error: u64,
+    /// Where the first ENOBUFS reports fell in the stream.
+    #[serde(default)]
+    pub enobufs_positions: Vec<crate::receive::EnobufsAt>,
     /// The emitters its socket filter drops: what each sent, and what arrived anyway
     /// (the kernel applies the filter before charging, so that must be none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -430,6 +436,8 @@ fn result(
         stopped_by_deadline: r.stopped_by_deadline,
         error: r.error.clone(),
         per_emitter,
+        enobufs_by_so_error: r.enobufs_by_so_error,
+        enobufs_positions: r.enobufs_positions.clone(),
         filtered_out,
     }
 }

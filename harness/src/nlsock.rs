@@ -235,6 +235,11 @@ impl NlSocket {
         Ok(self.getopt_int(libc::SOL_SOCKET, libc::SO_RCVBUF)? as u64)
     }
 
+    /// SO_ERROR: the pending socket error, which reading it clears (0 when none).
+    pub fn take_error(&self) -> io::Result<i32> {
+        self.getopt_int(libc::SOL_SOCKET, libc::SO_ERROR)
+    }
+
     /// Whether NETLINK_NO_ENOBUFS is in effect, read back from the kernel.
     pub fn no_enobufs(&self) -> io::Result<bool> {
         Ok(self.getopt_int(libc::SOL_NETLINK, NETLINK_NO_ENOBUFS)? != 0)

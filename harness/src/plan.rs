@@ -365,6 +365,13 @@ pub struct ReceiverPlan {
     pub start_reading: ReadStart,
     /// Set NETLINK_NO_ENOBUFS.
     pub no_enobufs: bool,
+    /// Read SO_ERROR before every receive, as some event loops do after POLLERR.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub so_error_first: bool,
+    /// Peek at every datagram's length (MSG_PEEK | MSG_TRUNC) and then read it with a
+    /// buffer of that size, as libnl-style readers do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peek: bool,
     /// Emitters (usersock) whose messages a socket filter on this receiver drops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter_drop_emitters: Vec<Name>,

@@ -73,8 +73,14 @@ pub struct ReceiverRecord {
     pub setup: ReceiverSetup,
     /// Per emitter (by index) sequence accounting.
     pub sources: Vec<SeqTracker>,
-    /// ENOBUFS errors returned by recvmsg.
+    /// ENOBUFS errors seen: returned by recvmsg, or read with SO_ERROR.
     pub enobufs: u64,
+    /// Of those, the ones read with SO_ERROR before a receive.
+    #[serde(default)]
+    pub enobufs_by_so_error: u64,
+    /// Where the first ENOBUFS reports fell in the stream (at most [`POSITIONS_KEPT`]).
+    #[serde(default)]
+    pub enobufs_positions: Vec<EnobufsAt>,
     /// When the first ENOBUFS was seen, ns after t0.
     pub first_enobufs_ns: Option<u64>,
     /// Datagrams with MSG_TRUNC.
@@ -101,6 +107,21 @@ pub struct ReceiverRecord {
     pub error: Option<String>,
 }
 
+/// How many ENOBUFS positions a record keeps.
+pub const POSITIONS_KEPT: usize = 64;
+
+/// Where in the stream one ENOBUFS report came: how many of this run's messages had been
+/// read before it, and which message was read first after it. The report marks when the
+/// reader learnt of the overrun, not where the gap is: after an unread burst it comes
+/// before the first queued message, and the gap follows the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnobufsAt {
+    /// This run's messages read before the report.
+    pub read_before: u64,
+    /// The first message read after it: emitter index and sequence number.
+    pub next: Option<(u16, u64)>,
+}
+
 impl ReceiverRecord {
     /// An empty record for a receiver that hears `sources` emitters.
     pub fn new(setup: ReceiverSetup, sources: usize) -> Self {
@@ -108,6 +129,8 @@ impl ReceiverRecord {
             setup,
             sources: vec![SeqTracker::default(); sources],
             enobufs: 0,
+            enobufs_by_so_error: 0,
+            enobufs_positions: Vec::new(),
             first_enobufs_ns: None,
             truncated: 0,
             foreign: 0,
@@ -284,9 +307,28 @@ fn account(
     }
     match decode(protocol, data, &shared.run, &shared.uuid) {
         Tag::Ours { source, seq } if usize::from(source) < rec.sources.len() => {
+            if let Some(at) = rec
+                .enobufs_positions
+                .last_mut()
+                .filter(|a| a.next.is_none())
+            {
+                at.next = Some((source, seq));
+            }
             rec.sources[usize::from(source)].observe(seq)
         }
         _ => rec.foreign += 1,
+    }
+}
+
+fn note_enobufs(rec: &mut ReceiverRecord, t0: Instant) {
+    rec.enobufs += 1;
+    rec.first_enobufs_ns.get_or_insert(since(t0));
+    if rec.enobufs_positions.len() < POSITIONS_KEPT {
+        let read_before = rec.sources.iter().map(SeqTracker::delivered).sum();
+        rec.enobufs_positions.push(EnobufsAt {
+            read_before,
+            next: None,
+        });
     }
 }
 
@@ -318,10 +360,7 @@ impl Reader<'_> {
                 Next::Continue
             }
             Received::Errno(libc::ENOBUFS) => {
-                self.rec.enobufs += 1;
-                self.rec
-                    .first_enobufs_ns
-                    .get_or_insert(since(self.shared.t0));
+                note_enobufs(&mut self.rec, self.shared.t0);
                 Next::Continue
             }
             Received::Errno(libc::EAGAIN) => Next::Empty,
@@ -353,13 +392,45 @@ impl Reader<'_> {
         }
     }
 
+    /// One receive as the plan's reader makes it: SO_ERROR first, a peek at the length
+    /// first, or neither.
+    fn recv(&mut self, buf: &mut Vec<u8>, flags: libc::c_int) -> Received {
+        if self.plan.so_error_first {
+            match self.sock.take_error() {
+                Ok(libc::ENOBUFS) => {
+                    self.rec.enobufs_by_so_error += 1;
+                    note_enobufs(&mut self.rec, self.shared.t0);
+                }
+                Ok(0) => {}
+                Ok(e) => return Received::Errno(e),
+                Err(e) => return Received::Errno(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
+        }
+        if !self.plan.peek {
+            return self.sock.recv(buf, flags);
+        }
+        match self
+            .sock
+            .recv(&mut buf[..1], flags | libc::MSG_PEEK | libc::MSG_TRUNC)
+        {
+            Received::Datagram { len, .. } => {
+                if buf.len() < len {
+                    buf.resize(len, 0);
+                }
+                let len = len.max(1);
+                self.sock.recv(&mut buf[..len], libc::MSG_DONTWAIT)
+            }
+            other => other,
+        }
+    }
+
     fn blocking(&mut self) {
         let mut buf = vec![0u8; self.plan.read_buffer.get() as usize];
         while !self.stopped() {
             let done = self.shared.emission_done.load(Ordering::Acquire);
             let flags = if done { libc::MSG_DONTWAIT } else { 0 };
             self.rec.ledger.started += 1;
-            let r = self.sock.recv(&mut buf, flags);
+            let r = self.recv(&mut buf, flags);
             self.rec.ledger.returned += 1;
             match self.outcome(r, &buf) {
                 Next::Continue => {}
@@ -375,7 +446,7 @@ impl Reader<'_> {
         let mut buf = vec![0u8; self.plan.read_buffer.get() as usize];
         while !self.stopped() {
             let done = self.shared.emission_done.load(Ordering::Acquire);
-            let r = self.sock.recv(&mut buf, libc::MSG_DONTWAIT);
+            let r = self.recv(&mut buf, libc::MSG_DONTWAIT);
             match self.outcome(r, &buf) {
                 Next::Continue => {}
                 Next::Empty if done => break,
@@ -458,7 +529,7 @@ impl Reader<'_> {
                 Received::Datagram { len, truncated } => {
                     self.account(&buf[..len.min(buf.len())], truncated)
                 }
-                Received::Errno(libc::ENOBUFS) => self.rec.enobufs += 1,
+                Received::Errno(libc::ENOBUFS) => note_enobufs(&mut self.rec, self.shared.t0),
                 Received::Errno(libc::EINTR) => {}
                 Received::Errno(_) => break,
             }

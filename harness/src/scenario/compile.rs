@@ -839,6 +839,16 @@ impl Cx<'_> {
         };
         let filter_drop_emitters =
             self.filter_drop_emitters(path, raw, protocol, &groups, emitter_names, emitters);
+        let flag = |v: &Option<Spanned<bool>>| v.as_ref().is_some_and(|b| *b.get_ref());
+        for (key, v) in [("so-error-first", &raw.so_error_first), ("peek", &raw.peek)] {
+            if let (Some(v), Some(ReadMode::Batch { .. })) = (v, mode) {
+                self.error(
+                    &format!("{path}.{key}"),
+                    Some(v.span()),
+                    format!("`{key}` changes each recvmsg; it does not go with mode = \"batch\" (recvmmsg)"),
+                );
+            }
+        }
         let expectations = raw
             .expect
             .as_ref()
@@ -858,6 +868,8 @@ impl Cx<'_> {
             consumer_delay: consumer_delay?,
             start_reading: start_reading?,
             no_enobufs: raw.no_enobufs.unwrap_or(false),
+            so_error_first: flag(&raw.so_error_first),
+            peek: flag(&raw.peek),
             filter_drop_emitters,
             expectations,
         })

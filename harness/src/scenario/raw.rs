@@ -200,6 +200,8 @@ pub struct RawReceiver {
     pub consumer_delay: Option<Spanned<DurationText>>,
     pub start_reading_after: Option<Spanned<DurationText>>,
     pub no_enobufs: Option<bool>,
+    pub so_error_first: Option<Spanned<bool>>,
+    pub peek: Option<Spanned<bool>>,
     pub filter_drop_emitters: Option<Spanned<Vec<Spanned<String>>>>,
     pub expect: Option<RawExpect>,
 }

@@ -232,6 +232,12 @@ fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
     if r.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
     }
+    if r.so_error_first {
+        let _ = writeln!(s, "so-error-first = true");
+    }
+    if r.peek {
+        let _ = writeln!(s, "peek = true");
+    }
     if !r.filter_drop_emitters.is_empty() {
         let names: Vec<String> = r.filter_drop_emitters.iter().map(|n| quote(n)).collect();
         let _ = writeln!(s, "filter-drop-emitters = [{}]", names.join(", "));

@@ -238,6 +238,8 @@ impl Case {
                     },
                     no_enobufs: self.no_enobufs,
                     filter_drop_emitters: vec![],
+                    so_error_first: false,
+                    peek: false,
                     expectations: vec![],
                 })
                 .collect(),
