@@ -83,9 +83,16 @@ pub struct FixedArgs {
     /// (a sweep's --delay axis sets the delay instead).
     #[arg(long, default_value = "none")]
     pub reader: String,
-    /// Set NETLINK_NO_ENOBUFS on the receivers.
-    #[arg(long)]
-    pub no_enobufs: bool,
+    /// Set NETLINK_NO_ENOBUFS on the receivers (`--no-enobufs` is `--no-enobufs=on`).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "on", default_value = "off")]
+    pub no_enobufs: OnOff,
+}
+
+/// A setting that is on or off: `--no-enobufs` alone means on, in every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 impl FixedArgs {
@@ -99,7 +106,7 @@ impl FixedArgs {
             burst,
             duration: self.duration,
             reader: Reader::parse(&self.reader)?,
-            no_enobufs: self.no_enobufs,
+            no_enobufs: self.no_enobufs == OnOff::On,
         })
     }
 }

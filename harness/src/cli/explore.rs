@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::args::{self, EmitterArg};
+use super::args::{self, EmitterArg, OnOff};
 use nlstorm::child::{self, Answer, Job};
 use nlstorm::exit;
 use nlstorm::search::explore::{ExploreJob, ExploreReport, Property, Space};
@@ -18,12 +18,6 @@ pub enum ReaderArg {
     None,
     /// Only cases with a reader.
     Active,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnOff {
-    On,
-    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,11 +61,13 @@ pub struct ExploreArgs {
     /// Receivers, LO..HI or one value.
     #[arg(long)]
     receivers: Option<String>,
-    /// Only without a reader, or only with one.
+    /// `none`: only cases where nobody reads during the flood (as `--reader none` of
+    /// threshold and sweep); `active`: only cases with a drawn reader.
     #[arg(long, value_enum)]
     reader: Option<ReaderArg>,
-    /// Only this NETLINK_NO_ENOBUFS setting.
-    #[arg(long, value_enum)]
+    /// Only receivers with NETLINK_NO_ENOBUFS (`--no-enobufs`, `=on`) or only without
+    /// (`=off`); both when not given.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "on")]
     no_enobufs: Option<OnOff>,
     /// Only bursts, or only timed schedules.
     #[arg(long, value_enum)]

@@ -50,6 +50,10 @@ impl Reader {
         if text == "none" {
             return Ok(Reader::NONE);
         }
+        if text == "active" {
+            // explore's `--reader active` draws readers; here one reader is measured.
+            return Err("--reader active: give the reader itself here, e.g. --reader delay=50us,mode=poll (`active` is explore's: any drawn reader)".into());
+        }
         let mut r = Reader {
             active: true,
             ..Reader::NONE

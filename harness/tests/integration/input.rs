@@ -263,3 +263,43 @@ fn explore_refuses_flags_its_property_does_not_search() {
         assert!(err.contains(want), "want: {want:?} / got: {err}");
     }
 }
+
+/// `--no-enobufs` and `--reader` are spelt and mean the same in threshold, sweep and
+/// explore: `--no-enobufs` alone is `=on`, `--reader none` is no reader everywhere, and
+/// the one word that exists only in explore is refused elsewhere with what to write.
+#[test]
+fn shared_flags_parse_the_same_in_every_search_command() {
+    let exit = |args: &[&str]| {
+        let out = Command::new(bin()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for cmd in ["threshold", "sweep"] {
+        let (code, err) = exit(&[
+            cmd,
+            "--reader",
+            "active",
+            "--rcvbuf",
+            "4096",
+            "--payload",
+            "64",
+        ]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        assert!(err.contains("give the reader itself here"), "{cmd}: {err}");
+    }
+    for cmd in ["threshold", "sweep", "explore"] {
+        let (code, err) = exit(&[cmd, "--no-enobufs=maybe"]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        assert!(err.contains("[possible values: on, off]"), "{cmd}: {err}");
+        // Accepted by the parser in both spellings: whatever fails next is not the flag.
+        for spelling in ["--no-enobufs", "--no-enobufs=on", "--no-enobufs=off"] {
+            let (_, err) = exit(&[cmd, spelling, "--frobnicate"]);
+            assert!(
+                err.contains("unexpected argument '--frobnicate'"),
+                "{cmd} {spelling}: {err}"
+            );
+        }
+    }
+}
