@@ -116,9 +116,7 @@ impl Session {
             world_links,
             facts,
             rule,
-            kernel_release: nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            kernel_release: crate::probe::kernel_release(),
         })
     }
 

@@ -57,6 +57,8 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Plan)>, Vec<ScenarioE
 /// Runs one plan and checks it; writes a record under `record_root` if given.
 pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>) -> ScenarioReport {
     let mut rep = blank_report(plan, file);
+    // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
+    rep.kernel_release = Some(crate::probe::kernel_release());
     let answer = run_job(exe, &Job::Run(plan.clone()), plan.deadline + GRACE);
     let history = match answer {
         Ok(Answer::Ran(h)) => *h,
