@@ -8,24 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::emit::wait_until;
+use crate::history::ChurnRecord;
 use crate::nlsock::NlSocket;
 use crate::plan::Churn;
-
-/// What one churn thread did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChurnRecord {
-    /// `links` or `sockets`.
-    pub kind: String,
-    /// Changes made.
-    pub changes: u64,
-    /// Changes that failed.
-    pub errors: u64,
-    /// The first failure.
-    pub first_error: Option<String>,
-}
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;

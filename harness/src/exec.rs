@@ -8,9 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::calibrate::{self, Calibrator, Scale};
-use crate::churn::ChurnRecord;
-use crate::dump::{ClientState, DumpClient, DumpRecord};
-use crate::emit::{Emitter, EmitterRecord};
+use crate::dump::{ClientState, DumpClient};
+use crate::emit::Emitter;
+use crate::history::ChurnRecord;
+use crate::history::{DumpRecord, EmitterRecord};
 use crate::history::{History, Prediction, ReceiverHistory, Series, TruesizePoint};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::payload::RunId;
@@ -80,7 +81,7 @@ pub fn device_name(i: usize) -> String {
 /// veth pairs and a rule fit per trial.
 #[derive(Debug)]
 pub struct Session {
-    sandbox: crate::sandbox::SandboxInfo,
+    sandbox: crate::history::SandboxInfo,
     /// The world's listener and established connections, kept open for the session.
     tcp: Option<(std::net::TcpListener, Vec<std::net::TcpStream>)>,
     /// The world's veths (link churn toggles them).
@@ -361,7 +362,7 @@ fn kernel_payload_fits(
 /// What the flood phase produced.
 struct Flooded {
     emitters: Vec<EmitterRecord>,
-    receivers: Vec<crate::receive::ReceiverRecord>,
+    receivers: Vec<crate::history::ReceiverRecord>,
     samples: Vec<Series>,
     deadline_hit: bool,
     dumps: Vec<DumpRecord>,
@@ -635,7 +636,7 @@ fn flood(
                     source: std::io::Error::other("reader panicked"),
                 })
             } else {
-                let mut rec = crate::receive::ReceiverRecord::new(setup, sources);
+                let mut rec = crate::history::ReceiverRecord::new(setup, sources);
                 rec.error = Some(ABANDONED.into());
                 rec.stopped_by_deadline = true;
                 Ok(rec)

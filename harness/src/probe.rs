@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::calibrate::{self, Scale};
 use crate::emit::Emitter;
 use crate::exec::{device_name, ExecError};
+use crate::history::SandboxInfo;
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::payload::RunId;
 use crate::plan::{
     EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule, KERNEL_UEVENT_MAX, USER_PAYLOAD_MAX,
 };
-use crate::sandbox::{self, SandboxInfo};
+use crate::sandbox;
 
 /// How one SO_RCVBUF request came out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getegid, geteuid};
 
+use crate::history::SandboxInfo;
+
 /// Why the sandbox could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -68,15 +70,6 @@ impl SandboxError {
             }
         }
     }
-}
-
-/// What [`enter`] built.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SandboxInfo {
-    /// A user namespace was created (rootless run).
-    pub user_namespace: bool,
-    /// veth devices created, one per entry of `devices`.
-    pub devices: Vec<String>,
 }
 
 /// Enters fresh namespaces and sets them up. Must be called while single-threaded.

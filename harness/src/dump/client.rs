@@ -7,12 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::hang::Hang;
 use super::objects::{self, ObjectId};
 use super::wire::{messages, NLMSG_DONE, NLMSG_ERROR};
 use crate::emit::wait_until;
+use crate::history::{DumpRecord, Hang};
 use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::plan::{DumpPlan, DumpRequest, RcvbufPlan, Reaction};
 
@@ -70,69 +68,6 @@ impl ClientState {
             .cloned()
             .collect()
     }
-}
-
-/// The ledger and counts of one client.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DumpRecord {
-    /// Name from the scenario.
-    pub name: String,
-    /// `getlink` or `inet-diag`.
-    pub request: String,
-    /// Requests sent (restarts included).
-    pub requests: u64,
-    /// Dumps read to NLMSG_DONE.
-    pub completed: u64,
-    /// Dumps abandoned (policy retry-later or a recovered hang).
-    pub abandoned: u64,
-    /// Receive calls started.
-    pub calls_started: u64,
-    /// Receive calls returned.
-    pub calls_returned: u64,
-    /// Messages of the replies.
-    pub messages: u64,
-    /// Broadcasts and stale replies read.
-    pub other_messages: u64,
-    /// ENOBUFS returned.
-    pub enobufs: u64,
-    /// Datagrams with MSG_TRUNC.
-    pub truncated: u64,
-    /// EBUSY error acks.
-    pub ebusy: u64,
-    /// EBUSY error acks that arrived for an earlier request, after the client had moved
-    /// on to a newer sequence number (and so could not act on them).
-    pub stale_ebusy: u64,
-    /// Other error acks.
-    pub error_acks: u64,
-    /// Dumps that got an error ack for their sequence number, kept reading, and then
-    /// completed under that same number: the kernel's dump outlived the error it acked.
-    #[serde(default)]
-    pub completed_after_error_ack: u64,
-    /// The first such error ack, in words.
-    #[serde(default)]
-    pub first_error_ack: Option<String>,
-    /// Requests re-sent by policy.
-    pub restarts: u64,
-    /// Completed dumps compared with the namespace (`verify`).
-    pub verified: u64,
-    /// Of those, dumps that left out objects present throughout.
-    pub short_dumps: u64,
-    /// Objects they left out, in total.
-    pub objects_missed: u64,
-    /// The first short dump, in words.
-    pub first_short: Option<String>,
-    /// The client stopped reading by policy.
-    pub stopped_by_policy: bool,
-    /// The run's deadline ended it.
-    pub stopped_by_deadline: bool,
-    /// Hangs, with evidence.
-    pub hangs: Vec<Hang>,
-    /// An unexpected error.
-    pub error: Option<String>,
-    /// The kernel has no handler for this dump (a module not loaded, a family not built):
-    /// what is missing and how to get it. The client stops at the first such answer.
-    #[serde(default)]
-    pub unsupported: Option<String>,
 }
 
 /// What is missing when the kernel answers a dump request with `errno` before any

@@ -4,15 +4,15 @@
 //! thread without ending the run.
 
 pub mod client;
-pub mod hang;
 pub mod objects;
 pub mod wire;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-pub use client::{ClientState, DumpClient, DumpRecord};
-pub use hang::{classify, Hang, HangClass, Observation};
+use crate::check::classify;
+use crate::history::{Hang, HangClass, Observation};
+pub use client::{ClientState, DumpClient};
 
 /// What the watchdog wants done after looking at one client.
 #[derive(Debug, PartialEq, Eq)]

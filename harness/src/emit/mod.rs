@@ -5,6 +5,6 @@ mod emitter;
 mod pacing;
 mod sink;
 
-pub use emitter::{Emitter, EmitterRecord};
+pub use emitter::Emitter;
 pub use pacing::wait_until;
 pub use sink::Sink;

@@ -7,11 +7,11 @@
 use std::collections::VecDeque;
 
 use crate::exec::ExecError;
+use crate::history::SandboxInfo;
 use crate::history::{History, Prediction, ReceiverHistory, Series};
+use crate::history::{ReceiverRecord, ReceiverSetup};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::plan::{PayloadPlan, Plan, RcvbufPlan, ReadStart, ReceiverPlan};
-use crate::receive::{ReceiverRecord, ReceiverSetup};
-use crate::sandbox::SandboxInfo;
 use crate::schedule::SendTimes;
 
 use super::Execute;
@@ -164,7 +164,7 @@ impl Execute for ModelBacked {
                 seq: seq as u64,
                 truesize: ts,
             }));
-            emitters.push(crate::emit::EmitterRecord {
+            emitters.push(crate::history::EmitterRecord {
                 name: e.name.to_string(),
                 kind: e.kind.name().into(),
                 sent: times.len() as u64,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Outcome, ReceiverResult};
-use crate::emit::EmitterRecord;
+use crate::history::EmitterRecord;
 use crate::model::BufferFacts;
 
 /// One scenario's entry.
@@ -38,7 +38,7 @@ pub struct ScenarioReport {
     pub dumps: Vec<crate::check::DumpResult>,
     /// Per churn thread: changes made and failed.
     #[serde(default)]
-    pub churn: Vec<crate::churn::ChurnRecord>,
+    pub churn: Vec<crate::history::ChurnRecord>,
     /// Expectations and run-wide checks.
     pub outcomes: Vec<Outcome>,
     /// Harness inconsistencies.

@@ -80,7 +80,7 @@ impl Property {
             .find_map(|r| self.broken_by(r, no_enobufs))
     }
 
-    fn broken_by_dump(self, r: &crate::dump::DumpRecord) -> Option<String> {
+    fn broken_by_dump(self, r: &crate::history::DumpRecord) -> Option<String> {
         match self {
             Property::NoHang => r.hangs.first().map(|h| {
                 format!(

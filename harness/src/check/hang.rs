@@ -1,69 +1,8 @@
-//! A hang: a receive call outstanding past its deadline (or a dump left half-read). What
-//! the watchdog records at that moment, and which kind of hang the evidence says it is.
+//! Which kind of hang the evidence the watchdog recorded says it is. The watchdog calls
+//! this at the moment it fires; `nlstorm check` can call it again on a stored record, and
+//! the C reproducer carries the same rules.
 
-use serde::{Deserialize, Serialize};
-
-use crate::procnet::NetlinkRow;
-
-/// The kinds of hang nlstorm tells apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HangClass {
-    /// A dump is in progress in the kernel (Dump=1), nothing is queued, the reader waits:
-    /// the kernel will not produce the next part by itself.
-    DumpStalled,
-    /// The kernel dropped messages for the socket while the client waited for its
-    /// sequence number: the reply or ack was lost.
-    ReplyLost,
-    /// The client waits, but no dump is running and nothing is queued: from the kernel's
-    /// side the request was answered.
-    NothingOutstanding,
-    /// A datagram of the current reply came back with MSG_TRUNC: whatever followed the
-    /// cut, NLMSG_DONE included, is gone.
-    Truncated,
-    /// The client stopped reading in the middle of a dump, leaving the kernel's dump
-    /// running (Dump=1) or its rest queued unread (Rmem > 0).
-    StoppedMidDump,
-    /// The evidence fits none of the above.
-    Unknown,
-}
-
-impl HangClass {
-    /// Every class, in report order.
-    pub const ALL: [HangClass; 6] = [
-        HangClass::DumpStalled,
-        HangClass::ReplyLost,
-        HangClass::NothingOutstanding,
-        HangClass::Truncated,
-        HangClass::StoppedMidDump,
-        HangClass::Unknown,
-    ];
-
-    /// As in reports and metric keys.
-    pub fn name(self) -> &'static str {
-        match self {
-            HangClass::DumpStalled => "dump-stalled",
-            HangClass::ReplyLost => "reply-lost",
-            HangClass::NothingOutstanding => "nothing-outstanding",
-            HangClass::Truncated => "truncated",
-            HangClass::StoppedMidDump => "stopped-mid-dump",
-            HangClass::Unknown => "unknown",
-        }
-    }
-}
-
-/// What the watchdog saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observation {
-    /// The client had stopped reading (its policy said stop).
-    pub client_stopped: bool,
-    /// MSG_TRUNC was seen during the current dump.
-    pub truncated_this_dump: bool,
-    /// The socket's /proc/net/netlink row (None if it could not be read).
-    pub row: Option<NetlinkRow>,
-    /// The socket's drop count when the current request was sent.
-    pub drops_at_request: u64,
-}
+use crate::history::dump::{HangClass, Observation};
 
 /// The class the evidence supports, and the sentence that says why.
 pub fn classify(o: &Observation) -> (HangClass, String) {
@@ -118,34 +57,10 @@ pub fn classify(o: &Observation) -> (HangClass, String) {
     (HangClass::Unknown, format!("no rule matches ({state})"))
 }
 
-/// One hang, with its evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hang {
-    /// When the watchdog fired, ns after the run's start.
-    pub at_ns: u64,
-    /// How long the call had been outstanding.
-    pub waited_ns: u64,
-    /// The sequence number the client was waiting for.
-    pub waiting_seq: u32,
-    /// The class.
-    pub class: HangClass,
-    /// Why that class.
-    pub reason: String,
-    /// What was seen.
-    pub observation: Observation,
-    /// /proc/self/task/<tid>/wchan of the blocked thread.
-    pub wchan: Option<String>,
-    /// /proc/self/task/<tid>/stack, where readable (root).
-    pub stack: Option<String>,
-    /// The last messages the client saw and the decisions it took, oldest first.
-    pub recent: Vec<String>,
-    /// The watchdog interrupted the call and the client went on.
-    pub recovered: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procnet::NetlinkRow;
 
     fn row(dump: u32, rmem: u64, drops: u64) -> Option<NetlinkRow> {
         Some(NetlinkRow {

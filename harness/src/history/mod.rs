@@ -2,10 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::emit::EmitterRecord;
+pub mod churn;
+pub mod dump;
+pub mod emitter;
+pub mod receiver;
+pub mod sandbox;
+
+pub use churn::ChurnRecord;
+pub use dump::{DumpRecord, Hang, HangClass, Observation};
+pub use emitter::EmitterRecord;
+pub use receiver::{EnobufsAt, Ledger, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
+pub use sandbox::SandboxInfo;
+
 use crate::model::{AdmitRule, BufferFacts};
-use crate::receive::ReceiverRecord;
-use crate::sandbox::SandboxInfo;
 
 /// The model's prediction for one receiver, from this run's calibration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,10 +120,10 @@ pub struct History {
     pub calibration: Vec<TruesizePoint>,
     /// Dump clients, in plan order.
     #[serde(default)]
-    pub dumps: Vec<crate::dump::DumpRecord>,
+    pub dumps: Vec<crate::history::DumpRecord>,
     /// Churn threads, in plan order.
     #[serde(default)]
-    pub churn: Vec<crate::churn::ChurnRecord>,
+    pub churn: Vec<crate::history::ChurnRecord>,
 }
 
 #[cfg(test)]

@@ -2,13 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod hang;
+
+pub use hang::classify;
+
 use std::collections::BTreeMap;
 
-use crate::dump::{DumpRecord, HangClass};
-use crate::emit::EmitterRecord;
+use crate::history::EmitterRecord;
 use crate::history::History;
+use crate::history::Ledger;
+use crate::history::{DumpRecord, HangClass};
 use crate::plan::{DumpMetric, Expectation, Metric, MetricKey, Plan};
-use crate::receive::Ledger;
 
 /// What one receiver got and lost: the JSON report's per-receiver object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,7 +69,7 @@ pub struct ReceiverResult {
     pub enobufs_by_so_error: u64,
     /// Where the first ENOBUFS reports fell in the stream.
     #[serde(default)]
-    pub enobufs_positions: Vec<crate::receive::EnobufsAt>,
+    pub enobufs_positions: Vec<crate::history::EnobufsAt>,
     /// The emitters its socket filter drops: what each sent, and what arrived anyway
     /// (the kernel applies the filter before charging, so that must be none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -251,7 +255,7 @@ pub struct Verdict {
     /// Per dump client.
     pub dumps: Vec<DumpResult>,
     /// Per churn thread.
-    pub churn: Vec<crate::churn::ChurnRecord>,
+    pub churn: Vec<crate::history::ChurnRecord>,
     /// Every expectation and run-wide check.
     pub outcomes: Vec<Outcome>,
     /// Harness-side inconsistencies (exit 4).
@@ -459,10 +463,10 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::history::SandboxInfo;
     use crate::history::{Prediction, ReceiverHistory};
+    use crate::history::{ReceiverRecord, ReceiverSetup};
     use crate::model::{AdmitRule, BufferFacts};
-    use crate::receive::{ReceiverRecord, ReceiverSetup};
-    use crate::sandbox::SandboxInfo;
 
     const SCENARIO: &str = r#"
 [[emitter]]
@@ -595,11 +599,11 @@ expect = { lost = 0 }
     fn a_dump_family_the_kernel_lacks_skips_the_scenario_with_the_module_to_load() {
         let plan = crate::scenario::compile_str(
             std::path::Path::new("hang-dump-stalled.toml"),
-            include_str!("../../fixtures/records/hang-dump-stalled/scenario.toml"),
+            include_str!("../../../fixtures/records/hang-dump-stalled/scenario.toml"),
         )
         .unwrap();
         let mut h: History = serde_json::from_str(include_str!(
-            "../../fixtures/records/hang-dump-stalled/history.json"
+            "../../../fixtures/records/hang-dump-stalled/history.json"
         ))
         .unwrap();
         assert_eq!(check(&plan, &h).status, Status::Pass);
