@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod dump;
 pub mod hang;
 
 pub use hang::classify;

@@ -434,7 +434,7 @@ impl Run<'_> {
         let (Some(before), Some(after)) = (self.before.take(), self.present()) else {
             return;
         };
-        let c = objects::judge(&before, &after, &self.listed);
+        let c = crate::check::dump::judge(&before, &after, &self.listed);
         self.rec.verified += 1;
         if c.missed.is_empty() {
             return;

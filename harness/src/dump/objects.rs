@@ -14,10 +14,8 @@ use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_sock_diag::SockDiagMessage;
 
+pub use crate::history::dump::ObjectId;
 use crate::plan::DumpRequest;
-
-/// An object's identity: an ifindex, or a socket's inode.
-pub type ObjectId = u32;
 
 /// The object one reply message lists, if it lists one. `msg` is the whole message,
 /// header included.
@@ -79,28 +77,6 @@ fn tcp_inodes(text: &str) -> BTreeSet<ObjectId> {
         .collect()
 }
 
-/// The verdict on one completed dump.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completeness {
-    /// Objects present before the request and after NLMSG_DONE.
-    pub throughout: usize,
-    /// Of those, the ones the dump did not list.
-    pub missed: Vec<ObjectId>,
-}
-
-/// Compares what a dump listed with what was present before and after it.
-pub fn judge(
-    before: &BTreeSet<ObjectId>,
-    after: &BTreeSet<ObjectId>,
-    listed: &BTreeSet<ObjectId>,
-) -> Completeness {
-    let throughout: BTreeSet<ObjectId> = before.intersection(after).copied().collect();
-    Completeness {
-        throughout: throughout.len(),
-        missed: throughout.difference(listed).copied().collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,19 +90,6 @@ mod tests {
     #[test]
     fn proc_net_tcp_inodes_skip_the_header_and_time_wait() {
         assert_eq!(tcp_inodes(TCP), BTreeSet::from([31337, 31338]));
-    }
-
-    #[test]
-    fn only_objects_present_throughout_can_be_missed() {
-        let before = BTreeSet::from([1, 2, 3, 4]);
-        let after = BTreeSet::from([1, 2, 3, 5]);
-        // 4 went and 5 came during the dump: neither counts, listed or not.
-        let c = judge(&before, &after, &BTreeSet::from([1, 3, 5]));
-        assert_eq!(c.throughout, 3);
-        assert_eq!(c.missed, vec![2]);
-        assert!(judge(&before, &after, &BTreeSet::from([1, 2, 3]))
-            .missed
-            .is_empty());
     }
 
     #[test]

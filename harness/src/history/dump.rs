@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::procnet::NetlinkRow;
 
+/// An object's identity: an ifindex, or a socket's inode.
+pub type ObjectId = u32;
+
 /// The ledger and counts of one client.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DumpRecord {
