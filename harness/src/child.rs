@@ -1,23 +1,24 @@
 //! The sandbox runs in a re-exec'd copy of this binary: namespaces need a
 //! single-threaded caller, and a child that dies takes its namespaces with it. The parent
-//! sends a [`Job`] as JSON on stdin and reads an [`Answer`] from stdout; it kills the
-//! child by PID if it overruns, and the child dies with the parent (PR_SET_PDEATHSIG).
+//! sends a [`Job`] as one JSON line on stdin and reads [`Answer`]s, one JSON line each,
+//! from stdout; it kills the child by PID if it overruns, and the child dies with the
+//! parent (PR_SET_PDEATHSIG). The child only executes: a [`Job::Session`] makes it serve
+//! a stream of plans (see [`crate::execute::ChildSession`]), and every search runs in the
+//! parent.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
-use crate::plan::Plan;
+use crate::model::{AdmitRule, BufferFacts};
+use crate::plan::{Plan, World};
 use crate::probe::ProbeReport;
-use crate::search::explore::{ExploreJob, ExploreReport};
-use crate::search::sweep::{Cell, SweepEnv, SweepSpec};
-use crate::search::threshold::{ThresholdJob, ThresholdReport};
 
 /// Hidden first argument that makes the binary act as the sandbox child.
 pub const CHILD_ARG: &str = "__sandbox-child";
@@ -25,20 +26,18 @@ pub const CHILD_ARG: &str = "__sandbox-child";
 /// What the child is asked to do.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Job {
-    /// Execute a plan.
+    /// Execute a plan in a fresh sandbox.
     Run(Plan),
     /// Measure kernel facts.
     Probe,
-    /// Bisect for a threshold.
-    Threshold(ThresholdJob),
-    /// Explore a space for a case that breaks a property.
-    Explore(ExploreJob),
-    /// Run these cells of a sweep, streaming each back.
-    Sweep {
-        /// The sweep.
-        spec: SweepSpec,
-        /// `(index, values)` of the cells to run.
-        cells: Vec<(usize, Vec<u64>)>,
+    /// Enter one sandbox with these devices and this world, answer [`Answer::Ready`],
+    /// then execute each [`Plan`] read from stdin (one JSON line each) in it, answering
+    /// each with [`Answer::Ran`] or [`Answer::Failed`], until stdin closes.
+    Session {
+        /// veth devices the plans' kernel-uevent emitters write to.
+        devices: Vec<String>,
+        /// Links and connections the plans' dump clients list.
+        world: World,
     },
 }
 
@@ -49,14 +48,15 @@ pub enum Answer {
     Ran(Box<History>),
     /// Probe results.
     Probed(Box<ProbeReport>),
-    /// A threshold search's result.
-    Threshold(Box<ThresholdReport>),
-    /// What an exploration found.
-    Explored(Box<ExploreReport>),
-    /// One finished sweep cell (an item).
-    Cell(Box<Cell>),
-    /// Every cell asked for is done.
-    Swept(Box<SweepEnv>),
+    /// The session's sandbox is up and calibrated.
+    Ready {
+        /// `uname -r` inside it.
+        kernel_release: String,
+        /// The kernel's buffer limits.
+        facts: BufferFacts,
+        /// The queue admission rule fitted on entry.
+        rule: AdmitRule,
+    },
     /// The job could not be done; `code` is the exit code to report.
     Failed {
         /// Exit code (see `exit.rs`).
@@ -106,21 +106,9 @@ impl ChildError {
     }
 }
 
-/// Runs `job` in a fresh child of `exe`, killing it after `limit`.
-pub fn run_job(exe: &Path, job: &Job, limit: Duration) -> Result<Answer, ChildError> {
-    run_job_streaming(exe, job, limit, |_| {})
-}
-
-/// Runs `job` in a fresh child of `exe`. The child writes one JSON answer per line:
-/// items ([`Answer::is_item`]) go to `on_item` as they arrive (so a long sweep's cells
-/// reach the disk while it runs), the last line is the answer. The child is killed when
-/// `limit` passes without a line.
-pub fn run_job_streaming(
-    exe: &Path,
-    job: &Job,
-    limit: Duration,
-    mut on_item: impl FnMut(Answer),
-) -> Result<Answer, ChildError> {
+/// Starts a child of `exe` that dies with this process, and sends it `job`. Its stdout
+/// comes back as a channel of lines, read on a thread so that every wait can time out.
+pub fn spawn(exe: &Path, job: &Job) -> Result<(Child, mpsc::Receiver<String>), ChildError> {
     let mut cmd = Command::new(exe);
     cmd.arg(CHILD_ARG)
         .stdin(Stdio::piped())
@@ -139,12 +127,17 @@ pub fn run_job_streaming(
         exe: exe.display().to_string(),
         source,
     })?;
-    let input = serde_json::to_vec(job).expect("jobs serialise");
-    if let Some(mut stdin) = child.stdin.take() {
+    let mut line = serde_json::to_vec(job).expect("jobs serialise");
+    line.push(b'\n');
+    if let Some(stdin) = child.stdin.as_mut() {
         // A child that died early closes the pipe; its exit status tells the story.
-        let _ = stdin.write_all(&input);
+        let _ = stdin.write_all(&line).and_then(|_| stdin.flush());
     }
     let stdout = child.stdout.take().expect("piped stdout");
+    Ok((child, lines(stdout)))
+}
+
+fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -153,57 +146,64 @@ pub fn run_job_streaming(
             }
         }
     });
-    let mut last: Option<String> = None;
-    loop {
-        match rx.recv_timeout(limit) {
-            Ok(line) => {
-                if let Some(prev) = last.replace(line) {
-                    if let Ok(a) = serde_json::from_str::<Answer>(&prev) {
-                        on_item(a);
-                    }
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Our own child, by PID.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ChildError::Timeout(limit));
-            }
+    rx
+}
+
+/// The next answer from a child, or why there is none; a child that overruns `limit`
+/// is killed (our own child, by PID).
+pub fn next_answer(
+    child: &mut Child,
+    lines: &mpsc::Receiver<String>,
+    limit: Duration,
+) -> Result<Answer, ChildError> {
+    let line = match lines.recv_timeout(limit) {
+        Ok(line) => line,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ChildError::Timeout(limit));
         }
-    }
-    let status = child.wait().map_err(|e| ChildError::NoAnswer {
-        status: "unknown".into(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let status = child
+                .wait()
+                .map_or_else(|e| e.to_string(), |s| s.to_string());
+            return Err(ChildError::NoAnswer {
+                status,
+                detail: "no output".into(),
+            });
+        }
+    };
+    serde_json::from_str(&line).map_err(|e| ChildError::NoAnswer {
+        status: "running".into(),
         detail: e.to_string(),
-    })?;
-    let out = last.unwrap_or_default();
-    serde_json::from_str(&out).map_err(|e| ChildError::NoAnswer {
-        status: status.to_string(),
-        detail: if out.is_empty() {
-            "no output".into()
-        } else {
-            e.to_string()
-        },
     })
 }
 
-/// Sends an item line to the parent (see [`run_job_streaming`]).
-pub fn send_item(item: &Answer) {
-    let mut line = serde_json::to_vec(item).expect("answers serialise");
+/// Runs `job` in a fresh child of `exe`, killing it after `limit`.
+pub fn run_job(exe: &Path, job: &Job, limit: Duration) -> Result<Answer, ChildError> {
+    let (mut child, lines) = spawn(exe, job)?;
+    drop(child.stdin.take());
+    let answer = next_answer(&mut child, &lines, limit);
+    let _ = child.wait();
+    answer
+}
+
+fn send(answer: &Answer) -> bool {
+    let mut line = serde_json::to_vec(answer).expect("answers serialise");
     line.push(b'\n');
     let mut out = std::io::stdout().lock();
-    // A parent that is gone kills us through PR_SET_PDEATHSIG.
-    let _ = out.write_all(&line).and_then(|_| out.flush());
+    out.write_all(&line).and_then(|_| out.flush()).is_ok()
 }
 
 /// The child's main: read the job, do it, print the answer. Must run before any thread
 /// is started in this process.
 pub fn child_main() -> i32 {
-    let mut input = Vec::new();
-    if std::io::stdin().read_to_end(&mut input).is_err() {
+    let mut stdin = BufReader::new(std::io::stdin());
+    let mut first = String::new();
+    if stdin.read_line(&mut first).is_err() {
         return crate::exit::HARNESS;
     }
-    let answer = match serde_json::from_slice::<Job>(&input) {
+    let answer = match serde_json::from_str::<Job>(&first) {
         Err(e) => Answer::Failed {
             code: crate::exit::HARNESS,
             message: format!("unreadable job: {e}"),
@@ -212,45 +212,6 @@ pub fn child_main() -> i32 {
             crate::exec::install_wakeup_handler();
             match crate::exec::execute(&plan) {
                 Ok(h) => Answer::Ran(Box::new(h)),
-                Err(e) => Answer::Failed {
-                    code: e.exit_code(),
-                    message: error_chain(&e),
-                },
-            }
-        }
-        Ok(Job::Threshold(job)) => {
-            crate::exec::install_wakeup_handler();
-            match search_session(job.fixed.emitter)
-                .and_then(|s| crate::search::threshold::threshold(&s, &job))
-            {
-                Ok(r) => Answer::Threshold(Box::new(r)),
-                Err(e) => failed(&e),
-            }
-        }
-        Ok(Job::Explore(job)) => {
-            crate::exec::install_wakeup_handler();
-            // Every emitter kind may be drawn: give the session the device for one, and the
-            // dump space its links and connections.
-            let world = if job.property.about_dumps() {
-                crate::search::hang_space::WORLD
-            } else {
-                Default::default()
-            };
-            match crate::exec::Session::enter(&[crate::exec::device_name(0)], &world)
-                .and_then(|s| crate::search::explore::explore(&s, &job))
-            {
-                Ok(r) => Answer::Explored(Box::new(r)),
-                Err(e) => failed(&e),
-            }
-        }
-        Ok(Job::Sweep { spec, cells }) => {
-            crate::exec::install_wakeup_handler();
-            match search_session(spec.fixed.emitter).and_then(|s| {
-                crate::search::sweep::run_cells(&s, &spec, &cells, |c| {
-                    send_item(&Answer::Cell(Box::new(c)))
-                })
-            }) {
-                Ok(env) => Answer::Swept(Box::new(env)),
                 Err(e) => failed(&e),
             }
         }
@@ -261,25 +222,50 @@ pub fn child_main() -> i32 {
                 message: error_chain(&e),
             },
         },
+        Ok(Job::Session { devices, world }) => {
+            crate::exec::install_wakeup_handler();
+            match crate::exec::Session::enter(&devices, &world) {
+                Ok(s) => return serve(&s, stdin),
+                Err(e) => failed(&e),
+            }
+        }
     };
-    let out = serde_json::to_vec(&answer).expect("answers serialise");
-    let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {
-        return crate::exit::HARNESS;
+    if send(&answer) {
+        0
+    } else {
+        crate::exit::HARNESS
     }
-    0
 }
 
-/// A session with the device a single kernel-uevent emitter writes to.
-fn search_session(
-    emitter: crate::plan::EmitterKind,
-) -> Result<crate::exec::Session, crate::exec::ExecError> {
-    let devices = if emitter == crate::plan::EmitterKind::KernelUevent {
-        vec![crate::exec::device_name(0)]
-    } else {
-        vec![]
+/// Executes plans from `stdin` in `session` until it closes.
+fn serve(session: &crate::exec::Session, stdin: impl BufRead) -> i32 {
+    let ready = Answer::Ready {
+        kernel_release: session.kernel_release().to_string(),
+        facts: *session.facts(),
+        rule: session.rule(),
     };
-    crate::exec::Session::enter(&devices, &Default::default())
+    if !send(&ready) {
+        return crate::exit::HARNESS;
+    }
+    for line in stdin.lines() {
+        let Ok(line) = line else {
+            return crate::exit::HARNESS;
+        };
+        let answer = match serde_json::from_str::<Plan>(&line) {
+            Ok(plan) => match session.execute(&plan) {
+                Ok(h) => Answer::Ran(Box::new(h)),
+                Err(e) => failed(&e),
+            },
+            Err(e) => Answer::Failed {
+                code: crate::exit::HARNESS,
+                message: format!("unreadable plan: {e}"),
+            },
+        };
+        if !send(&answer) {
+            return crate::exit::HARNESS;
+        }
+    }
+    0
 }
 
 fn failed(e: &crate::exec::ExecError) -> Answer {

@@ -35,6 +35,17 @@ pub enum ExecError {
     /// than the kernel's own uevent header).
     #[error("{0}")]
     Unsupported(String),
+    /// The sandbox process could not be run or did not answer.
+    #[error(transparent)]
+    Process(#[from] crate::child::ChildError),
+    /// The sandbox process failed the plan; `code` is the exit code it gave.
+    #[error("{message}")]
+    Child {
+        /// Exit code (see `exit.rs`).
+        code: i32,
+        /// What went wrong, as the child said it.
+        message: String,
+    },
     /// Anything else the harness failed at.
     #[error("failed to {what}")]
     Io {
@@ -58,6 +69,8 @@ impl ExecError {
                 crate::exit::ENVIRONMENT
             }
             ExecError::Unsupported(_) => crate::exit::BAD_INPUT,
+            ExecError::Process(e) => e.exit_code(),
+            ExecError::Child { code, .. } => *code,
             _ => crate::exit::HARNESS,
         }
     }

@@ -9,8 +9,11 @@ use crate::history::History;
 use crate::model::{AdmitRule, BufferFacts};
 use crate::plan::Plan;
 
+mod child_session;
 #[cfg(test)]
 pub(crate) mod model_backed;
+
+pub use child_session::ChildSession;
 
 /// Runs plans and journals what happened.
 pub trait Execute {

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{self, EmitterArg, OnOff};
-use nlstorm::child::{self, Answer, Job};
+use nlstorm::child;
+use nlstorm::execute::ChildSession;
 use nlstorm::exit;
 use nlstorm::search::explore::{ExploreJob, ExploreReport, Property, Space};
 
@@ -259,20 +260,21 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
     );
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    let answer = match child::run_job(&exe, &Job::Explore(job), a.time + Duration::from_secs(600)) {
-        Ok(a) => a,
+    // Every emitter kind may be drawn: the sandbox gets the device for one, and the dump
+    // space its links and connections.
+    let world = if job.property.about_dumps() {
+        nlstorm::search::hang_space::WORLD
+    } else {
+        Default::default()
+    };
+    let explored = ChildSession::start(&exe, vec![nlstorm::exec::device_name(0)], world)
+        .and_then(|s| nlstorm::search::explore::explore(&s, &job));
+    let rep = match explored {
+        Ok(r) => r,
         Err(e) => {
             err!("nlstorm explore: {}", child::error_chain(&e));
             return Ok(e.exit_code());
         }
-    };
-    let rep = match answer {
-        Answer::Explored(r) => r,
-        Answer::Failed { code, message } => {
-            err!("nlstorm explore: {message}");
-            return Ok(code);
-        }
-        _ => anyhow::bail!("the sandbox answered an exploration with something else"),
     };
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&rep)?)

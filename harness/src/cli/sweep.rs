@@ -4,14 +4,15 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, FixedArgs};
-use nlstorm::child::{self, Answer, Job};
+use nlstorm::child;
+use nlstorm::execute::ChildSession;
 use nlstorm::exit;
 use nlstorm::search::axis::{parse_axis, Axis, Param, Shard};
 use nlstorm::search::svg::sweep_svg;
@@ -246,31 +247,21 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
             last_pct: 0,
         };
         let mut write_err = None;
-        let job = Job::Sweep {
-            spec: spec.clone(),
-            cells: todo,
-        };
-        let answer = child::run_job_streaming(&exe, &job, Duration::from_secs(300), |item| {
-            if let Answer::Cell(c) = item {
-                let line = serde_json::to_string(&*c).expect("cells serialise");
+        let answer = ChildSession::for_emitter(&exe, spec.fixed.emitter).and_then(|s| {
+            nlstorm::search::sweep::run_cells(&s, &spec, &todo, |c| {
+                let line = serde_json::to_string(&c).expect("cells serialise");
                 if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
                     write_err.get_or_insert(e);
                 }
-                cells.push(*c);
+                cells.push(c);
                 progress.tick();
-            }
+            })
         });
         if let Some(e) = write_err {
             anyhow::bail!("failed to append to {}: {e}", partial.display());
         }
         match answer {
-            Ok(Answer::Swept(e)) => env.push(*e),
-            Ok(Answer::Failed { code, message }) => {
-                err!("\nnlstorm sweep: {message}");
-                keep_or_remove(&partial, cells.len());
-                return Ok(code);
-            }
-            Ok(_) => anyhow::bail!("the sandbox answered a sweep with something else"),
+            Ok(e) => env.push(e),
             Err(e) => {
                 err!("\nnlstorm sweep: {}", child::error_chain(&e));
                 keep_or_remove(&partial, cells.len());

@@ -1,13 +1,13 @@
 //! `nlstorm threshold`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{self, FixedArgs};
-use nlstorm::child::{self, Answer, Job};
+use nlstorm::child;
+use nlstorm::execute::ChildSession;
 use nlstorm::exit;
 use nlstorm::search::threshold::{Find, ThresholdJob};
 
@@ -118,20 +118,14 @@ pub fn run(a: ThresholdArgs) -> anyhow::Result<i32> {
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
     err!("nlstorm threshold: searching in a sandbox ...");
-    let answer = match child::run_job(&exe, &Job::Threshold(job), Duration::from_secs(600)) {
-        Ok(a) => a,
+    let searched = ChildSession::for_emitter(&exe, job.fixed.emitter)
+        .and_then(|s| nlstorm::search::threshold::threshold(&s, &job));
+    let rep = match searched {
+        Ok(r) => r,
         Err(e) => {
             err!("nlstorm threshold: {}", child::error_chain(&e));
             return Ok(e.exit_code());
         }
-    };
-    let rep = match answer {
-        Answer::Threshold(r) => r,
-        Answer::Failed { code, message } => {
-            err!("nlstorm threshold: {message}");
-            return Ok(code);
-        }
-        _ => anyhow::bail!("the sandbox answered a threshold search with something else"),
     };
     out_raw!("{}", nlstorm::report::print_threshold(&rep));
     if let Some(p) = a.json {
