@@ -1,0 +1,270 @@
+//! `[[emitter]]`: who floods, with what payload, on what schedule.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn emitter(&mut self, path: &str, raw: &RawEmitter) -> Option<EmitterPlan> {
+        let before = self.errors.len();
+        let kind = match (raw.kind.get_ref(), &raw.group) {
+            (RawEmitterKind::Usersock, Some(g)) => match u32::try_from(*g.get_ref()) {
+                Ok(group @ 1..=32) => Some(EmitterKind::Usersock { group }),
+                _ => {
+                    self.error(
+                        &format!("{path}.group"),
+                        Some(g.span()),
+                        "group must be 1..=32",
+                    );
+                    None
+                }
+            },
+            (RawEmitterKind::Usersock, None) => {
+                self.error(
+                    path,
+                    Some(raw.kind.span()),
+                    "a usersock emitter needs `group` (1..=32)",
+                );
+                None
+            }
+            (_, Some(g)) => {
+                self.error(
+                    &format!("{path}.group"),
+                    Some(g.span()),
+                    "uevents always go to group 1; `group` is only for usersock",
+                );
+                None
+            }
+            (RawEmitterKind::KernelUevent, None) => Some(EmitterKind::KernelUevent),
+            (RawEmitterKind::SyntheticUevent, None) => Some(EmitterKind::SyntheticUevent),
+        };
+        let payload = self.payload(path, raw);
+        let schedule = self.schedule(&format!("{path}.schedule"), raw.schedule.get_ref());
+        let start = raw
+            .start
+            .as_ref()
+            .and_then(|s| self.duration(&format!("{path}.start"), s, true))
+            .unwrap_or_default();
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(EmitterPlan {
+            name: Name::sanitised(raw.name.get_ref(), "unnamed"),
+            kind: kind?,
+            schedule: schedule?,
+            payload: payload?,
+            start,
+        })
+    }
+
+    pub(super) fn payload(&mut self, path: &str, raw: &RawEmitter) -> Option<PayloadPlan> {
+        let kind = *raw.kind.get_ref();
+        let plan = match (&raw.payload, &raw.contents) {
+            (Some(p), Some(_)) => {
+                self.error(
+                    &format!("{path}.payload"),
+                    Some(p.span()),
+                    "give `payload` or `contents`, not both",
+                );
+                return None;
+            }
+            (None, Some(c)) => {
+                if kind == RawEmitterKind::Usersock {
+                    self.error(
+                        &format!("{path}.contents"),
+                        Some(c.span()),
+                        "`contents` is a uevent profile; usersock takes `payload`",
+                    );
+                    return None;
+                }
+                return Some(PayloadPlan::Contents {
+                    profile: match c.get_ref() {
+                        RawContents::UsbHotplug => ContentsProfile::UsbHotplug,
+                    },
+                });
+            }
+            (None, None) => PayloadPlan::Fixed { bytes: 512 },
+            (Some(p), None) => self.payload_size(&format!("{path}.payload"), p)?,
+        };
+        let (lo, hi) = match plan {
+            PayloadPlan::Fixed { bytes } => (bytes, bytes),
+            PayloadPlan::Uniform { min, max } => (min, max),
+            PayloadPlan::Contents { .. } => unreachable!("returned above"),
+        };
+        let problem = match kind {
+            RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
+            RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
+            RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
+        }
+        .payload_problem(u64::from(lo), u64::from(hi));
+        if let Some(problem) = problem {
+            if let Some(p) = &raw.payload {
+                self.error(&format!("{path}.payload"), Some(p.span()), problem);
+            }
+            return None;
+        }
+        Some(plan)
+    }
+
+    pub(super) fn payload_size(
+        &mut self,
+        key_path: &str,
+        p: &Spanned<Quantity>,
+    ) -> Option<PayloadPlan> {
+        if let Quantity::Text(t) = p.get_ref() {
+            if let Some((a, b)) = t.split_once("..") {
+                let lo = parse_size(a)
+                    .map_err(|e| self.error(key_path, Some(p.span()), e.to_string()))
+                    .ok()?;
+                let hi = parse_size(b)
+                    .map_err(|e| self.error(key_path, Some(p.span()), e.to_string()))
+                    .ok()?;
+                if lo > hi || hi > u64::from(u32::MAX) {
+                    self.error(
+                        key_path,
+                        Some(p.span()),
+                        format!("range {t} is empty or too large"),
+                    );
+                    return None;
+                }
+                return Some(PayloadPlan::Uniform {
+                    min: lo as u32,
+                    max: hi as u32,
+                });
+            }
+        }
+        let n = self.size(key_path, p)?;
+        Some(PayloadPlan::Fixed {
+            bytes: u32::try_from(n).unwrap_or(u32::MAX),
+        })
+    }
+
+    pub(super) fn schedule(&mut self, path: &str, s: &RawSchedule) -> Option<Schedule> {
+        let kind = *s.kind.get_ref();
+        let allowed: &[&str] = match kind {
+            RawScheduleKind::Burst => &["size", "gap", "count"],
+            RawScheduleKind::Rate | RawScheduleKind::Poisson => &["per-sec", "duration"],
+            RawScheduleKind::Ramp => &["from", "to", "duration"],
+            RawScheduleKind::Flood => &["count", "duration"],
+        };
+        let present = [
+            ("size", s.size.as_ref().map(|v| v.span())),
+            ("gap", s.gap.as_ref().map(|v| v.span())),
+            ("count", s.count.as_ref().map(|v| v.span())),
+            ("per-sec", s.per_sec.as_ref().map(|v| v.span())),
+            ("from", s.from.as_ref().map(|v| v.span())),
+            ("to", s.to.as_ref().map(|v| v.span())),
+            ("duration", s.duration.as_ref().map(|v| v.span())),
+        ];
+        let before = self.errors.len();
+        for (key, span) in present {
+            if let Some(span) = span {
+                if !allowed.contains(&key) {
+                    self.error(
+                        &format!("{path}.{key}"),
+                        Some(span),
+                        format!(
+                            "a {} schedule takes {}; not `{key}`",
+                            kind_str(kind),
+                            allowed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        let missing = |cx: &mut Self, key: &str| {
+            cx.error(
+                path,
+                Some(s.kind.span()),
+                format!("a {} schedule needs `{key}`", kind_str(kind)),
+            )
+        };
+        let dur = |cx: &mut Self| match &s.duration {
+            Some(d) => cx.duration(&format!("{path}.duration"), d, false),
+            None => {
+                missing(cx, "duration");
+                None
+            }
+        };
+        let rate = |cx: &mut Self, key: &str, v: &Option<Spanned<f64>>| match v {
+            Some(r) => cx.positive_rate(&format!("{path}.{key}"), r),
+            None => {
+                missing(cx, key);
+                None
+            }
+        };
+        let out = match kind {
+            RawScheduleKind::Burst => {
+                let size = match &s.size {
+                    Some(v) => self.count(&format!("{path}.size"), v),
+                    None => {
+                        missing(self, "size");
+                        None
+                    }
+                };
+                let count = s.count.as_ref().map_or(NonZeroU64::new(1), |c| {
+                    self.count(&format!("{path}.count"), c)
+                });
+                let gap = s.gap.as_ref().map_or(Some(Duration::ZERO), |g| {
+                    self.duration(&format!("{path}.gap"), g, true)
+                });
+                if count.is_some_and(|c| c.get() > 1) && gap == Some(Duration::ZERO) {
+                    self.error(
+                        path,
+                        Some(s.kind.span()),
+                        "several bursts need a `gap` longer than zero, or they are one burst",
+                    );
+                }
+                Schedule::Burst {
+                    size: size?,
+                    gap: gap?,
+                    count: count?,
+                }
+            }
+            RawScheduleKind::Rate => Schedule::Rate {
+                per_sec: rate(self, "per-sec", &s.per_sec)?,
+                duration: dur(self)?,
+            },
+            RawScheduleKind::Poisson => Schedule::Poisson {
+                per_sec: rate(self, "per-sec", &s.per_sec)?,
+                duration: dur(self)?,
+            },
+            RawScheduleKind::Ramp => {
+                let from = rate(self, "from", &s.from);
+                let to = rate(self, "to", &s.to);
+                Schedule::Ramp {
+                    from: from?,
+                    to: to?,
+                    duration: dur(self)?,
+                }
+            }
+            RawScheduleKind::Flood => {
+                let count = s
+                    .count
+                    .as_ref()
+                    .and_then(|c| self.count(&format!("{path}.count"), c));
+                let duration = s
+                    .duration
+                    .as_ref()
+                    .and_then(|d| self.duration(&format!("{path}.duration"), d, false));
+                if s.count.is_none() && s.duration.is_none() {
+                    self.error(
+                        path,
+                        Some(s.kind.span()),
+                        "a flood needs `count`, `duration`, or both (whichever ends first)",
+                    );
+                }
+                Schedule::Flood { count, duration }
+            }
+        };
+        (self.errors.len() == before).then_some(out)
+    }
+}
+
+pub(super) fn kind_str(k: RawScheduleKind) -> &'static str {
+    match k {
+        RawScheduleKind::Burst => "burst",
+        RawScheduleKind::Rate => "rate",
+        RawScheduleKind::Poisson => "poisson",
+        RawScheduleKind::Ramp => "ramp",
+        RawScheduleKind::Flood => "flood",
+    }
+}
