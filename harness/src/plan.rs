@@ -509,6 +509,11 @@ pub trait MetricKey: Copy + PartialEq + 'static {
     fn from_key(key: &str) -> Option<Self> {
         Self::KEYS.iter().find(|(_, k)| *k == key).map(|(m, _)| *m)
     }
+
+    /// Every key, in report order.
+    fn names() -> Vec<&'static str> {
+        Self::KEYS.iter().map(|(_, k)| *k).collect()
+    }
 }
 
 /// `metric OP value`: a receiver's expectation, or with [`DumpMetric`] a dump client's.

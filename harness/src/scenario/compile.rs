@@ -305,7 +305,9 @@ impl Cx<'_> {
     fn element<T: Table>(&mut self, key_path: &str, mut v: Spanned<DeValue<'_>>) -> Option<T> {
         // The errors recorded here fail the compilation, so the rest of the table is
         // compiled only to find its other problems.
-        for u in strip_unknown(&mut v, key_path, T::WHAT, fields_of::<T>(), &T::nested()) {
+        let nested = T::nested();
+        let nested: Vec<(&str, &[&str])> = nested.iter().map(|(k, f)| (*k, &f[..])).collect();
+        for u in strip_unknown(&mut v, key_path, T::WHAT, fields_of::<T>(), &nested) {
             self.error(&u.key_path, Some(u.span), u.message);
         }
         // serde's error has a span but no key: name the key whose value holds the span.

@@ -206,47 +206,6 @@ pub struct RawReceiver {
     pub expect: Option<RawExpect>,
 }
 
-/// Expectations, one optional key per metric, so that a misspelt metric is an error.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawExpect {
-    pub sent: Option<Spanned<Quantity>>,
-    pub delivered: Option<Spanned<Quantity>>,
-    pub lost: Option<Spanned<Quantity>>,
-    pub enobufs: Option<Spanned<Quantity>>,
-    pub kernel_drops: Option<Spanned<Quantity>>,
-    pub truncated: Option<Spanned<Quantity>>,
-    pub out_of_order: Option<Spanned<Quantity>>,
-    pub duplicates: Option<Spanned<Quantity>>,
-    pub foreign: Option<Spanned<Quantity>>,
-    pub max_rmem: Option<Spanned<Quantity>>,
-    pub rcvbuf_effective: Option<Spanned<Quantity>>,
-}
-
-impl RawExpect {
-    /// The expectations that are set, in [`Metric::ALL`] order.
-    ///
-    /// [`Metric::ALL`]: crate::plan::Metric::ALL
-    pub fn entries(&self) -> Vec<(&'static str, &Spanned<Quantity>)> {
-        let all = [
-            ("sent", &self.sent),
-            ("delivered", &self.delivered),
-            ("lost", &self.lost),
-            ("enobufs", &self.enobufs),
-            ("kernel-drops", &self.kernel_drops),
-            ("truncated", &self.truncated),
-            ("out-of-order", &self.out_of_order),
-            ("duplicates", &self.duplicates),
-            ("foreign", &self.foreign),
-            ("max-rmem", &self.max_rmem),
-            ("rcvbuf-effective", &self.rcvbuf_effective),
-        ];
-        all.into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .collect()
-    }
-}
-
 /// `[[dump]]`: a client polling a kernel dump.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -270,7 +229,7 @@ pub struct RawDump {
     pub on_truncated: Option<Spanned<String>>,
     pub on_error: Option<Spanned<String>>,
     pub verify: Option<bool>,
-    pub expect: Option<RawDumpExpect>,
+    pub expect: Option<RawExpect>,
 }
 
 /// `[[churn]]`.
@@ -281,57 +240,7 @@ pub struct RawChurn {
     pub per_sec: Spanned<f64>,
 }
 
-/// Expectations of a dump client, one optional key per metric.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawDumpExpect {
-    pub requests: Option<Spanned<Quantity>>,
-    pub completed: Option<Spanned<Quantity>>,
-    pub calls_started: Option<Spanned<Quantity>>,
-    pub calls_returned: Option<Spanned<Quantity>>,
-    pub hangs: Option<Spanned<Quantity>>,
-    pub hangs_dump_stalled: Option<Spanned<Quantity>>,
-    pub hangs_reply_lost: Option<Spanned<Quantity>>,
-    pub hangs_nothing_outstanding: Option<Spanned<Quantity>>,
-    pub hangs_truncated: Option<Spanned<Quantity>>,
-    pub hangs_stopped_mid_dump: Option<Spanned<Quantity>>,
-    pub hangs_unknown: Option<Spanned<Quantity>>,
-    pub enobufs: Option<Spanned<Quantity>>,
-    pub truncated: Option<Spanned<Quantity>>,
-    pub ebusy: Option<Spanned<Quantity>>,
-    pub error_acks: Option<Spanned<Quantity>>,
-    pub completed_after_error_ack: Option<Spanned<Quantity>>,
-    pub short_dumps: Option<Spanned<Quantity>>,
-    pub objects_missed: Option<Spanned<Quantity>>,
-}
-
-impl RawDumpExpect {
-    /// The expectations that are set, in [`DumpMetric::ALL`] order.
-    ///
-    /// [`DumpMetric::ALL`]: crate::plan::DumpMetric::ALL
-    pub fn entries(&self) -> Vec<(&'static str, &Spanned<Quantity>)> {
-        let all = [
-            ("requests", &self.requests),
-            ("completed", &self.completed),
-            ("calls-started", &self.calls_started),
-            ("calls-returned", &self.calls_returned),
-            ("hangs", &self.hangs),
-            ("hangs-dump-stalled", &self.hangs_dump_stalled),
-            ("hangs-reply-lost", &self.hangs_reply_lost),
-            ("hangs-nothing-outstanding", &self.hangs_nothing_outstanding),
-            ("hangs-truncated", &self.hangs_truncated),
-            ("hangs-stopped-mid-dump", &self.hangs_stopped_mid_dump),
-            ("hangs-unknown", &self.hangs_unknown),
-            ("enobufs", &self.enobufs),
-            ("truncated", &self.truncated),
-            ("ebusy", &self.ebusy),
-            ("error-acks", &self.error_acks),
-            ("completed-after-error-ack", &self.completed_after_error_ack),
-            ("short-dumps", &self.short_dumps),
-            ("objects-missed", &self.objects_missed),
-        ];
-        all.into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .collect()
-    }
-}
+/// An `expect` table: metric key -> count or comparison. Its keys are checked against the
+/// metric family's own list ([`crate::plan::MetricKey::names`]) before it is read, so the
+/// keys are written once, in `plan.rs`.
+pub type RawExpect = std::collections::BTreeMap<String, Spanned<Quantity>>;

@@ -263,7 +263,7 @@ impl Cx<'_> {
         let expectations = raw
             .expect
             .as_ref()
-            .map(|e| self.expectations(&format!("{path}.expect"), e.entries()))
+            .map(|e| self.expectations(&format!("{path}.expect"), e))
             .unwrap_or_default();
         if self.errors.len() > before {
             return None;

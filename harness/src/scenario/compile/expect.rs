@@ -28,16 +28,17 @@ impl Cx<'_> {
         }
     }
 
-    /// The `expect` table's entries (its raw type rejects unknown keys).
+    /// The `expect` table's entries, in the family's report order (unknown keys were
+    /// reported and removed before it was read).
     pub(super) fn expectations<M: MetricKey>(
         &mut self,
         path: &str,
-        entries: Vec<(&'static str, &Spanned<Quantity>)>,
+        table: &RawExpect,
     ) -> Vec<Expectation<M>> {
-        entries
-            .into_iter()
-            .filter_map(|(key, v)| {
-                let metric = M::from_key(key)?;
+        M::KEYS
+            .iter()
+            .filter_map(|&(metric, key)| {
+                let v = table.get(key)?;
                 let (cmp, value) = self.comparison(&format!("{path}.{key}"), v)?;
                 Some(Expectation {
                     metric,
