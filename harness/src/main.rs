@@ -189,7 +189,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::plan::Plan)>, i32> {
+fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::scenario::Source)>, i32> {
     let files = run::collect(paths).map_err(|e| {
         err!("nlstorm: {e}");
         exit::BAD_INPUT
@@ -292,7 +292,8 @@ fn cmd_run(
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
     let tty = std::io::stderr().is_terminal();
     let mut scenarios = Vec::new();
-    for (i, (file, plan)) in plans.iter().enumerate() {
+    for (i, (file, source)) in plans.iter().enumerate() {
+        let plan = &source.plan;
         emit!(
             std::io::stderr().lock(),
             "",
@@ -302,7 +303,11 @@ fn cmd_run(
             plan.name,
             if tty { "" } else { "\n" }
         );
-        let rep = run::run_one(&exe, file, plan, records.as_deref());
+        let record = records.as_deref().map(|root| run::RecordTo {
+            root,
+            scenario: &source.text,
+        });
+        let rep = run::run_one(&exe, file, plan, record);
         if tty {
             progress!("");
         }

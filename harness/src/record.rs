@@ -11,14 +11,6 @@ use crate::plan::Plan;
 use crate::report::ScenarioReport;
 use crate::untrusted::{Name, OutDir, OutDirError};
 
-/// Sysctls that shape the results, read inside the sandbox's view where namespaced.
-const SYSCTLS: [&str; 4] = [
-    "net/core/rmem_default",
-    "net/core/rmem_max",
-    "net/core/wmem_default",
-    "net/core/wmem_max",
-];
-
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -79,27 +71,23 @@ fn dir_name(plan: &Plan, run_id: &str) -> String {
 /// Writes `<root>/<utc time>-<scenario>-<run id prefix>/` and returns its path.
 pub fn write(
     root: &Path,
-    file: &Path,
+    scenario: &str,
     plan: &Plan,
     history: &History,
     report: &ScenarioReport,
 ) -> Result<PathBuf, RecordError> {
     let dir = OutDir::create(root)?.subdir(&dir_name(plan, &history.run_id))?;
-    if let Ok(text) = std::fs::read(file) {
-        dir.write("scenario.toml", &text)?;
-    }
+    dir.write("scenario.toml", scenario.as_bytes())?;
     dir.write("plan.json", &pretty("plan.json", plan)?)?;
     dir.write("history.json", &pretty("history.json", history)?)?;
     dir.write("verdict.json", &pretty("verdict.json", report)?)?;
-    let mut kernel = format!("release {}\n", history.kernel_release);
-    for s in SYSCTLS {
-        let v = std::fs::read_to_string(format!("/proc/sys/{s}")).unwrap_or_else(|_| "?".into());
-        kernel.push_str(&format!("{} {}\n", s.replace('/', "."), v.trim()));
-    }
-    kernel.push_str(&format!(
-        "sock_min_rcvbuf {}\n",
-        history.facts.sock_min_rcvbuf
-    ));
+    // As measured inside the run's sandbox, where the buffer limits may differ from
+    // the host's (net.core.rmem_default is per network namespace).
+    let f = &history.facts;
+    let kernel = format!(
+        "release {}\nnet.core.rmem_default {}\nnet.core.rmem_max {}\nsock_min_rcvbuf {}\n",
+        history.kernel_release, f.rmem_default, f.rmem_max, f.sock_min_rcvbuf
+    );
     dir.write("kernel.txt", kernel.as_bytes())?;
     Ok(dir.path().to_path_buf())
 }

@@ -38,11 +38,13 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Loads every file; all problems of all files are returned together.
-pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Plan)>, Vec<ScenarioErrors>> {
+pub fn load_all(
+    files: &[PathBuf],
+) -> Result<Vec<(PathBuf, scenario::Source)>, Vec<ScenarioErrors>> {
     let mut plans = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match scenario::load(f) {
+        match scenario::load_source(f) {
             Ok(p) => plans.push((f.clone(), p)),
             Err(e) => errors.push(e),
         }
@@ -54,8 +56,22 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Plan)>, Vec<ScenarioE
     }
 }
 
-/// Runs one plan and checks it; writes a record under `record_root` if given.
-pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>) -> ScenarioReport {
+/// Where a run's record goes, and the scenario text it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordTo<'a> {
+    /// The record root (`--record-dir`).
+    pub root: &'a Path,
+    /// The scenario file's text, as read when it was compiled.
+    pub scenario: &'a str,
+}
+
+/// Runs one plan and checks it; writes a record if asked to.
+pub fn run_one(
+    exe: &Path,
+    file: &Path,
+    plan: &Plan,
+    record: Option<RecordTo<'_>>,
+) -> ScenarioReport {
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
     rep.kernel_release = Some(crate::probe::kernel_release());
@@ -82,8 +98,8 @@ pub fn run_one(exe: &Path, file: &Path, plan: &Plan, record_root: Option<&Path>)
         }
     };
     judge(&mut rep, plan, &history);
-    if let Some(root) = record_root {
-        match crate::record::write(root, file, plan, &history, &rep) {
+    if let Some(RecordTo { root, scenario }) = record {
+        match crate::record::write(root, scenario, plan, &history, &rep) {
             Ok(dir) => rep.record_dir = Some(dir.display().to_string()),
             Err(e) => {
                 // The measurements are in the report, but a record that was asked for and

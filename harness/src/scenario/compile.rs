@@ -29,6 +29,21 @@ const DEFAULT_READ_BUFFER: u32 = 64 * 1024;
 
 /// Reads and compiles the scenario at `path`.
 pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
+    load_source(path).map(|s| s.plan)
+}
+
+/// A scenario file as read once: its text (what a run record keeps, even if the file
+/// changes while the run goes on) and the plan compiled from it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The text read.
+    pub text: String,
+    /// The plan compiled from it.
+    pub plan: Plan,
+}
+
+/// Reads and compiles `path` once.
+pub fn load_source(path: &Path) -> Result<Source, ScenarioErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ScenarioErrors(vec![ScenarioError {
             location: path.display().to_string(),
@@ -36,7 +51,8 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
             message: format!("cannot read the file: {e}"),
         }])
     })?;
-    compile_str(path, &text)
+    let plan = compile_str(path, &text)?;
+    Ok(Source { text, plan })
 }
 
 /// Compiles scenario text; `path` is used for locations and the default name.

@@ -8,7 +8,7 @@ mod keys;
 mod raw;
 mod write;
 
-pub use compile::{compile_str, load};
+pub use compile::{compile_str, load, load_source, Source};
 pub use diag::{ScenarioError, ScenarioErrors};
 #[cfg(test)]
 pub(crate) use write::assert_round_trips;

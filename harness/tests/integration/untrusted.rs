@@ -249,7 +249,7 @@ fn mutated_scenarios_never_panic_or_write_outside() {
                 rep.file = text.chars().take(40).collect();
                 let mut history = history.clone();
                 history.run_id = format!("{:08x}", compiled.get());
-                nlstorm::record::write(&out, &path, &plan, &history, &rep).unwrap();
+                nlstorm::record::write(&out, &text, &plan, &history, &rep).unwrap();
                 let x = junit(&Report {
                     nlstorm_version: "0".into(),
                     exit_code: 1,
