@@ -11,8 +11,8 @@ use crate::calibrate::{self, Calibrator, Scale};
 use crate::dump::{ClientState, DumpClient};
 use crate::emit::Emitter;
 use crate::history::ChurnRecord;
+use crate::history::{Charge, History, ReceiverHistory, Series, TruesizePoint};
 use crate::history::{DumpRecord, EmitterRecord};
-use crate::history::{History, Prediction, ReceiverHistory, Series, TruesizePoint};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::payload::RunId;
 use crate::plan::{
@@ -160,7 +160,7 @@ impl Session {
                 .map_err(io(format!("set up emitter `{}`", e.name)))?;
             emitters.push(em);
         }
-        let (predictions, requests, calibration) =
+        let (charges, requests, calibration) =
             model_receivers(plan, &self.facts, self.rule, &mut emitters)?;
 
         let receivers = plan
@@ -208,16 +208,17 @@ impl Session {
             receivers: flooded
                 .receivers
                 .into_iter()
-                .zip(predictions)
+                .zip(charges)
                 .zip(
                     flooded
                         .samples
                         .into_iter()
                         .chain(std::iter::repeat_with(Series::default)),
                 )
-                .map(|((record, prediction), samples)| ReceiverHistory {
+                .map(|((record, charges), samples)| ReceiverHistory {
                     record,
-                    prediction,
+                    charges,
+                    prediction: None,
                     samples,
                 })
                 .collect(),
@@ -270,7 +271,7 @@ fn tcp_world(n: u32) -> std::io::Result<(std::net::TcpListener, Vec<std::net::Tc
     Ok((listener, conns))
 }
 
-type Modelled = (Vec<Option<Prediction>>, Vec<Request>, Vec<TruesizePoint>);
+type Modelled = (Vec<Vec<Charge>>, Vec<Request>, Vec<TruesizePoint>);
 
 /// Calibrates the emitters and predicts each receiver's capacity; resolves `rcvbuf-fit`.
 fn model_receivers(
@@ -323,11 +324,7 @@ fn model_receivers(
                     .map_err(io("measure a message's truesize"))?,
             );
         }
-        preds.push(ts.first().map(|&first| Prediction {
-            capacity: rule.queued(rcvbuf, ts.iter().copied(), rp.no_enobufs),
-            truesize: first,
-            exact: feeders.len() == 1,
-        }));
+        preds.push(crate::history::charges(ts));
         requests.push(req);
     }
     let points = cal

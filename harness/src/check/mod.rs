@@ -336,6 +336,31 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
     }
 }
 
+/// What the model says an unread queue of this receiver holds: the run's admission rule
+/// applied to the charges measured for its stream, at the buffer the kernel gave it
+/// (read back with getsockopt: the admission rule is about the limit in force).
+fn predict(
+    h: &History,
+    rh: &crate::history::ReceiverHistory,
+    feeders: usize,
+) -> Option<crate::history::Prediction> {
+    let Some(first) = rh.charges.first() else {
+        return rh.prediction.clone();
+    };
+    let setup = &rh.record.setup;
+    let truesizes = rh
+        .charges
+        .iter()
+        .flat_map(|c| std::iter::repeat_n(c.truesize, c.count as usize));
+    Some(crate::history::Prediction {
+        capacity: h
+            .admit_rule
+            .queued(setup.rcvbuf_effective, truesizes, setup.no_enobufs),
+        truesize: first.truesize,
+        exact: feeders == 1,
+    })
+}
+
 fn result(
     plan: &Plan,
     h: &History,
@@ -408,7 +433,8 @@ fn result(
         .unwrap_or(0);
     let cut = feeding.iter().any(|&i| h.emitters[i].cut_by_deadline);
     let unread_during_emission = r.read_started_ns >= emission_end && !cut;
-    let predicted_lost = match (&rh.prediction, unread_during_emission) {
+    let prediction = predict(h, rh, feeding.len());
+    let predicted_lost = match (&prediction, unread_during_emission) {
         (Some(p), true) => Some(sent.saturating_sub(p.capacity.min(sent))),
         _ => None,
     };
@@ -433,9 +459,9 @@ fn result(
         out_of_order: r.sources.iter().map(|t| t.out_of_order()).sum(),
         duplicates: r.sources.iter().map(|t| t.duplicates()).sum(),
         foreign: r.foreign,
-        predicted_capacity: rh.prediction.as_ref().map(|p| p.capacity),
+        predicted_capacity: prediction.as_ref().map(|p| p.capacity),
         predicted_lost,
-        truesize: rh.prediction.as_ref().map(|p| p.truesize),
+        truesize: prediction.as_ref().map(|p| p.truesize),
         model,
         calls: r.ledger.clone(),
         stopped_by_deadline: r.stopped_by_deadline,
@@ -528,6 +554,8 @@ expect = { lost = 0 }
             emitters: vec![emitter("a", 10), emitter("b", 5)],
             receivers: vec![ReceiverHistory {
                 record,
+                // A history from before charges were kept: its stored prediction is used.
+                charges: vec![],
                 prediction: Some(Prediction {
                     capacity,
                     truesize: 832,

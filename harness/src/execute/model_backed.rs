@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use crate::exec::ExecError;
 use crate::history::SandboxInfo;
-use crate::history::{History, Prediction, ReceiverHistory, Series};
+use crate::history::{History, ReceiverHistory, Series};
 use crate::history::{ReceiverRecord, ReceiverSetup};
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::plan::{PayloadPlan, Plan, RcvbufPlan, ReadStart, ReceiverPlan};
@@ -252,13 +252,8 @@ impl ModelBacked {
         rec.read_finished_ns = q.free_at.max(start);
         ReceiverHistory {
             record: rec,
-            prediction: mine.first().map(|m| Prediction {
-                capacity: self
-                    .rule
-                    .queued(rcvbuf, mine.iter().map(|m| m.truesize), rp.no_enobufs),
-                truesize: m.truesize,
-                exact: feeders.len() == 1,
-            }),
+            charges: crate::history::charges(mine.iter().map(|m| m.truesize)),
+            prediction: None,
             samples: Series::default(),
         }
     }

@@ -16,7 +16,29 @@ pub use sandbox::SandboxInfo;
 
 use crate::model::{AdmitRule, BufferFacts};
 
-/// The model's prediction for one receiver, from this run's calibration.
+/// A run of equal charges: `count` messages in a row that each cost `truesize` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    /// Bytes charged to the receive queue per message (measured).
+    pub truesize: u64,
+    /// Messages in a row with that charge.
+    pub count: u64,
+}
+
+/// Run-length encodes a sequence of truesizes.
+pub fn charges(truesizes: impl IntoIterator<Item = u64>) -> Vec<Charge> {
+    let mut out: Vec<Charge> = Vec::new();
+    for truesize in truesizes {
+        match out.last_mut() {
+            Some(c) if c.truesize == truesize => c.count += 1,
+            _ => out.push(Charge { truesize, count: 1 }),
+        }
+    }
+    out
+}
+
+/// The model's prediction for one receiver (computed by `check` from the charges; kept
+/// in histories written before the charges were).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
     /// Messages an unread queue holds, for this receiver's message stream.
@@ -89,7 +111,12 @@ impl Series {
 pub struct ReceiverHistory {
     /// What was observed.
     pub record: ReceiverRecord,
-    /// What the model says.
+    /// The truesize of each message this receiver's stream will charge, in arrival
+    /// order, measured in the run's sandbox: as many as an unread queue could ever hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charges: Vec<Charge>,
+    /// Histories before `charges` stored the prediction itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
     /// Queue charge and drops over the run.
     pub samples: Series,
@@ -129,6 +156,14 @@ pub struct History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn charges_are_run_length_encoded_in_order() {
+        let c = charges([768, 768, 1280, 768]);
+        let pairs: Vec<(u64, u64)> = c.iter().map(|c| (c.truesize, c.count)).collect();
+        assert_eq!(pairs, [(768, 2), (1280, 1), (768, 1)]);
+        assert!(charges([]).is_empty());
+    }
 
     #[test]
     fn series_stays_bounded_and_spans_the_run() {
