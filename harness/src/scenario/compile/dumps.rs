@@ -260,11 +260,7 @@ impl Cx<'_> {
         let on_ebusy = self.reaction(path, "on-ebusy", &raw.on_ebusy, d.on_ebusy);
         let on_truncated = self.reaction(path, "on-truncated", &raw.on_truncated, d.on_truncated);
         let on_error = self.reaction(path, "on-error", &raw.on_error, d.on_error);
-        let expectations = raw
-            .expect
-            .as_ref()
-            .map(|e| self.expectations(&format!("{path}.expect"), e))
-            .unwrap_or_default();
+        let expectations = self.expectations(path, raw.expect.as_ref());
         if self.errors.len() > before {
             return None;
         }

@@ -28,13 +28,17 @@ impl Cx<'_> {
         }
     }
 
-    /// The `expect` table's entries, in the family's report order (unknown keys were
-    /// reported and removed before it was read).
+    /// The `expect` table of the table at `path` (none: no expectations), in the
+    /// family's report order (unknown keys were reported and removed before it was read).
     pub(super) fn expectations<M: MetricKey>(
         &mut self,
         path: &str,
-        table: &RawExpect,
+        table: Option<&RawExpect>,
     ) -> Vec<Expectation<M>> {
+        let Some(table) = table else {
+            return vec![];
+        };
+        let path = format!("{path}.expect");
         M::KEYS
             .iter()
             .filter_map(|&(metric, key)| {

@@ -134,11 +134,7 @@ impl Cx<'_> {
                 );
             }
         }
-        let expectations = raw
-            .expect
-            .as_ref()
-            .map(|e| self.expectations(&format!("{path}.expect"), e))
-            .unwrap_or_default();
+        let expectations = self.expectations(path, raw.expect.as_ref());
         if self.errors.len() > before {
             return None;
         }
