@@ -35,9 +35,6 @@ pub enum ExecError {
     /// than the kernel's own uevent header).
     #[error("{0}")]
     Unsupported(String),
-    /// The sandbox process could not be run or did not answer.
-    #[error(transparent)]
-    Process(#[from] crate::child::ChildError),
     /// The sandbox process failed the plan; `code` is the exit code it gave.
     #[error("{message}")]
     Child {
@@ -69,7 +66,6 @@ impl ExecError {
                 crate::exit::ENVIRONMENT
             }
             ExecError::Unsupported(_) => crate::exit::BAD_INPUT,
-            ExecError::Process(e) => e.exit_code(),
             ExecError::Child { code, .. } => *code,
             _ => crate::exit::HARNESS,
         }

@@ -1,5 +1,27 @@
 //! nlstorm: floods netlink broadcast groups inside a private network namespace and
 //! accounts exactly for what each receiver got, lost, and was told about.
+//!
+//! The pipeline, one module (or directory) per stage:
+//!
+//! ```text
+//!  scenario file ──scenario──▶ plan::Plan ──execute::Execute──▶ history::History ──check──▶ verdict ──report──▶ table, JSON, JUnit
+//!  (untrusted)    (compile,     (pure data)  │                     (every record of       (expectations,       (record: run records,
+//!                 untrusted)                 │                      a run; workers         hang classes,         repro: C)
+//!                                            │                      fill it)               dump completeness,
+//!                                            │                                             the model's figure)
+//!                   search (threshold, sweep, explore) drives Execute with many plans
+//!
+//!  Execute implementations:
+//!    exec::Session          in the sandbox process: sandbox, emit, receive, dump, churn,
+//!                           calibrate, model (the fitted admission rule), nlsock, procnet
+//!    execute::ChildSession  in the parent: streams plans to one sandbox child (child)
+//!    model-backed fake      unit tests of the search drivers, no privilege
+//! ```
+//!
+//! Lower layers never import higher ones: `history` imports only `plan`, `model`,
+//! `accounting` and `procnet`; `check` only `history`, `plan`, `model` (and the leaf
+//! modules `exit` and `units`); the workers
+//! import `history` to fill it.
 #![warn(missing_docs)]
 
 pub mod accounting;

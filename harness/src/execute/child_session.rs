@@ -37,8 +37,9 @@ struct Pipes {
 impl ChildSession {
     /// Starts a child of `exe` in a sandbox with `devices` and `world`.
     pub fn start(exe: &Path, devices: Vec<String>, world: World) -> Result<Self, ExecError> {
-        let (mut child, lines) = child::spawn(exe, &Job::Session { devices, world })?;
-        match child::next_answer(&mut child, &lines, START_LIMIT)? {
+        let (mut child, lines) =
+            child::spawn(exe, &Job::Session { devices, world }).map_err(process)?;
+        match child::next_answer(&mut child, &lines, START_LIMIT).map_err(process)? {
             Answer::Ready {
                 kernel_release,
                 facts,
@@ -101,7 +102,7 @@ impl Execute for ChildSession {
             });
         }
         let Pipes { child, lines } = &mut *io;
-        match child::next_answer(child, lines, plan.deadline + GRACE)? {
+        match child::next_answer(child, lines, plan.deadline + GRACE).map_err(process)? {
             Answer::Ran(h) => Ok(*h),
             Answer::Failed { code, message } => Err(ExecError::Child { code, message }),
             _ => Err(ExecError::Child {
@@ -109,6 +110,14 @@ impl Execute for ChildSession {
                 message: "the sandbox answered a plan with something else".into(),
             }),
         }
+    }
+}
+
+/// A sandbox process that could not be run or did not answer, as the plan's error.
+fn process(e: child::ChildError) -> ExecError {
+    ExecError::Child {
+        code: e.exit_code(),
+        message: child::error_chain(&e),
     }
 }
 
