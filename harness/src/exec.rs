@@ -126,7 +126,7 @@ impl Session {
             world_links,
             facts,
             rule,
-            kernel_release: crate::probe::kernel_release(),
+            kernel_release: crate::sandbox::kernel_release(),
         })
     }
 

@@ -175,7 +175,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
     )?)
     .map_err(io("overrun a queue"))?;
     Ok(ProbeReport {
-        kernel_release: crate::probe::kernel_release(),
+        kernel_release: crate::sandbox::kernel_release(),
         sandbox,
         facts,
         rmem_by_socket: [d, m],
@@ -377,11 +377,4 @@ fn enobufs_behaviour(em: &mut Emitter) -> std::io::Result<(bool, bool)> {
     };
     let quiet_drops = quiet.meminfo()?.drops;
     Ok((errors(&quiet) == 0 && quiet_drops > 0, errors(&loud) > 0))
-}
-
-/// `uname -r` of the running kernel (empty if uname fails, which it does not on Linux).
-pub fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

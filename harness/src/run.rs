@@ -74,7 +74,7 @@ pub fn run_one(
 ) -> ScenarioReport {
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
-    rep.kernel_release = Some(crate::probe::kernel_release());
+    rep.kernel_release = Some(crate::sandbox::kernel_release());
     let answer = run_job(exe, &Job::Run(plan.clone()), plan.deadline + GRACE);
     let history = match answer {
         Ok(Answer::Ran(h)) => *h,
@@ -169,9 +169,7 @@ pub fn blank_report(plan: &Plan, file: &Path) -> ScenarioReport {
     }
 }
 
-/// The status of a scenario this machine cannot run (no privilege for something it
-/// needs): reported with its reason, and the runner goes on with the next one.
-pub const SKIPPED: &str = "skipped";
+pub use crate::report::SKIPPED;
 
 /// The exit code of a whole `run`: skipped scenarios do not count, unless every
 /// scenario was skipped or `require_all` (CI, where a skip would hide a broken runner).

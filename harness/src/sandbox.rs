@@ -72,6 +72,14 @@ impl SandboxError {
     }
 }
 
+/// `uname -r` of the running kernel, which the sandbox shares (empty if uname fails,
+/// which it does not on Linux).
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Enters fresh namespaces and sets them up. Must be called while single-threaded.
 pub fn enter(devices: &[String]) -> Result<SandboxInfo, SandboxError> {
     let rootless = !geteuid().is_root();

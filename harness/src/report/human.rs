@@ -22,7 +22,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         s.elapsed_s.map_or(String::new(), |e| format!(", {e:.3}s"))
     );
     if let Some(e) = &s.error {
-        let what = if s.status == crate::run::SKIPPED {
+        let what = if s.status == crate::report::SKIPPED {
             "skipped"
         } else {
             "error"

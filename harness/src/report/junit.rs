@@ -14,7 +14,7 @@ pub fn junit(report: &Report) -> String {
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nlstorm\">\n");
     for s in &report.scenarios {
         let failures = s.outcomes.iter().filter(|o| !o.passed).count();
-        let skipped = s.status == crate::run::SKIPPED;
+        let skipped = s.status == crate::report::SKIPPED;
         let errors = usize::from(s.error.is_some() && !skipped) + s.problems.len();
         let tests = s.outcomes.len() + errors + usize::from(skipped);
         x.push_str(&format!(
@@ -118,7 +118,7 @@ mod tests {
             "../../../fixtures/records/overrun-one-receiver/verdict.json"
         ))
         .unwrap();
-        s.status = crate::run::SKIPPED.into();
+        s.status = crate::report::SKIPPED.into();
         s.outcomes.clear();
         s.error = Some("failed to set SO_RCVBUFFORCE (needs CAP_NET_ADMIN)".into());
         let x = junit(&Report {

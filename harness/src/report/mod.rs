@@ -10,6 +10,10 @@ pub use junit::junit;
 pub use model::{Report, ScenarioReport};
 pub use search::print_threshold;
 
+/// The status of a scenario this machine cannot run (no privilege for something it
+/// needs): reported with its reason, and the runner goes on with the next one.
+pub const SKIPPED: &str = "skipped";
+
 /// `1 cell`, `3 cells`: a count with its noun, for every message that prints one.
 pub fn count(n: impl Into<u64>, what: &str) -> String {
     let n = n.into();
