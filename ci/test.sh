@@ -10,6 +10,13 @@ fi
 if ! command -v cc >/dev/null; then
   apt-get update -qq && apt-get install -y -qq gcc libc6-dev
 fi
+# Style and lints gate the change like the tests do.
+if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+  cargo fmt --all --check
+  cargo clippy --release --all-targets -- -D warnings
+else
+  echo "ci: rustfmt or clippy is not installed in this toolchain: style and lint checks skipped"
+fi
 export NLSTORM_REQUIRE_SANDBOX=1
 cargo run --release -- run scenarios/ --no-record
 cargo test --release
