@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod dump;
 pub mod hang;
+pub mod property;
 
 pub use hang::classify;
 
