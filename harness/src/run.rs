@@ -1,17 +1,12 @@
 //! `nlstorm run`: load scenarios, run each in its own sandbox child, check, record, report.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::check::{check, Status};
 use crate::child::{run_job, Answer, Job};
 use crate::plan::Plan;
 use crate::report::ScenarioReport;
 use crate::scenario::{self, ScenarioErrors};
-
-/// Extra time the sandbox child gets beyond the scenario deadline, for calibration and
-/// teardown, before it is killed.
-const GRACE: Duration = Duration::from_secs(20);
 
 /// Every `.toml` file named, or found directly inside a named directory, sorted.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -75,7 +70,11 @@ pub fn run_one(
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
     rep.kernel_release = Some(crate::sandbox::kernel_release());
-    let answer = run_job(exe, &Job::Run(plan.clone()), plan.deadline + GRACE);
+    let answer = run_job(
+        exe,
+        &Job::Run(plan.clone()),
+        plan.deadline + crate::child::GRACE,
+    );
     let history = match answer {
         Ok(Answer::Ran(h)) => *h,
         Ok(Answer::Failed { code, message }) => {

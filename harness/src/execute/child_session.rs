@@ -18,8 +18,6 @@ use crate::plan::{EmitterKind, Plan, World};
 
 /// How long a sandbox may take to come up and calibrate.
 const START_LIMIT: Duration = Duration::from_secs(120);
-/// Slack past a plan's own deadline before its child counts as hung.
-const GRACE: Duration = Duration::from_secs(20);
 
 /// A sandbox child serving plans.
 pub struct ChildSession {
@@ -102,7 +100,7 @@ impl Execute for ChildSession {
             });
         }
         let Pipes { child, lines } = &mut *io;
-        match child::next_answer(child, lines, plan.deadline + GRACE).map_err(process)? {
+        match child::next_answer(child, lines, plan.deadline + child::GRACE).map_err(process)? {
             Answer::Ran(h) => Ok(*h),
             Answer::Failed { code, message } => Err(ExecError::Child { code, message }),
             _ => Err(ExecError::Child {
