@@ -1,11 +1,8 @@
 //! The `nlstorm` command line.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// Writes formatted text to `$w` with its untrusted parts escaped for the terminal,
@@ -47,10 +44,8 @@ macro_rules! progress {
 
 mod cli;
 
-use nlstorm::child::{self, Answer, Job};
+use nlstorm::child;
 use nlstorm::exit;
-use nlstorm::report::{self, Report};
-use nlstorm::run;
 
 /// Floods netlink broadcast groups in a private network namespace and accounts exactly
 /// for what each receiver got, lost, and was told (ENOBUFS).
@@ -177,192 +172,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             junit,
             record_dir,
             no_record,
-        } => cmd_run(&paths, json, junit, (!no_record).then_some(record_dir)),
-        Command::Validate { paths, json } => cmd_validate(&paths, json),
-        Command::Probe { json } => cmd_probe(json),
+        } => cli::run::run(&paths, json, junit, (!no_record).then_some(record_dir)),
+        Command::Validate { paths, json } => cli::validate::run(&paths, json),
+        Command::Probe { json } => cli::probe::run(json),
         Command::Threshold(a) => cli::threshold::run(a),
         Command::Sweep(a) => cli::sweep::run(a),
         Command::Explore(a) => cli::explore::run(a),
         Command::Repro(a) => cli::repro::run(a),
         Command::Merge(a) => cli::sweep::merge(a),
         Command::Check(a) => cli::check::run(a),
-    }
-}
-
-fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::scenario::Source)>, i32> {
-    let files = run::collect(paths).map_err(|e| {
-        err!("nlstorm: {e}");
-        exit::BAD_INPUT
-    })?;
-    run::load_all(&files).map_err(|errs| {
-        for e in errs {
-            err!("{e}");
-        }
-        exit::BAD_INPUT
-    })
-}
-
-/// One file's result, for `validate --json`.
-#[derive(serde::Serialize)]
-struct Validated {
-    file: String,
-    scenario: Option<String>,
-    ok: bool,
-    problems: Vec<nlstorm::scenario::ScenarioError>,
-}
-
-fn cmd_validate(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32> {
-    if let Some(Err(e)) = json
-        .as_deref()
-        .map(|p| cli::args::check_output("--json", p))
-    {
-        err!("nlstorm validate: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
-    let files = match run::collect(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            err!("nlstorm: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
-    let mut results = Vec::new();
-    for f in &files {
-        results.push(match nlstorm::scenario::load(f) {
-            Ok(p) => {
-                out!(
-                    "ok  {} ({}: {}, {}, {})",
-                    f.display(),
-                    p.name,
-                    cli::args::count(p.emitters.len(), "emitter"),
-                    cli::args::count(p.receivers.len(), "receiver"),
-                    cli::args::count(p.dumps.len(), "dump client")
-                );
-                Validated {
-                    file: f.display().to_string(),
-                    scenario: Some(p.name.to_string()),
-                    ok: true,
-                    problems: vec![],
-                }
-            }
-            Err(e) => {
-                err!("{e}");
-                Validated {
-                    file: f.display().to_string(),
-                    scenario: None,
-                    ok: false,
-                    problems: e.0,
-                }
-            }
-        });
-    }
-    let code = if results.iter().all(|r| r.ok) {
-        exit::PASS
-    } else {
-        exit::BAD_INPUT
-    };
-    if let Some(p) = json {
-        std::fs::write(&p, serde_json::to_string_pretty(&results)?)
-            .with_context(|| format!("failed to write {}", p.display()))?;
-    }
-    Ok(code)
-}
-
-fn cmd_run(
-    paths: &[PathBuf],
-    json: Option<PathBuf>,
-    junit: Option<PathBuf>,
-    records: Option<PathBuf>,
-) -> anyhow::Result<i32> {
-    let plans = match load(paths) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let outputs = [("--json", &json), ("--junit", &junit)];
-    let checked = outputs
-        .iter()
-        .filter_map(|(flag, p)| p.as_deref().map(|p| cli::args::check_output(flag, p)))
-        .chain(records.as_deref().map(cli::args::check_record_root))
-        .collect::<Result<Vec<()>, String>>();
-    if let Err(e) = checked {
-        err!("nlstorm run: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
-    let exe =
-        std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    let tty = std::io::stderr().is_terminal();
-    let mut scenarios = Vec::new();
-    for (i, (file, source)) in plans.iter().enumerate() {
-        let plan = &source.plan;
-        emit!(
-            std::io::stderr().lock(),
-            "",
-            "[{}/{}] {} ...{}",
-            i + 1,
-            plans.len(),
-            plan.name,
-            if tty { "" } else { "\n" }
-        );
-        let record = records.as_deref().map(|root| run::RecordTo {
-            root,
-            scenario: &source.text,
-        });
-        let rep = run::run_one(&exe, file, plan, record);
-        if tty {
-            progress!("");
-        }
-        out_raw!("{}", report::print_scenario(&rep));
-        out!();
-        scenarios.push(rep);
-    }
-    let require_all = std::env::var_os("NLSTORM_REQUIRE_SANDBOX").is_some_and(|v| v == "1");
-    let code = run::overall(&scenarios, require_all);
-    out!("{}", run::summary(&scenarios));
-    let report = Report {
-        nlstorm_version: env!("CARGO_PKG_VERSION").into(),
-        exit_code: code,
-        scenarios,
-    };
-    if let Some(p) = json {
-        report::write_json(&p, &report)?;
-    }
-    if let Some(p) = junit {
-        std::fs::write(&p, report::junit(&report))
-            .with_context(|| format!("failed to write {}", p.display()))?;
-    }
-    Ok(code)
-}
-
-fn cmd_probe(json: Option<PathBuf>) -> anyhow::Result<i32> {
-    if let Some(Err(e)) = json
-        .as_deref()
-        .map(|p| cli::args::check_output("--json", p))
-    {
-        err!("nlstorm probe: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
-    let exe =
-        std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    let answer = match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)) {
-        Ok(a) => a,
-        Err(e) => {
-            err!("nlstorm: probe: {}", child::error_chain(&e));
-            return Ok(e.exit_code());
-        }
-    };
-    match answer {
-        Answer::Probed(p) => {
-            out_raw!("{}", report::print_probe(&p));
-            if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_string_pretty(&p)?)
-                    .with_context(|| format!("failed to write {}", path.display()))?;
-            }
-            Ok(exit::PASS)
-        }
-        Answer::Failed { code, message } => {
-            err!("nlstorm: probe: {message}");
-            Ok(code)
-        }
-        _ => anyhow::bail!("the sandbox answered a probe with something else"),
     }
 }
