@@ -280,7 +280,7 @@ fn model_receivers(
     for (e, em) in plan.emitters.iter().zip(emitters.iter_mut()) {
         let (proto, group) = e.kind.destination();
         let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
-        if e.kind == EmitterKind::KernelUevent {
+        if e.kind.kernel_adds_keys() {
             kernel_payload_fits(e, em, &mut scale)?;
         }
         scales.push(scale);
@@ -343,10 +343,16 @@ fn kernel_payload_fits(
     scale: &mut Scale,
 ) -> Result<(), ExecError> {
     let dev = device_name(usize::from(em.index()));
-    calibrate::kernel_overhead(scale, em).map_err(io(format!(
-        "write a uevent for `{}` (is /sys/class/net/{dev}/uevent writable?)",
-        e.name
-    )))?;
+    calibrate::kernel_overhead(scale, em).map_err(|err| match e.kind {
+        EmitterKind::InjectedUevent => io(format!(
+            "inject a uevent for `{}` through the namespace's kernel uevent socket",
+            e.name
+        ))(err),
+        _ => io(format!(
+            "write a uevent for `{}` (is /sys/class/net/{dev}/uevent writable?)",
+            e.name
+        ))(err),
+    })?;
     let smallest = (0..em.variants())
         .map(|v| em.min_wire(v))
         .max()

@@ -12,6 +12,10 @@ pub use crate::untrusted::Name;
 pub const KERNEL_UEVENT_MAX: u64 = 2048;
 /// Largest payload of a user-space broadcast; the emitter raises its SO_SNDBUF to fit.
 pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
+/// Largest payload of an injected uevent: uevent_net_broadcast() refuses a message
+/// whose netlink header (16 B), payload and `SEQNUM=<up to 20 digits>` exceed
+/// UEVENT_BUFFER_SIZE (2048 B).
+pub const INJECTED_UEVENT_MAX: u64 = 2048 - 16 - 27;
 
 /// One scenario, ready to execute in a fresh sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +117,11 @@ pub enum EmitterKind {
     KernelUevent,
     /// A user-space socket broadcasts kernel-format uevents to group 1.
     SyntheticUevent,
+    /// A uevent sent to the namespace's own kernel uevent socket: uevent_net_rcv()
+    /// rebroadcasts it to group 1 from port id 0 with the kernel's next SEQNUM appended,
+    /// so listeners that accept only kernel uevents (libudev's) take it. Needs
+    /// CAP_SYS_ADMIN in the network namespace's user namespace, which a rootless sandbox has.
+    InjectedUevent,
     /// NETLINK_USERSOCK broadcast to `group`.
     Usersock {
         /// Multicast group, 1-based.
@@ -124,9 +133,9 @@ impl EmitterKind {
     /// The netlink family and group this emitter's messages arrive on.
     pub fn destination(self) -> (Protocol, u32) {
         match self {
-            EmitterKind::KernelUevent | EmitterKind::SyntheticUevent => {
-                (Protocol::KobjectUevent, 1)
-            }
+            EmitterKind::KernelUevent
+            | EmitterKind::SyntheticUevent
+            | EmitterKind::InjectedUevent => (Protocol::KobjectUevent, 1),
             EmitterKind::Usersock { group } => (Protocol::Usersock, group),
         }
     }
@@ -138,6 +147,11 @@ impl EmitterKind {
                 1,
                 KERNEL_UEVENT_MAX,
                 "the kernel builds uevents in a 2048-byte buffer (UEVENT_BUFFER_SIZE)",
+            ),
+            EmitterKind::InjectedUevent => (
+                1,
+                INJECTED_UEVENT_MAX,
+                "the kernel refuses an injected uevent that, with its header and SEQNUM, exceeds 2048 bytes (UEVENT_BUFFER_SIZE)",
             ),
             EmitterKind::SyntheticUevent => (
                 1,
@@ -163,11 +177,21 @@ impl EmitterKind {
         })
     }
 
+    /// True when the kernel adds keys of its own (SEQNUM) to what is sent, so the wire
+    /// size must be measured rather than known.
+    pub fn kernel_adds_keys(self) -> bool {
+        matches!(
+            self,
+            EmitterKind::KernelUevent | EmitterKind::InjectedUevent
+        )
+    }
+
     /// Name as written in scenario files.
     pub fn name(self) -> &'static str {
         match self {
             EmitterKind::KernelUevent => "kernel-uevent",
             EmitterKind::SyntheticUevent => "synthetic-uevent",
+            EmitterKind::InjectedUevent => "injected-uevent",
             EmitterKind::Usersock { .. } => "usersock",
         }
     }

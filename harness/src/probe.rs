@@ -12,9 +12,7 @@ use crate::history::SandboxInfo;
 use crate::model::{AdmitRule, BufferFacts, Request};
 use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::payload::RunId;
-use crate::plan::{
-    EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule, KERNEL_UEVENT_MAX, USER_PAYLOAD_MAX,
-};
+use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule};
 use crate::sandbox;
 
 /// How one SO_RCVBUF request came out.
@@ -123,23 +121,20 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
     let kinds = [
         EmitterKind::KernelUevent,
         EmitterKind::SyntheticUevent,
+        EmitterKind::InjectedUevent,
         EmitterKind::Usersock { group: 5 },
     ];
     let mut truesize = Vec::new();
     let mut capacity = Vec::new();
     let mut kernel_uevent_permitted = false;
     for (i, kind) in kinds.into_iter().enumerate() {
-        let max = if kind == EmitterKind::KernelUevent {
-            KERNEL_UEVENT_MAX
-        } else {
-            USER_PAYLOAD_MAX
-        } as usize;
+        let max = kind.payload_limits().1 as usize;
         let mut em = probe_emitter(i as u16, kind, max, &run)?;
         let (proto, group) = kind.destination();
         let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
-        if kind == EmitterKind::KernelUevent {
+        if kind.kernel_adds_keys() {
             match calibrate::kernel_overhead(&mut scale, &mut em) {
-                Ok(()) => kernel_uevent_permitted = true,
+                Ok(()) => kernel_uevent_permitted |= kind == EmitterKind::KernelUevent,
                 Err(_) => continue,
             }
         }
@@ -147,7 +142,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
         let buckets = buckets(min, max, &mut |len| weigh(&mut scale, &mut em, len))
             .map_err(io("measure truesize"))?;
         for req in [0u64, 1024, 4096, 16384] {
-            for payload in [min.max(64), min.max(700), 1500, 2048] {
+            for payload in [min.max(64), min.max(700), 1500, 2048.min(max)] {
                 let ts = weigh(&mut scale, &mut em, payload).map_err(io("measure truesize"))?;
                 capacity.push(
                     capacity_case(&mut em, proto, group, kind, req, payload, ts)

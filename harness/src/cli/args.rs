@@ -14,6 +14,8 @@ pub enum EmitterArg {
     KernelUevent,
     /// A user socket broadcasts kernel-format uevents.
     SyntheticUevent,
+    /// A uevent sent to the kernel's uevent socket, which rebroadcasts it as its own.
+    InjectedUevent,
     /// NETLINK_USERSOCK broadcasts.
     Usersock,
 }
@@ -23,6 +25,7 @@ impl EmitterArg {
         match self {
             EmitterArg::KernelUevent => EmitterKind::KernelUevent,
             EmitterArg::SyntheticUevent => EmitterKind::SyntheticUevent,
+            EmitterArg::InjectedUevent => EmitterKind::InjectedUevent,
             EmitterArg::Usersock => EmitterKind::Usersock { group: GROUP },
         }
     }

@@ -58,13 +58,18 @@ impl Emitter {
                     .collect();
                 (Sink::sysfs(dev)?, t)
             }
-            EmitterKind::SyntheticUevent => {
+            EmitterKind::SyntheticUevent | EmitterKind::InjectedUevent => {
                 let t: Vec<Template> = bodies
                     .iter()
                     .map(|b| payload::synthetic_uevent_template(run, index, b, max_wire))
                     .collect();
                 let longest = t.iter().map(Template::max_len).max().unwrap_or(0);
-                (Sink::socket(Protocol::KobjectUevent, 1, longest)?, t)
+                let sink = if plan.kind == EmitterKind::InjectedUevent {
+                    Sink::injected(longest)?
+                } else {
+                    Sink::socket(Protocol::KobjectUevent, 1, longest)?
+                };
+                (sink, t)
             }
             EmitterKind::Usersock { group } => (
                 Sink::socket(Protocol::Usersock, group, max_wire)?,

@@ -19,6 +19,14 @@ pub enum Sink {
         /// Its path, for messages.
         path: String,
     },
+    /// A socket sending uevents to the namespace's kernel uevent socket, which
+    /// rebroadcasts them (uevent_net_rcv() -> uevent_net_broadcast()).
+    Injected {
+        /// The sending socket, bound to no group.
+        sock: NlSocket,
+        /// Netlink header and payload of the message being sent.
+        buf: std::cell::RefCell<Vec<u8>>,
+    },
     /// A user-space netlink socket broadcasting to `group`.
     Socket {
         /// The sending socket.
@@ -48,11 +56,62 @@ impl Sink {
         Ok(Sink::Socket { sock, group })
     }
 
+    /// A socket injecting uevents of up to `max_len` bytes.
+    pub fn injected(max_len: usize) -> io::Result<Self> {
+        let sock = NlSocket::open(Protocol::KobjectUevent)?;
+        sock.bind(&[])?;
+        Ok(Sink::Injected {
+            sock,
+            buf: std::cell::RefCell::new(Vec::with_capacity(NLMSG_HDRLEN + max_len)),
+        })
+    }
+
     /// Sends one message.
     pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Sink::Sysfs { file, .. } => file.write_at(bytes, 0).map(drop),
             Sink::Socket { sock, group } => sock.broadcast(*group, bytes),
+            Sink::Injected { sock, buf } => inject(sock, &mut buf.borrow_mut(), bytes),
         }
+    }
+}
+
+const NLMSG_HDRLEN: usize = 16;
+/// Any type at or above NLMSG_MIN_TYPE is handed to uevent_net_rcv_skb().
+const UEVENT_MSG_TYPE: u16 = 0x10;
+
+/// One uevent into the kernel, with NLM_F_ACK: netlink_rcv_skb() runs the kernel's
+/// input synchronously inside sendmsg(), so its ack is queued by the time sendto()
+/// returns, and a refusal (EPERM without CAP_SYS_ADMIN, EINVAL for a message that
+/// would not fit UEVENT_BUFFER_SIZE) is an error of this send rather than a message
+/// nobody reads.
+fn inject(sock: &NlSocket, buf: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
+    let len = (NLMSG_HDRLEN + bytes.len()) as u32;
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    buf.clear();
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&UEVENT_MSG_TYPE.to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.extend_from_slice(bytes);
+    sock.send_to_kernel(buf)?;
+    let mut ack = [0u8; 64];
+    match sock.recv(&mut ack, libc::MSG_DONTWAIT) {
+        crate::nlsock::Received::Datagram { len, .. } if len >= NLMSG_HDRLEN + 4 => {
+            let code = i32::from_ne_bytes(ack[16..20].try_into().expect("4 bytes"));
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(-code))
+            }
+        }
+        crate::nlsock::Received::Datagram { .. } => Err(io::Error::other(
+            "the kernel's ack to an injected uevent was short",
+        )),
+        crate::nlsock::Received::Errno(e) => Err(io::Error::other(format!(
+            "the kernel sent no ack to an injected uevent ({})",
+            io::Error::from_raw_os_error(e)
+        ))),
     }
 }

@@ -128,6 +128,7 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
         EmitterKind::Usersock { group } => (0, group),
         EmitterKind::SyntheticUevent => (1, 1),
         EmitterKind::KernelUevent => (2, 1),
+        EmitterKind::InjectedUevent => (3, 1),
     };
     let failed: Vec<_> = report
         .outcomes

@@ -189,11 +189,12 @@ static void build_message(long seq, int written) {
 		memcpy(msg, "NL", 2);
 		memcpy(msg + 8, &seq, 8);
 		msg_len = PAYLOAD;
-	} else if (EMITTER == 1) { /* synthetic uevent, kernel format */
+	} else if (EMITTER == 1 || EMITTER == 3) { /* synthetic or injected uevent, kernel format */
 		int n = snprintf(msg, sizeof msg, "add@/devices/virtual/nlstorm%c" "ACTION=add%c" "DEVPATH=/devices/virtual/nlstorm%c"
 				 "SUBSYSTEM=nlstorm%c" "SEQNUM=%ld%c" "NLSTORMPAD=", 0, 0, 0, 0, seq, 0);
 		msg[n] = 'x';
-		msg_len = PAYLOAD > n + 1 ? PAYLOAD : n + 1;
+		int want = EMITTER == 3 ? written : PAYLOAD; /* injected: the kernel appends SEQNUM */
+		msg_len = want > n + 1 ? want : n + 1;
 		msg[msg_len - 1] = 0;
 	} else { /* kernel uevent through sysfs: the kernel adds its own keys */
 		int n = snprintf(msg, sizeof msg, "change 00000000-0000-4000-8000-000000000000 NLSTORMSEQ=%ld NLSTORMPAD=", seq);
@@ -221,6 +222,19 @@ static void send_one(int fd) {
 		if (pwrite(fd, msg, msg_len, 0) < 0) die("write the uevent file");
 		return;
 	}
+	if (EMITTER == 3) { /* to the namespace's kernel uevent socket, which rebroadcasts it */
+		struct nlmsghdr h = {.nlmsg_len = NLMSG_HDRLEN + msg_len, .nlmsg_type = 0x10,
+				     .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK};
+		struct iovec iov[2] = {{&h, NLMSG_HDRLEN}, {msg, msg_len}};
+		struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+		struct msghdr m = {.msg_name = &kernel, .msg_namelen = sizeof kernel, .msg_iov = iov, .msg_iovlen = 2};
+		if (sendmsg(fd, &m, 0) < 0) die("inject a uevent");
+		char ack[64];
+		ssize_t n = recv(fd, ack, sizeof ack, MSG_DONTWAIT);
+		int err = n >= (ssize_t)(NLMSG_HDRLEN + 4) ? *(int *)(ack + NLMSG_HDRLEN) : -EIO;
+		if (err) { errno = -err; die("the kernel refused an injected uevent"); }
+		return;
+	}
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1u << (GROUP - 1)};
 	if (sendto(fd, msg, msg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != ECONNREFUSED)
 		die("broadcast");
@@ -232,7 +246,7 @@ static int broadcast_case(void) {
 	int proto = EMITTER == 0 ? NETLINK_USERSOCK : NETLINK_KOBJECT_UEVENT;
 	int sender = open_sender();
 	int written = PAYLOAD;
-	if (EMITTER == 2) { /* how much does the kernel add? one calibration event says */
+	if (EMITTER == 2 || EMITTER == 3) { /* how much does the kernel add? one calibration event says */
 		int cal = socket(AF_NETLINK, SOCK_RAW, proto);
 		bind_groups(cal, 1u << (GROUP - 1));
 		build_message(999999, 0);
@@ -242,7 +256,7 @@ static int broadcast_case(void) {
 		if (n <= 0) die("receive the calibration uevent");
 		written = PAYLOAD - (int)(n - msg_len);
 		close(cal);
-		printf("kernel adds %d bytes to a sysfs uevent here\n", (int)(n - msg_len));
+		printf("kernel adds %d bytes to %s uevent here\n", (int)(n - msg_len), EMITTER == 2 ? "a sysfs" : "an injected");
 	}
 	int rx = socket(AF_NETLINK, SOCK_RAW, proto);
 	if (rx < 0) die("receiver socket");

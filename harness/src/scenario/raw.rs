@@ -123,6 +123,7 @@ pub struct RawHeader {
 pub enum RawEmitterKind {
     KernelUevent,
     SyntheticUevent,
+    InjectedUevent,
     Usersock,
 }
 

@@ -35,6 +35,7 @@ impl Cx<'_> {
             }
             (RawEmitterKind::KernelUevent, None) => Some(EmitterKind::KernelUevent),
             (RawEmitterKind::SyntheticUevent, None) => Some(EmitterKind::SyntheticUevent),
+            (RawEmitterKind::InjectedUevent, None) => Some(EmitterKind::InjectedUevent),
         };
         let payload = self.payload(path, raw);
         let schedule = self.schedule(&format!("{path}.schedule"), raw.schedule.get_ref());
@@ -92,6 +93,7 @@ impl Cx<'_> {
         let problem = match kind {
             RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
             RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
+            RawEmitterKind::InjectedUevent => EmitterKind::InjectedUevent,
             RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
         }
         .payload_problem(u64::from(lo), u64::from(hi));
