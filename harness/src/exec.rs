@@ -43,6 +43,9 @@ pub enum ExecError {
         /// What went wrong, as the child said it.
         message: String,
     },
+    /// A program under test could not be run.
+    #[error(transparent)]
+    Program(#[from] crate::program::ProgramError),
     /// Anything else the harness failed at.
     #[error("failed to {what}")]
     Io {
@@ -66,6 +69,7 @@ impl ExecError {
                 crate::exit::ENVIRONMENT
             }
             ExecError::Unsupported(_) => crate::exit::BAD_INPUT,
+            ExecError::Program(e) => e.exit_code(),
             ExecError::Child { code, .. } => *code,
             _ => crate::exit::HARNESS,
         }
@@ -174,6 +178,14 @@ impl Session {
             .map(|d| DumpClient::open(d).map_err(io(format!("set up dump client `{}`", d.name))))
             .collect::<Result<Vec<_>, _>>()?;
         let unread = floods_unread(plan);
+        // Programs start once nlstorm's own sockets are set up and calibrated (its
+        // calibration messages would reach them), and emission waits until they listen.
+        let mut programs = Vec::new();
+        for p in &plan.programs {
+            let mut running = crate::program::start(p, &run.uuid())?;
+            running.wait_ready()?;
+            programs.push(running);
+        }
         // Threads need a head start; a flood on this thread does not.
         let lead = if unread { Duration::ZERO } else { LEAD };
         let shared = Arc::new(Shared {
@@ -183,10 +195,13 @@ impl Session {
             uuid: run.uuid(),
             run,
         });
+        for p in &mut programs {
+            p.started_emission(shared.t0);
+        }
         let flooded = if unread {
             flood_unread(plan, emitters, receivers, &shared)
         } else {
-            flood(plan, emitters, receivers, clients, &shared, self)?
+            flood(plan, emitters, receivers, clients, programs, &shared, self)?
         };
         let elapsed_ns = Instant::now()
             .saturating_duration_since(shared.t0)
@@ -221,6 +236,7 @@ impl Session {
             calibration,
             dumps: flooded.dumps,
             churn: flooded.churn,
+            programs: flooded.programs,
         })
     }
 }
@@ -379,6 +395,7 @@ struct Flooded {
     deadline_hit: bool,
     dumps: Vec<DumpRecord>,
     churn: Vec<ChurnRecord>,
+    programs: Vec<crate::history::ProgramRecord>,
 }
 
 /// How long after the deadline a thread still in a call is waited for before it is
@@ -396,6 +413,7 @@ const CHURN_START: Duration = Duration::from_secs(2);
 fn floods_unread(plan: &Plan) -> bool {
     plan.dumps.is_empty()
         && plan.churn.is_empty()
+        && plan.programs.is_empty()
         && plan.emitters.len() == 1
         && plan
             .receivers
@@ -427,6 +445,7 @@ fn flood_unread(
         deadline_hit: false,
         dumps: Vec::new(),
         churn: Vec::new(),
+        programs: Vec::new(),
     }
 }
 
@@ -439,6 +458,7 @@ fn flood(
     emitters: Vec<Emitter>,
     receivers: Vec<Receiver>,
     clients: Vec<DumpClient>,
+    mut programs: Vec<crate::program::Running>,
     shared: &Arc<Shared>,
     session: &Session,
 ) -> Result<Flooded, ExecError> {
@@ -540,6 +560,7 @@ fn flood(
 
     let deadline = shared.t0 + plan.deadline;
     let mut deadline_hit = false;
+    let mut emission_end = None;
     let poke = |finished: &dyn Fn(usize) -> bool| {
         // Wake blocked readers so they notice the end of emission or the deadline.
         for (i, h) in readers.iter().enumerate() {
@@ -552,9 +573,14 @@ fn flood(
         let emitting = senders.iter().any(|s| !s.is_finished());
         if !emitting {
             shared.emission_done.store(true, Ordering::Release);
+            emission_end.get_or_insert_with(Instant::now);
         }
         let dumping = dumpers.iter().any(|d| !d.is_finished());
-        if readers.iter().all(|r| r.is_finished()) && !emitting && !dumping {
+        // Every program takes its step of the stop sequence, even once one has ended.
+        let programs_done = programs
+            .iter_mut()
+            .fold(true, |all, p| p.step(emission_end, deadline_hit) & all);
+        if readers.iter().all(|r| r.is_finished()) && !emitting && !dumping && programs_done {
             break;
         }
         for ((st, call_deadline, _), h) in watched.iter().zip(&dumpers) {
@@ -657,7 +683,12 @@ fn flood(
         .collect::<Result<Vec<_>, _>>()?;
     sampler_stop.store(true, Ordering::Relaxed);
     let samples = sampler.join().unwrap_or_default();
+    let programs = programs
+        .into_iter()
+        .map(crate::program::Running::finish)
+        .collect();
     Ok(Flooded {
+        programs,
         emitters: emitted,
         receivers: received,
         samples,

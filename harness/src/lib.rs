@@ -43,6 +43,7 @@ pub mod payload;
 pub mod plan;
 pub mod probe;
 pub mod procnet;
+pub mod program;
 pub mod receive;
 pub mod record;
 pub mod report;

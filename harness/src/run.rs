@@ -142,6 +142,7 @@ pub fn judge(rep: &mut ScenarioReport, plan: &Plan, history: &crate::history::Hi
     rep.emitters = verdict.emitters;
     rep.dumps = verdict.dumps;
     rep.churn = verdict.churn;
+    rep.programs = verdict.programs;
     rep.outcomes = verdict.outcomes;
     rep.problems = verdict.problems;
 }
@@ -163,6 +164,7 @@ pub fn blank_report(plan: &Plan, file: &Path) -> ScenarioReport {
         emitters: vec![],
         dumps: vec![],
         churn: vec![],
+        programs: vec![],
         outcomes: vec![],
         problems: vec![],
     }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod dump;
 pub mod hang;
+pub mod program;
 pub mod property;
 
 pub use hang::classify;
@@ -258,6 +259,8 @@ pub struct Verdict {
     pub dumps: Vec<DumpResult>,
     /// Per churn thread.
     pub churn: Vec<crate::history::ChurnRecord>,
+    /// Per program under test.
+    pub programs: Vec<program::ProgramResult>,
     /// Every expectation and run-wide check.
     pub outcomes: Vec<Outcome>,
     /// Harness-side inconsistencies (exit 4).
@@ -283,6 +286,15 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         if let Some(err) = &res.record.error {
             problems.push(format!("dump client `{}`: {err}", dp.name));
         }
+    }
+    let programs: Vec<program::ProgramResult> = plan
+        .programs
+        .iter()
+        .zip(&h.programs)
+        .map(|(pp, rec)| program::judge(plan, pp, rec, h))
+        .collect();
+    for (pp, res) in plan.programs.iter().zip(&programs) {
+        outcomes.extend(Outcome::all(&pp.name, &pp.expectations, |m| res.metric(m)));
     }
     for c in &h.churn {
         if c.errors > 0 {
@@ -332,6 +344,7 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         emitters: h.emitters.clone(),
         dumps,
         churn: h.churn.clone(),
+        programs,
         outcomes,
         problems,
     }
@@ -567,6 +580,7 @@ expect = { lost = 0 }
             calibration: vec![],
             dumps: vec![],
             churn: vec![],
+            programs: vec![],
         }
     }
 

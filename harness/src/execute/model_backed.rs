@@ -197,6 +197,7 @@ impl Execute for ModelBacked {
             calibration: Vec::new(),
             dumps: Vec::new(),
             churn: Vec::new(),
+            programs: Vec::new(),
         })
     }
 }

@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 pub mod churn;
 pub mod dump;
 pub mod emitter;
+pub mod program;
 pub mod receiver;
 pub mod sandbox;
 
 pub use churn::ChurnRecord;
 pub use dump::{DumpRecord, Hang, HangClass, Observation};
 pub use emitter::EmitterRecord;
+pub use program::ProgramRecord;
 pub use receiver::{EnobufsAt, Ledger, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
 pub use sandbox::SandboxInfo;
 
@@ -151,6 +153,9 @@ pub struct History {
     /// Churn threads, in plan order.
     #[serde(default)]
     pub churn: Vec<crate::history::ChurnRecord>,
+    /// Programs under test, in plan order.
+    #[serde(default)]
+    pub programs: Vec<ProgramRecord>,
 }
 
 #[cfg(test)]

@@ -184,6 +184,9 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             );
         }
     }
+    for p in &s.programs {
+        print_program(&mut o, p);
+    }
     for c in &s.churn {
         let _ = writeln!(
             o,
@@ -305,4 +308,79 @@ pub fn print_probe(p: &ProbeReport) -> String {
         let _ = writeln!(o, "  {:<17} req {:>6} eff {:>6} payload {:>5} truesize {:>5}: sent {:>4} queued {:>4} (model {})", c.emitter, c.rcvbuf_request, c.rcvbuf_effective, c.payload, c.truesize, c.sent, c.queued, p.admit_rule.map_or(0, |r| r.capacity(c.rcvbuf_effective, c.truesize)));
     }
     crate::untrusted::terminal(&o)
+}
+
+/// A program's figures: one line of counts, one per netlink socket it held, one of how
+/// it behaved.
+fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
+    let ended = match (p.exit_code, p.signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "not reaped".into(),
+    };
+    let _ = writeln!(
+        o,
+        "  program {:<12} sent {:>7}  seen {:>7}  lost {:>6}  kernel drops {:>6}  silent loss {:>6}  {}{}",
+        p.name,
+        p.sent,
+        p.seen,
+        p.lost,
+        p.kernel_drops,
+        p.silent_loss,
+        ended,
+        if p.killed { " (killed)" } else { "" }
+    );
+    for s in &p.sockets {
+        let _ = writeln!(
+            o,
+            "    socket {:<14} groups {:#x}  rcvbuf {:>8}  max rmem {:>8}  drops {:>6}  (pid {} fd {}){}",
+            crate::plan::Protocol::name_of(s.protocol),
+            s.groups,
+            s.rcvbuf.map_or("?".into(), |r| r.to_string()),
+            s.max_rmem,
+            s.drops,
+            s.pid,
+            s.fd,
+            if s.closed { ", closed while it ran" } else { "" }
+        );
+    }
+    let pct = |c: Option<f64>| c.map_or("-".into(), |c| format!("{c:.0}%"));
+    let mut notes = vec![format!(
+        "cpu {} during the flood, {} after",
+        pct(p.cpu_during_flood),
+        pct(p.cpu_after_flood)
+    )];
+    match p.keeps_reading {
+        Some(true) => notes.push("kept reading after its first drop".into()),
+        Some(false) => notes.push("stopped reading after its first drop".into()),
+        None => {}
+    }
+    match &p.first_error_line {
+        Some(l) => notes.push(format!(
+            "{}, first: {l:?}",
+            super::count(p.error_lines, "error line")
+        )),
+        None if p.lost > 0 => notes.push("it printed no error: the loss was silent".into()),
+        None => {}
+    }
+    if p.foreign > 0 {
+        notes.push(super::count(p.foreign, "foreign event"));
+    }
+    if p.output_truncated {
+        notes.push("output past 16 MiB not kept".into());
+    }
+    let _ = writeln!(o, "    {}", notes.join("; "));
+    for (class, n) in &p.hang_classes {
+        let first = p.hangs.iter().find(|h| h.class.name() == class);
+        let _ = writeln!(
+            o,
+            "    {n} x {class}: {}",
+            first.map_or(String::new(), |h| format!(
+                "{} (blocked {:.0} ms; wchan {})",
+                h.reason,
+                h.waited_ns as f64 / 1e6,
+                h.wchan.as_deref().unwrap_or("?")
+            ))
+        );
+    }
 }

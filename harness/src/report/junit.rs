@@ -78,6 +78,7 @@ mod tests {
             emitters: vec![],
             dumps: vec![],
             churn: vec![],
+            programs: vec![],
             outcomes: vec![
                 Outcome {
                     receiver: "r".into(),

@@ -39,6 +39,10 @@ pub struct ScenarioReport {
     /// Per churn thread: changes made and failed.
     #[serde(default)]
     pub churn: Vec<crate::history::ChurnRecord>,
+    /// Per program under test: sent, seen, lost, kernel drops, silent loss, its
+    /// sockets, exit, CPU and hangs.
+    #[serde(default)]
+    pub programs: Vec<crate::check::program::ProgramResult>,
     /// Expectations and run-wide checks.
     pub outcomes: Vec<Outcome>,
     /// Harness inconsistencies.

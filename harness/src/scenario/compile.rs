@@ -21,6 +21,7 @@ use crate::untrusted::Limits;
 mod dumps;
 mod emitters;
 mod expect;
+mod programs;
 mod receivers;
 
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -76,6 +77,7 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     let receivers_raw: Vec<(String, RawReceiver)> = cx.array(&root, "receiver");
     let dumps_raw: Vec<(String, RawDump)> = cx.array(&root, "dump");
     let churn_raw: Vec<(String, RawChurn)> = cx.array(&root, "churn");
+    let programs_raw: Vec<(String, RawProgram)> = cx.array(&root, "program");
 
     // The file's own name is the user's choice, so it is made valid rather than refused.
     let default_name = Name::sanitised(
@@ -162,6 +164,22 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         .iter()
         .filter_map(|(path, raw)| cx.churn(path, raw))
         .collect();
+    let mut seen = HashSet::new();
+    let base = path.parent().unwrap_or(Path::new("."));
+    let programs: Vec<ProgramPlan> = programs_raw
+        .iter()
+        .filter_map(|(path, raw)| {
+            cx.unique(&mut seen, path, &raw.name, "program");
+            cx.program(path, raw, base, &emitter_names, &emitters)
+        })
+        .collect();
+    if !programs.is_empty() && emitters.is_empty() {
+        cx.error(
+            "program",
+            None,
+            "a [[program]] is judged by what it makes of the emitters' messages: add an [[emitter]]",
+        );
+    }
     if churn.iter().any(|c| matches!(c, Churn::Links { .. })) && world.veths == 0 {
         cx.error(
             "churn",
@@ -191,6 +209,7 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         dumps,
         world,
         churn,
+        programs,
     })
 }
 

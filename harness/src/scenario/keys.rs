@@ -174,6 +174,13 @@ impl Table for RawDump {
     }
 }
 
+impl Table for RawProgram {
+    const WHAT: &'static str = "[[program]]";
+    fn nested() -> Vec<(&'static str, Vec<&'static str>)> {
+        vec![("expect", crate::plan::ProgramMetric::names())]
+    }
+}
+
 impl Table for RawChurn {
     const WHAT: &'static str = "[[churn]]";
 }

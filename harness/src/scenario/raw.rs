@@ -113,6 +113,8 @@ pub struct RawHeader {
     #[allow(dead_code)]
     pub churn: Option<IgnoredAny>,
     #[allow(dead_code)]
+    pub program: Option<IgnoredAny>,
+    #[allow(dead_code)]
     pub emitter: Option<IgnoredAny>,
     #[allow(dead_code)]
     pub receiver: Option<IgnoredAny>,
@@ -230,6 +232,29 @@ pub struct RawDump {
     pub on_truncated: Option<Spanned<String>>,
     pub on_error: Option<Spanned<String>>,
     pub verify: Option<bool>,
+    pub expect: Option<RawExpect>,
+}
+
+/// `[[program]]`: the user's own listener or agent, run under the flood.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawProgram {
+    pub name: Spanned<String>,
+    pub command: Spanned<Vec<Spanned<String>>>,
+    pub env: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+    pub uid: Option<Spanned<i64>>,
+    pub gid: Option<Spanned<i64>>,
+    pub emitters: Option<Spanned<Vec<Spanned<String>>>>,
+    pub ready: Option<Spanned<String>>,
+    pub ready_line: Option<Spanned<String>>,
+    pub ready_timeout: Option<Spanned<DurationText>>,
+    pub output: Option<Spanned<String>>,
+    pub output_regex: Option<Spanned<String>>,
+    pub error_patterns: Option<Spanned<Vec<Spanned<String>>>>,
+    pub stop_signal: Option<Spanned<String>>,
+    pub stop_after: Option<Spanned<DurationText>>,
+    pub stop_grace: Option<Spanned<DurationText>>,
+    pub call_deadline: Option<Spanned<DurationText>>,
     pub expect: Option<RawExpect>,
 }
 

@@ -250,6 +250,7 @@ impl Case {
             dumps: vec![],
             world: Default::default(),
             churn: vec![],
+            programs: vec![],
         }
     }
 }

@@ -88,6 +88,7 @@ impl Explorable for HangCase {
                     }]
                 })
                 .unwrap_or_default(),
+            programs: vec![],
         }
     }
 

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::untrusted::Name;
 
+mod program;
+pub use program::*;
+
 /// Largest kernel-uevent payload: the kernel builds the environment in a
 /// UEVENT_BUFFER_SIZE (2048-byte) buffer.
 pub const KERNEL_UEVENT_MAX: u64 = 2048;
@@ -42,6 +45,9 @@ pub struct Plan {
     /// Background churn.
     #[serde(default)]
     pub churn: Vec<Churn>,
+    /// The user's own programs, run under the flood.
+    #[serde(default)]
+    pub programs: Vec<ProgramPlan>,
 }
 
 impl Plan {
@@ -96,6 +102,19 @@ impl Protocol {
         match self {
             Protocol::KobjectUevent => libc::NETLINK_KOBJECT_UEVENT,
             Protocol::Usersock => libc::NETLINK_USERSOCK,
+        }
+    }
+
+    /// The name of netlink protocol number `n`, as /proc/net/netlink gives it.
+    pub fn name_of(n: u32) -> String {
+        match n as i32 {
+            libc::NETLINK_ROUTE => "route".into(),
+            libc::NETLINK_USERSOCK => "usersock".into(),
+            libc::NETLINK_SOCK_DIAG => "sock-diag".into(),
+            libc::NETLINK_KOBJECT_UEVENT => "kobject-uevent".into(),
+            libc::NETLINK_GENERIC => "generic".into(),
+            libc::NETLINK_AUDIT => "audit".into(),
+            other => format!("protocol {other}"),
         }
     }
 

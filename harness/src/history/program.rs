@@ -1,0 +1,120 @@
+//! What a program under test did: its output, every netlink socket it held, its CPU
+//! use and exit, as the sandbox observed them. Times are ns after the program started
+//! (it starts before emission, so the run's t0 is a point on its timeline).
+
+use serde::{Deserialize, Serialize};
+
+use super::dump::Hang;
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stream {
+    /// stdout.
+    Stdout,
+    /// stderr.
+    Stderr,
+}
+
+/// One line the program printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// When it was read.
+    pub t_ns: u64,
+    /// Where.
+    pub stream: Stream,
+    /// The text, without its newline (invalid UTF-8 replaced).
+    pub text: String,
+}
+
+/// One netlink socket the program (or a child of it) held at some point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramSocket {
+    /// Socket inode (the key of /proc/net/netlink and of /proc/PID/fd links).
+    pub inode: u64,
+    /// The process that held it.
+    pub pid: u32,
+    /// Its descriptor there.
+    pub fd: i32,
+    /// Netlink protocol.
+    pub protocol: u32,
+    /// Port id when last seen.
+    pub portid: u32,
+    /// First 32 groups, as a mask, when last seen.
+    pub groups: u32,
+    /// SO_RCVBUF read through a duplicate of the descriptor (pidfd_getfd), if permitted.
+    pub rcvbuf: Option<u64>,
+    /// First and last sample that saw it.
+    pub first_seen_ns: u64,
+    /// Last sample that saw it.
+    pub last_seen_ns: u64,
+    /// It was gone before the program ended: the program closed it.
+    pub closed: bool,
+    /// Largest Rmem sampled.
+    pub max_rmem: u64,
+    /// Drops at the last sample that saw it (a socket closed between two samples may
+    /// have dropped more in that last interval: `sample_interval_ns` bounds it).
+    pub drops: u64,
+    /// When Drops first rose above zero.
+    pub first_drop_ns: Option<u64>,
+    /// Rmem at that sample.
+    pub rmem_at_first_drop: u64,
+    /// Lowest Rmem after it: below `rmem_at_first_drop` means the program read again.
+    pub min_rmem_after_drop: Option<u64>,
+    /// `(t_ns, rmem, drops)`, thinned like every series.
+    pub samples: super::Series,
+}
+
+/// How the program ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exit {
+    /// exit(2) status, when it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it.
+    pub signal: Option<i32>,
+}
+
+/// Everything recorded about one program.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgramRecord {
+    /// Name from the scenario.
+    pub name: String,
+    /// Its PID (in the sandbox's PID namespace, which is the host's).
+    pub pid: u32,
+    /// When it was ready to listen (None: never).
+    pub ready_ns: Option<u64>,
+    /// The run's t0 (emission starts) on the program's timeline.
+    pub t0_ns: u64,
+    /// When the last emitter finished.
+    pub emission_end_ns: Option<u64>,
+    /// When the stop signal was sent (None: it ended before).
+    pub stop_sent_ns: Option<u64>,
+    /// SIGKILL was needed (it outlived the stop grace or the run's deadline).
+    pub killed: bool,
+    /// How it ended (None: it could not be reaped).
+    pub exit: Option<Exit>,
+    /// When it ended.
+    pub exit_ns: Option<u64>,
+    /// Every line it printed, up to [`OUTPUT_KEPT`] bytes.
+    pub output: Vec<Line>,
+    /// Output beyond the cap was dropped.
+    pub output_truncated: bool,
+    /// Every netlink socket it held.
+    pub sockets: Vec<ProgramSocket>,
+    /// Time between samples of its sockets and threads.
+    pub sample_interval_ns: u64,
+    /// CPU time (user + system, all its processes) in ns at t0, at the end of emission
+    /// and when it was stopped.
+    pub cpu_ns_at_t0: u64,
+    /// At the end of emission.
+    pub cpu_ns_at_emission_end: Option<u64>,
+    /// When it was stopped (or last sampled).
+    pub cpu_ns_at_stop: Option<u64>,
+    /// Threads blocked in a netlink receive past the call deadline, with the socket's row.
+    pub hangs: Vec<Hang>,
+    /// Why it could not be run or judged (not installed, never ready).
+    pub error: Option<String>,
+}
+
+/// Most output bytes kept per program.
+pub const OUTPUT_KEPT: usize = 16 << 20;

@@ -1,0 +1,153 @@
+//! A program under test: the user's own listener or agent, run inside the sandbox
+//! beside nlstorm's receivers and judged by what it printed and what its sockets lost.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Expectation, MetricKey, Name};
+
+/// When emission may start: the program listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Ready {
+    /// A line on its stdout matches this regular expression.
+    Line {
+        /// The expression (checked when the scenario is compiled).
+        regex: String,
+    },
+    /// It holds a netlink socket bound to at least one multicast group.
+    NetlinkSocket,
+    /// It is ready once started.
+    Started,
+}
+
+/// How the program's output is read back into events nlstorm sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum OutputFormat {
+    /// Nothing is read from the output; only its sockets are judged.
+    None,
+    /// `udevadm monitor --kernel --property`: `KERNEL[...]` header, `KEY=VALUE` lines,
+    /// a blank line after each event.
+    Udevadm,
+    /// One event per line that matches `regex`; its capture group `seq` holds nlstorm's
+    /// sequence number, an optional group `src` the emitter index, an optional group
+    /// `run` the run id (the program gets it as NLSTORM_RUN_ID).
+    Regex {
+        /// The expression (checked when the scenario is compiled).
+        regex: String,
+    },
+}
+
+/// How the program is ended after emission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    /// Signal number sent first.
+    pub signal: i32,
+    /// Wait this long after emission ends before sending it (the program drains).
+    pub after: Duration,
+    /// Then this long before SIGKILL to its process group.
+    pub grace: Duration,
+}
+
+/// One `[[program]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramPlan {
+    /// Name from the scenario.
+    pub name: Name,
+    /// argv; argv[0] is a path (made absolute against the scenario's directory) or a
+    /// name looked up in PATH. Run directly, never through a shell.
+    pub command: Vec<String>,
+    /// Added to the environment (PATH, HOME, TMPDIR, NLSTORM_RUN_ID are set for it).
+    pub env: Vec<(String, String)>,
+    /// User to run as.
+    pub uid: Option<u32>,
+    /// Group to run as.
+    pub gid: Option<u32>,
+    /// Indices of the emitters whose messages it is meant to see.
+    pub emitters: Vec<usize>,
+    /// When it is listening.
+    pub ready: Ready,
+    /// How long it may take to become ready.
+    pub ready_timeout: Duration,
+    /// How its output is read.
+    pub output: OutputFormat,
+    /// An output line containing one of these (case-insensitive) is the program telling
+    /// its user it lost something; loss with none of them printed is silent.
+    pub error_patterns: Vec<String>,
+    /// How it is ended.
+    pub stop: Stop,
+    /// A thread blocked this long in a receive call on a netlink socket is a hang.
+    pub call_deadline: Duration,
+    /// What must hold at the end.
+    pub expectations: Vec<Expectation<ProgramMetric>>,
+}
+
+/// The default error patterns: what glibc, libudev, iproute2 and systemd print when a
+/// netlink receive fails with ENOBUFS or a monitor falls behind.
+pub const DEFAULT_ERROR_PATTERNS: [&str; 5] = [
+    "No buffer space available",
+    "ENOBUFS",
+    "overrun",
+    "Error while polling",
+    "lost",
+];
+
+/// A per-program figure an expectation can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProgramMetric {
+    /// Messages sent by the emitters it is meant to see.
+    Sent,
+    /// Distinct ones it reported.
+    Seen,
+    /// Sent but never reported (sequence gaps).
+    Lost,
+    /// Events it reported that this run did not send.
+    Foreign,
+    /// Drops of all its netlink sockets, closed ones included.
+    KernelDrops,
+    /// `lost` when no output line matched an error pattern, else 0.
+    SilentLoss,
+    /// Output lines that matched an error pattern.
+    ErrorLines,
+    /// Exit status; 128 + N when signal N ended it.
+    ExitCode,
+    /// Threads found blocked in a netlink receive past the call deadline.
+    Hangs,
+    /// 1 when, after its first drop, it drained a socket again (or never overran).
+    KeepsReading,
+    /// CPU use after emission ended, percent of one CPU.
+    CpuAfterFlood,
+    /// Netlink sockets it held over the run.
+    Sockets,
+    /// Sockets it closed while it ran.
+    Reopened,
+}
+
+impl ProgramMetric {
+    /// Every metric with its scenario-file key.
+    pub const ALL: [(ProgramMetric, &'static str); 13] = [
+        (ProgramMetric::Sent, "sent"),
+        (ProgramMetric::Seen, "seen"),
+        (ProgramMetric::Lost, "lost"),
+        (ProgramMetric::Foreign, "foreign"),
+        (ProgramMetric::KernelDrops, "kernel-drops"),
+        (ProgramMetric::SilentLoss, "silent-loss"),
+        (ProgramMetric::ErrorLines, "error-lines"),
+        (ProgramMetric::ExitCode, "exit-code"),
+        (ProgramMetric::Hangs, "hangs"),
+        (ProgramMetric::KeepsReading, "keeps-reading"),
+        (ProgramMetric::CpuAfterFlood, "cpu-after-flood"),
+        (ProgramMetric::Sockets, "sockets"),
+        (ProgramMetric::Reopened, "reopened"),
+    ];
+}
+
+impl MetricKey for ProgramMetric {
+    const KEYS: &'static [(Self, &'static str)] = &Self::ALL;
+}
+
+/// `metric OP value` for a program.
+pub type ProgramExpectation = Expectation<ProgramMetric>;
