@@ -45,11 +45,16 @@ pub enum OutputFormat {
 pub struct Stop {
     /// Signal number sent first.
     pub signal: i32,
-    /// Wait this long after emission ends before sending it (the program drains).
+    /// After emission ends, it is sent once every subscribed socket of the program has
+    /// been empty for [`DRAINED_FOR`] (it has read all it will get), or at the latest
+    /// this long after emission ended.
     pub after: Duration,
     /// Then this long before SIGKILL to its process group.
     pub grace: Duration,
 }
+
+/// How long a program's queues must stay empty before it counts as drained.
+pub const DRAINED_FOR: Duration = Duration::from_millis(50);
 
 /// One `[[program]]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

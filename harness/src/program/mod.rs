@@ -217,7 +217,19 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
         });
     }
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(fail("start it"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| match (plan.uid.or(plan.gid), e.raw_os_error()) {
+            // setuid/setgid to an id the sandbox's user namespace does not map.
+            (Some(id), Some(libc::EINVAL | libc::EPERM)) => ProgramError::Start {
+                name: plan.name.to_string(),
+                what: format!(
+                    "switch to user/group {id} (a rootless sandbox maps only your own ids)"
+                ),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            },
+            _ => fail("start it")(e),
+        })?;
     let pid = child.id();
     let clock = Arc::new(Clock::new(started));
     let (ready_tx, ready_line) = mpsc::channel();
@@ -426,8 +438,13 @@ impl Running {
         let Some(end) = emission_end else {
             return false;
         };
+        let empty_since = self.clock.empty_since_ns.load(Ordering::Acquire);
+        let drained = empty_since != u64::MAX
+            && self.clock.now_ns()
+                >= empty_since.max(self.clock.ns_of(end))
+                    + crate::plan::DRAINED_FOR.as_nanos() as u64;
         match self.rec.stop_sent_ns {
-            None if now >= end + self.plan.stop.after => {
+            None if drained || now >= end + self.plan.stop.after => {
                 self.rec.stop_sent_ns = Some(self.clock.now_ns());
                 self.clock.stopping.store(true, Ordering::Release);
                 // SAFETY: a signal to the process group we created for it.

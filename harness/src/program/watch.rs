@@ -31,6 +31,9 @@ pub struct Clock {
     pub end_ns: AtomicU64,
     /// Raised by the watcher once some socket of the program is bound to a group.
     pub subscribed: AtomicBool,
+    /// Since when every subscribed socket of the program has been empty (u64::MAX
+    /// while one holds something).
+    pub empty_since_ns: AtomicU64,
     /// Raised by the executor once it signals the program to stop: sockets that go
     /// after that went with the program, not by its choice.
     pub stopping: AtomicBool,
@@ -46,6 +49,7 @@ impl Clock {
             t0_ns: AtomicU64::new(u64::MAX),
             end_ns: AtomicU64::new(u64::MAX),
             subscribed: AtomicBool::new(false),
+            empty_since_ns: AtomicU64::new(u64::MAX),
             stopping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
@@ -123,10 +127,9 @@ impl Watcher {
         let mut n = 0u32;
         while !clock.stop.load(Ordering::Acquire) {
             let pids = procfs::tree(self.root);
-            let alive = !clock.stopping.load(Ordering::Acquire) && procfs::running(self.root);
             let rows = procnet::read_all().unwrap_or_default();
             let now = clock.now_ns();
-            self.sample_sockets(&pids, &rows, now, alive, clock);
+            self.sample_sockets(&pids, &rows, now, clock);
             if n.is_multiple_of(SLOW_EVERY) {
                 self.sample_cpu(&pids, now);
                 self.sample_threads(&pids, &rows, now, clock);
@@ -139,16 +142,10 @@ impl Watcher {
         self.out
     }
 
-    fn sample_sockets(
-        &mut self,
-        pids: &[u32],
-        rows: &[NetlinkRow],
-        now: u64,
-        alive: bool,
-        clock: &Clock,
-    ) {
+    fn sample_sockets(&mut self, pids: &[u32], rows: &[NetlinkRow], now: u64, clock: &Clock) {
         let by_inode: HashMap<u64, &NetlinkRow> = rows.iter().map(|r| (r.inode, r)).collect();
         let mut still = HashMap::new();
+        let mut queued = false;
         for &pid in pids {
             for (fd, inode) in procfs::sockets(pid) {
                 let Some(row) = by_inode.get(&inode) else {
@@ -164,13 +161,15 @@ impl Watcher {
                 update(&mut self.out.sockets[i], row, now);
                 if row.groups != 0 {
                     clock.subscribed.store(true, Ordering::Release);
+                    queued |= row.rmem > 0;
                 }
                 still.insert(inode, i);
             }
         }
         // A socket gone from a live program was closed by it; once the program is gone
-        // its sockets went with it, which is no reopening.
-        if alive {
+        // its sockets went with it, which is no reopening. Asked after the scan: a
+        // program told to stop is marked stopping before it can close anything.
+        if !clock.stopping.load(Ordering::Acquire) && procfs::running(self.root) {
             for (inode, i) in &self.open {
                 if !still.contains_key(inode) {
                     self.out.sockets[*i].closed = true;
@@ -178,6 +177,11 @@ impl Watcher {
             }
         }
         self.open = still;
+        if queued {
+            clock.empty_since_ns.store(u64::MAX, Ordering::Release);
+        } else if clock.empty_since_ns.load(Ordering::Acquire) == u64::MAX {
+            clock.empty_since_ns.store(now, Ordering::Release);
+        }
     }
 
     fn sample_cpu(&mut self, pids: &[u32], now: u64) {

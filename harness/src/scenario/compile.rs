@@ -113,8 +113,11 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
 
     // Written at all, even if an element failed to parse (that error is reported).
     let written = |key: &str| root.get_ref().get(key).is_some();
-    let (has_emitters, has_receivers, has_dumps) =
-        (written("emitter"), written("receiver"), written("dump"));
+    let (has_emitters, has_receivers, has_dumps) = (
+        written("emitter"),
+        written("receiver") || written("program"),
+        written("dump"),
+    );
     if !has_emitters && !has_dumps && header.is_some() {
         cx.error(
             "",
@@ -126,7 +129,7 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         cx.error(
             "",
             None,
-            "no [[receiver]] and no [[dump]]: nobody would listen to the emitters",
+            "no [[receiver]], [[program]] or [[dump]]: nobody would listen to the emitters",
         );
     }
     let world = header.as_ref().map(|h| cx.world(h)).unwrap_or_default();

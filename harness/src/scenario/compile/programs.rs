@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::*;
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_STOP_AFTER: Duration = Duration::from_millis(300);
+const DEFAULT_STOP_AFTER: Duration = Duration::from_secs(5);
 const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(1);
 /// Keys nlstorm sets for every program; the scenario may not override them.
 const RESERVED_ENV: [&str; 2] = ["NLSTORM_RUN_ID", "NLSTORM_PROGRAM"];

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the programs the bundled [[program]] scenarios put under the flood, under
+# target/programs/ (nothing outside the repository's target directory):
+#   - udevadm from Debian's udev package, extracted with dpkg-deb, never installed and
+#     never started as a daemon: only `udevadm monitor` runs, inside nlstorm's sandbox;
+#   - fixtures/programs/uevent-listener.c, incident 1's listener, built with cc.
+# ip and ss come from iproute2, installed with apt-get when missing.
+# Needs apt-get (Debian) and cc; run as root for apt-get install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/programs
+mkdir -p "$out"
+
+if ! command -v ip >/dev/null || ! command -v ss >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq iproute2
+fi
+if ! command -v cc >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq gcc libc6-dev
+fi
+
+cc -O2 -Wall -o "$out/uevent-listener" fixtures/programs/uevent-listener.c
+
+if [ ! -x "$out/udev/bin/udevadm" ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  # apt-get download writes to the current directory; _apt cannot read a private
+  # mktemp directory, which only costs a warning.
+  (cd "$work" && apt-get download udev 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
+  deb=$(ls "$work"/udev_*.deb 2>/dev/null | head -n1)
+  if [ -z "$deb" ]; then
+    echo "programs: apt-get download udev failed" >&2
+    exit 1
+  fi
+  rm -rf "$out/udev"
+  dpkg-deb -x "$deb" "$out/udev"
+  dpkg-deb -f "$deb" Package Version > "$out/udev/PROVENANCE"
+fi
+# udevadm links libsystemd-shared from the systemd package; take the library from its
+# own package when the machine does not have it.
+if ! "$out/udev/bin/udevadm" --version >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq libsystemd-shared || true
+  "$out/udev/bin/udevadm" --version >/dev/null
+fi
+echo "programs: $(cat "$out/udev/PROVENANCE" | tr '\n' ' ')udevadm $("$out/udev/bin/udevadm" --version), uevent-listener built, $(ip -V)"
