@@ -31,6 +31,10 @@ pub struct ProgramResult {
     pub foreign: u64,
     /// Drops of all its netlink sockets, closed ones included.
     pub kernel_drops: u64,
+    /// Some socket was closed by the program: its drops are those of the last sample
+    /// before the close (up to `sample_interval_ns` earlier), so `kernel_drops` is a
+    /// lower bound.
+    pub kernel_drops_lower_bound: bool,
     /// `lost`, when no output line matched an error pattern; else 0.
     pub silent_loss: u64,
     /// Output lines that matched an error pattern.
@@ -247,6 +251,7 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         duplicates,
         foreign,
         kernel_drops: rec.sockets.iter().map(|s| s.drops).sum(),
+        kernel_drops_lower_bound: rec.sockets.iter().any(|s| s.closed),
         silent_loss: if tracked && errors.is_empty() {
             lost
         } else {

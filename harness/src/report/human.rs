@@ -320,12 +320,16 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
     };
     let _ = writeln!(
         o,
-        "  program {:<12} sent {:>7}  seen {:>7}  lost {:>6}  kernel drops {:>6}  silent loss {:>6}  {}{}",
+        "  program {:<12} sent {:>7}  seen {:>7}  lost {:>6}  kernel drops {:>7}  silent loss {:>6}  {}{}",
         p.name,
         p.sent,
         p.seen,
         p.lost,
-        p.kernel_drops,
+        format!(
+            "{}{}",
+            if p.kernel_drops_lower_bound { ">=" } else { "" },
+            p.kernel_drops
+        ),
         p.silent_loss,
         ended,
         if p.killed { " (killed)" } else { "" }

@@ -11,6 +11,7 @@ mod incident;
 mod input;
 mod isolation;
 mod privilege;
+mod programs;
 mod readers;
 mod repro;
 mod rootless;
