@@ -33,6 +33,10 @@ if [ ! -x "$out/udev/bin/udevadm" ]; then
   fi
   rm -rf "$out/udev"
   dpkg-deb -x "$deb" "$out/udev"
+  # Later packages ship usr/bin only (merged /usr); the scenarios name bin/udevadm.
+  if [ ! -e "$out/udev/bin/udevadm" ] && [ -x "$out/udev/usr/bin/udevadm" ]; then
+    mkdir -p "$out/udev/bin" && ln -s ../usr/bin/udevadm "$out/udev/bin/udevadm"
+  fi
   dpkg-deb -f "$deb" Package Version > "$out/udev/PROVENANCE"
 fi
 # udevadm links libsystemd-shared from the systemd package; take the library from its

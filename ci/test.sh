@@ -17,6 +17,9 @@ if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1
 else
   echo "ci: rustfmt or clippy is not installed in this toolchain: style and lint checks skipped"
 fi
+# The programs the [[program]] scenarios run: udevadm extracted from Debian's udev
+# package (never installed, never started as a daemon) and incident 1's listener.
+bash ci/programs.sh
 export NLSTORM_REQUIRE_SANDBOX=1
 cargo run --release -- run scenarios/ --no-record
 cargo test --release

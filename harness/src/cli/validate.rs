@@ -36,12 +36,17 @@ pub fn run(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32> {
         results.push(match nlstorm::scenario::load(f) {
             Ok(p) => {
                 out!(
-                    "ok  {} ({}: {}, {}, {})",
+                    "ok  {} ({}: {}, {}, {}{})",
                     f.display(),
                     p.name,
                     super::args::count(p.emitters.len(), "emitter"),
                     super::args::count(p.receivers.len(), "receiver"),
-                    super::args::count(p.dumps.len(), "dump client")
+                    super::args::count(p.dumps.len(), "dump client"),
+                    if p.programs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", super::args::count(p.programs.len(), "program"))
+                    }
                 );
                 Validated {
                     file: f.display().to_string(),

@@ -717,6 +717,79 @@ expect = { hangs = "lots" }
     }
 
     #[test]
+    fn programs_are_checked_before_anything_runs() {
+        let bad = r#"
+[[emitter]]
+name = "e"
+kind = "injected-uevent"
+schedule = { kind = "burst", size = 1 }
+[[program]]
+name = "p"
+command = []
+[[program]]
+name = "q"
+command = ["./bin/listen", "a\u0000b"]
+env = { NLSTORM_RUN_ID = "x" }
+uid = -1
+ready = "soon"
+output-regex = "seq=([0-9]+)"
+stop-signal = "STOP"
+emitters = ["nope"]
+expect = { lots = 1 }
+"#;
+        let errs = compile(bad).unwrap_err();
+        let text: Vec<String> = errs.0.iter().map(|e| e.to_string()).collect();
+        for needle in [
+            "program[0].command: is empty",
+            "program[1].command: holds a NUL byte",
+            "program[1].env.NLSTORM_RUN_ID: NLSTORM_RUN_ID is set by nlstorm",
+            "program[1].uid: -1 is not a user or group id",
+            "program[1].ready: unknown ready condition \"soon\"",
+            "program[1].output-regex: needs a capture group named seq",
+            "program[1].stop-signal: unknown signal \"STOP\"",
+            "program[1].emitters: no [[emitter]] is named \"nope\"",
+            "unknown key \"lots\" in `expect`",
+        ] {
+            assert!(
+                text.iter().any(|t| t.contains(needle)),
+                "no `{needle}` in {text:#?}"
+            );
+        }
+
+        let good = r#"
+[[emitter]]
+name = "e"
+kind = "injected-uevent"
+schedule = { kind = "burst", size = 1 }
+[[program]]
+name = "p"
+command = ["../bin/listen", "--flag"]
+ready-line = "^listening"
+output = "udevadm"
+expect = { lost = 0, keeps-reading = 1 }
+"#;
+        let plan = compile(good).unwrap();
+        let p = &plan.programs[0];
+        // t.toml sits in the current directory: the path is made absolute against it.
+        let want = std::env::current_dir()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("bin/listen");
+        assert_eq!(p.command[0], want.to_string_lossy());
+        assert_eq!(
+            p.ready,
+            Ready::Line {
+                regex: "^listening".into()
+            }
+        );
+        assert_eq!(p.output, OutputFormat::Udevadm);
+        assert_eq!(p.emitters, vec![0]);
+        assert_eq!(p.stop.signal, libc::SIGTERM);
+        assert_eq!(p.expectations.len(), 2);
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_location() {
         let bad = r#"
 deadline = "10 parsecs"
