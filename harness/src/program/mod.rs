@@ -3,6 +3,7 @@
 //! with the sandbox, watched from outside while the flood runs, stopped by signal and
 //! then by SIGKILL to its process group, never waited on past the run's deadline.
 
+use std::ffi::{CString, OsString};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -169,20 +170,35 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
     };
     let workdir =
         Workdir::new().map_err(fail("mount a private tmpfs for its working directory"))?;
+    let home = workdir.path().as_os_str().to_os_string();
+    let env: Vec<(OsString, OsString)> = [
+        (
+            "PATH".into(),
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        ),
+        ("HOME".into(), home.clone()),
+        ("TMPDIR".into(), home),
+        ("LC_ALL".into(), "C".into()),
+        ("NLSTORM_RUN_ID".into(), run_uuid.into()),
+        ("NLSTORM_PROGRAM".into(), plan.name.as_str().into()),
+    ]
+    .into_iter()
+    .chain(plan.env.iter().map(|(k, v)| (k.into(), v.into())))
+    .collect();
+    // A program run as another user is executed from a descriptor opened here, as root:
+    // the user it runs as may not be able to reach the file (a checkout under a private
+    // directory), only to execute it.
+    let by_fd = match plan.uid.or(plan.gid) {
+        Some(_) => {
+            Some(ExecByFd::new(&exe, &plan.command, &env).map_err(fail("open its executable"))?)
+        }
+        None => None,
+    };
     let mut cmd = Command::new(&exe);
     cmd.arg0(&plan.command[0])
         .args(&plan.command[1..])
         .env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
-        )
-        .env("HOME", workdir.path())
-        .env("TMPDIR", workdir.path())
-        .env("LC_ALL", "C")
-        .env("NLSTORM_RUN_ID", run_uuid)
-        .env("NLSTORM_PROGRAM", plan.name.as_str())
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workdir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -213,6 +229,11 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
             libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            // std has already switched user and group by now; exec from the descriptor.
+            if let Some(e) = &by_fd {
+                e.exec();
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
@@ -268,6 +289,64 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
         },
         _workdir: workdir,
     })
+}
+
+/// An executable opened before fork, with argv and envp prepared as C arrays, so the
+/// child can fexecve() it with nothing but async-signal-safe calls.
+struct ExecByFd {
+    file: std::fs::File,
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the pointers point into `_strings`, owned by the same value and never mutated.
+unsafe impl Send for ExecByFd {}
+// SAFETY: as above; exec() only reads them.
+unsafe impl Sync for ExecByFd {}
+
+impl ExecByFd {
+    fn new(exe: &Path, argv: &[String], env: &[(OsString, OsString)]) -> std::io::Result<Self> {
+        use std::os::unix::ffi::OsStrExt;
+        let file = std::fs::File::open(exe)?;
+        let nul = |b: &[u8]| {
+            CString::new(b).map_err(|_| std::io::Error::other("an argument holds a NUL byte"))
+        };
+        let args: Vec<CString> = argv
+            .iter()
+            .map(|a| nul(a.as_bytes()))
+            .collect::<Result<_, _>>()?;
+        let envs: Vec<CString> = env
+            .iter()
+            .map(|(k, v)| nul(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
+            .collect::<Result<_, _>>()?;
+        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+            v.iter()
+                .map(|c| c.as_ptr())
+                .chain([std::ptr::null()])
+                .collect()
+        };
+        let (argv, envp) = (ptrs(&args), ptrs(&envs));
+        Ok(Self {
+            file,
+            _strings: args.into_iter().chain(envs).collect(),
+            argv,
+            envp,
+        })
+    }
+
+    /// fexecve(); returns only on failure (errno set).
+    fn exec(&self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: NUL-terminated arrays of pointers into live CStrings.
+        unsafe {
+            libc::fexecve(
+                self.file.as_raw_fd(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+            )
+        };
+    }
 }
 
 /// A thread collecting a stream's lines with the time each was read; the first stdout

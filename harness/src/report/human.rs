@@ -320,7 +320,7 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
     };
     let _ = writeln!(
         o,
-        "  program {:<12} sent {:>7}  seen {:>7}  lost {:>6}  kernel drops {:>7}  silent loss {:>6}  {}{}",
+        "  program {:<12} sent {:>7}  seen {:>7}  lost {:>6}  kernel drops {:>7}  silent loss {:>6}  hangs {}  {}{}",
         p.name,
         p.sent,
         p.seen,
@@ -331,6 +331,7 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
             p.kernel_drops
         ),
         p.silent_loss,
+        p.hangs.len(),
         ended,
         if p.killed { " (killed)" } else { "" }
     );
