@@ -287,18 +287,24 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
     }
 }
 
-/// After the first drop on any of its sockets: did that socket's queue go down again,
-/// or did the program open another socket afterwards? A program that stops reading on
-/// ENOBUFS leaves the queue full.
+/// After the first drop on any of its sockets: was every dropping socket's queue read
+/// down again, or did the program open another socket afterwards? A program that stops
+/// reading on ENOBUFS leaves the queue full. A queue already empty when the drop is
+/// first seen was read in between: the kernel drops a message only while the queue
+/// holds more than the buffer (or for a message larger than the whole buffer, when
+/// there is nothing queued to read).
 fn keeps_reading(sockets: &[ProgramSocket]) -> Option<bool> {
     let first = sockets.iter().filter_map(|s| s.first_drop_ns).min()?;
-    Some(sockets.iter().any(|s| {
-        s.first_seen_ns > first
-            || s.first_drop_ns.is_some_and(|_| {
-                s.min_rmem_after_drop
+    let reopened_after = sockets.iter().any(|s| s.first_seen_ns > first);
+    let drained = sockets
+        .iter()
+        .filter(|s| s.first_drop_ns.is_some())
+        .all(|s| {
+            s.rmem_at_first_drop == 0
+                || s.min_rmem_after_drop
                     .is_some_and(|m| m < s.rmem_at_first_drop)
-            })
-    }))
+        });
+    Some(reopened_after || drained)
 }
 
 fn percent(cpu_ns: Option<u64>, wall_ns: Option<u64>) -> Option<f64> {
@@ -398,6 +404,16 @@ SEQNUM=2914822
         assert_eq!(
             keeps_reading(&[socket(0, Some((10, 2304)), Some(0))]),
             Some(true)
+        );
+        // Already empty when the drop was first sampled: read between drop and sample.
+        assert_eq!(keeps_reading(&[socket(0, Some((10, 0)), None)]), Some(true));
+        // One socket drained, one left full: it stopped reading one of them.
+        assert_eq!(
+            keeps_reading(&[
+                socket(0, Some((10, 2304)), Some(0)),
+                socket(0, Some((12, 2304)), Some(2304))
+            ]),
+            Some(false)
         );
         // Closed it and opened another after the drop: it went on reading.
         assert_eq!(

@@ -53,6 +53,17 @@ pub struct Stop {
     pub grace: Duration,
 }
 
+/// The signals a scenario may name in `stop-signal`, without their SIG prefix.
+pub const STOP_SIGNALS: [(&str, i32); 7] = [
+    ("TERM", libc::SIGTERM),
+    ("INT", libc::SIGINT),
+    ("HUP", libc::SIGHUP),
+    ("QUIT", libc::SIGQUIT),
+    ("USR1", libc::SIGUSR1),
+    ("USR2", libc::SIGUSR2),
+    ("KILL", libc::SIGKILL),
+];
+
 /// How long a program's queues must stay empty before it counts as drained.
 pub const DRAINED_FOR: Duration = Duration::from_millis(50);
 

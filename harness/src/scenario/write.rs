@@ -6,8 +6,9 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::plan::{
-    Churn, Cmp, DumpPlan, EmitterKind, EmitterPlan, Expectation, MetricKey, PayloadPlan, Plan,
-    RcvbufPlan, ReadMode, ReadStart, ReceiverPlan, Schedule,
+    Churn, Cmp, DumpPlan, EmitterKind, EmitterPlan, Expectation, MetricKey, OutputFormat,
+    PayloadPlan, Plan, ProgramPlan, RcvbufPlan, ReadMode, ReadStart, Ready, ReceiverPlan, Schedule,
+    STOP_SIGNALS,
 };
 use crate::units::format_duration;
 
@@ -44,6 +45,9 @@ pub fn to_toml(plan: &Plan, comment: &str) -> String {
     }
     for d in &plan.dumps {
         dump(&mut s, d);
+    }
+    for p in &plan.programs {
+        program(&mut s, p, plan);
     }
     s
 }
@@ -118,6 +122,66 @@ fn dump(s: &mut String, d: &DumpPlan) {
         let _ = writeln!(s, "{key} = \"{}\"", r.name());
     }
     expect(s, &d.expectations);
+}
+
+fn program(s: &mut String, p: &ProgramPlan, plan: &Plan) {
+    let _ = writeln!(s, "\n[[program]]\nname = {}", quote(&p.name));
+    let _ = writeln!(s, "command = {}", list(p.command.iter()));
+    if !p.env.is_empty() {
+        let items: Vec<String> = p
+            .env
+            .iter()
+            .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+            .collect();
+        let _ = writeln!(s, "env = {{ {} }}", items.join(", "));
+    }
+    if let Some(uid) = p.uid {
+        let _ = writeln!(s, "uid = {uid}");
+    }
+    if let Some(gid) = p.gid {
+        let _ = writeln!(s, "gid = {gid}");
+    }
+    let names = p.emitters.iter().map(|&i| &*plan.emitters[i].name);
+    let _ = writeln!(s, "emitters = {}", list(names));
+    match &p.ready {
+        Ready::Line { regex } => {
+            let _ = writeln!(s, "ready = \"line\"\nready-line = {}", quote(regex));
+        }
+        Ready::NetlinkSocket => {
+            let _ = writeln!(s, "ready = \"netlink-socket\"");
+        }
+        Ready::Started => {
+            let _ = writeln!(s, "ready = \"started\"");
+        }
+    }
+    let _ = writeln!(s, "ready-timeout = {}", dur(p.ready_timeout));
+    match &p.output {
+        OutputFormat::None => {
+            let _ = writeln!(s, "output = \"none\"");
+        }
+        OutputFormat::Udevadm => {
+            let _ = writeln!(s, "output = \"udevadm\"");
+        }
+        OutputFormat::Regex { regex } => {
+            let _ = writeln!(s, "output = \"regex\"\noutput-regex = {}", quote(regex));
+        }
+    }
+    let _ = writeln!(s, "error-patterns = {}", list(p.error_patterns.iter()));
+    let signal = STOP_SIGNALS
+        .iter()
+        .find(|(_, n)| *n == p.stop.signal)
+        .map_or("TERM", |(name, _)| name);
+    let _ = writeln!(s, "stop-signal = \"{signal}\"");
+    let _ = writeln!(s, "stop-after = {}", dur(p.stop.after));
+    let _ = writeln!(s, "stop-grace = {}", dur(p.stop.grace));
+    let _ = writeln!(s, "call-deadline = {}", dur(p.call_deadline));
+    expect(s, &p.expectations);
+}
+
+/// A TOML array of strings.
+fn list<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
+    let quoted: Vec<String> = items.map(|i| quote(i.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 fn quote(text: &str) -> String {
@@ -269,6 +333,11 @@ mod tests {
         }
         for d in &mut p.dumps {
             for e in &mut d.expectations {
+                e.location.clear();
+            }
+        }
+        for program in &mut p.programs {
+            for e in &mut program.expectations {
                 e.location.clear();
             }
         }

@@ -328,16 +328,7 @@ impl Cx<'_> {
             return Some(libc::SIGTERM);
         };
         let word = v.get_ref().trim_start_matches("SIG");
-        let known = [
-            ("TERM", libc::SIGTERM),
-            ("INT", libc::SIGINT),
-            ("HUP", libc::SIGHUP),
-            ("QUIT", libc::SIGQUIT),
-            ("USR1", libc::SIGUSR1),
-            ("USR2", libc::SIGUSR2),
-            ("KILL", libc::SIGKILL),
-        ];
-        match known.iter().find(|(n, _)| *n == word) {
+        match STOP_SIGNALS.iter().find(|(n, _)| *n == word) {
             Some((_, s)) => Some(*s),
             None => {
                 self.error(
