@@ -155,7 +155,7 @@ impl Session {
         let run = RunId::random();
         let mut emitters = Vec::new();
         for (i, e) in plan.emitters.iter().enumerate() {
-            let dev = (e.kind == EmitterKind::KernelUevent).then(|| device_name(i));
+            let dev = e.kind.needs_device().then(|| device_name(i));
             let em = Emitter::new(i as u16, e, &run, plan.seed, dev.as_deref())
                 .map_err(io(format!("set up emitter `{}`", e.name)))?;
             emitters.push(em);
@@ -256,12 +256,12 @@ impl Session {
     }
 }
 
-/// The veth names a plan's kernel-uevent emitters write to.
+/// The veth names a plan's kernel-uevent and link-alias emitters work through.
 pub fn devices_for(plan: &Plan) -> Vec<String> {
     plan.emitters
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.kind == EmitterKind::KernelUevent)
+        .filter(|(_, e)| e.kind.needs_device())
         .map(|(i, _)| device_name(i))
         .collect()
 }

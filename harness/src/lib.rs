@@ -49,6 +49,7 @@ pub mod record;
 pub mod report;
 pub mod repro;
 pub mod rng;
+pub mod rtlink;
 pub mod run;
 pub mod sandbox;
 pub mod scenario;

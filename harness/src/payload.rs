@@ -103,6 +103,39 @@ pub fn decode(protocol: Protocol, buf: &[u8], run: &RunId, uuid: &str) -> Tag {
     match protocol {
         Protocol::Usersock => decode_usersock(buf, run),
         Protocol::KobjectUevent => decode_uevent(buf, uuid),
+        Protocol::Route => decode_alias(buf, uuid),
+    }
+}
+
+/// How a link alias starts: `ip -d monitor link` prints it as `alias nlstorm run=...`.
+const ALIAS_PREFIX: &str = "nlstorm run=";
+
+/// Shortest alias a link-alias emitter sets: prefix, run id, source and sequence.
+pub const LINK_ALIAS_MIN: usize =
+    ALIAS_PREFIX.len() + 36 + " src=".len() + SRC_DIGITS + " seq=".len() + SEQ_DIGITS;
+
+/// An RTM_NEWLINK is the kernel's own layout of attributes; ours is the alias, found by
+/// its text wherever IFLA_IFALIAS landed.
+fn decode_alias(buf: &[u8], uuid: &str) -> Tag {
+    let mut marker = ALIAS_PREFIX.as_bytes().to_vec();
+    marker.extend_from_slice(uuid.as_bytes());
+    marker.extend_from_slice(b" src=");
+    let Some(at) = buf.windows(marker.len()).position(|w| w == marker) else {
+        return Tag::Foreign;
+    };
+    let rest = &buf[at + marker.len()..];
+    let src = rest.get(..SRC_DIGITS).and_then(parse_decimal);
+    let seq = rest
+        .get(SRC_DIGITS..)
+        .and_then(|r| r.strip_prefix(b" seq="))
+        .and_then(|r| r.get(..SEQ_DIGITS))
+        .and_then(parse_decimal);
+    match (src, seq) {
+        (Some(source), Some(seq)) if source <= u64::from(u16::MAX) => Tag::Ours {
+            source: source as u16,
+            seq,
+        },
+        _ => Tag::Foreign,
     }
 }
 
@@ -499,6 +532,28 @@ pub fn synthetic_uevent_template(
     }
 }
 
+/// An interface alias: `nlstorm run=<uuid> src=<NNN> seq=<20 digits>`, then spaces and
+/// `p`s up to `max_len` bytes.
+pub fn link_alias_template(run: &RunId, source: u16, max_len: usize) -> Template {
+    let mut s = format!("{ALIAS_PREFIX}{} src=", run.uuid());
+    let src_at = s.len();
+    s.push_str(&format!("{:0w$} seq=", source, w = SRC_DIGITS));
+    let seq_at = s.len();
+    s.push_str(&"0".repeat(SEQ_DIGITS));
+    let min_len = s.len();
+    if max_len > min_len {
+        s.push(' ');
+        s.push_str(&"p".repeat(max_len - min_len - 1));
+    }
+    Template {
+        buf: s.into_bytes(),
+        seq_at,
+        src_at,
+        min_len,
+        nul_terminated: false,
+    }
+}
+
 /// The plain body used when no content profile is chosen.
 pub fn plain_body() -> UeventBody {
     UeventBody {
@@ -547,6 +602,39 @@ mod tests {
         let m = t.render(1, 64);
         assert_eq!(
             decode(Protocol::Usersock, m.bytes(), &other, &other.uuid()),
+            Tag::Foreign
+        );
+    }
+
+    #[test]
+    fn link_alias_round_trip_inside_a_newlink() {
+        let r = run();
+        let mut t = link_alias_template(&r, 2, 255);
+        assert_eq!(t.min_len(), LINK_ALIAS_MIN);
+        assert_eq!(LINK_ALIAS_MIN, 81);
+        for len in [LINK_ALIAS_MIN, LINK_ALIAS_MIN + 1, 200, 255] {
+            let m = t.render(987_654, len);
+            assert_eq!(m.bytes().len(), len);
+            // As the kernel lays it out: other attributes, then IFLA_IFALIAS, NUL-padded.
+            let mut newlink = vec![0x10u8; 300];
+            newlink.extend_from_slice(&[0, 0, 20, 0]);
+            newlink.extend_from_slice(m.bytes());
+            newlink.extend_from_slice(&[0; 3]);
+            assert_eq!(
+                decode(Protocol::Route, &newlink, &r, &r.uuid()),
+                Tag::Ours {
+                    source: 2,
+                    seq: 987_654
+                }
+            );
+            let other = RunId([0x22; 16]);
+            assert_eq!(
+                decode(Protocol::Route, &newlink, &other, &other.uuid()),
+                Tag::Foreign
+            );
+        }
+        assert_eq!(
+            decode(Protocol::Route, b"alias nlstorm run=", &r, &r.uuid()),
             Tag::Foreign
         );
     }

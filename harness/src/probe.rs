@@ -122,6 +122,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
         EmitterKind::KernelUevent,
         EmitterKind::SyntheticUevent,
         EmitterKind::InjectedUevent,
+        EmitterKind::LinkAlias,
         EmitterKind::Usersock { group: 5 },
     ];
     let mut truesize = Vec::new();
@@ -142,7 +143,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
         let buckets = buckets(min, max, &mut |len| weigh(&mut scale, &mut em, len))
             .map_err(io("measure truesize"))?;
         for req in [0u64, 1024, 4096, 16384] {
-            for payload in [min.max(64), min.max(700), 1500, 2048.min(max)] {
+            for payload in [min.max(64), min.max(700), 1500, 2048].map(|p| p.min(max)) {
                 let ts = weigh(&mut scale, &mut em, payload).map_err(io("measure truesize"))?;
                 capacity.push(
                     capacity_case(&mut em, proto, group, kind, req, payload, ts)
@@ -339,7 +340,7 @@ fn probe_emitter(
         &plan,
         run,
         0,
-        (kind == EmitterKind::KernelUevent).then_some(dev.as_str()),
+        kind.needs_device().then_some(dev.as_str()),
     )
     .map_err(io("set up an emitter"))
 }

@@ -10,7 +10,7 @@ use super::EmitterDelivery;
 use crate::history::dump::Hang;
 use crate::history::program::{ProgramRecord, ProgramSocket, Stream};
 use crate::history::History;
-use crate::plan::{OutputFormat, Plan, ProgramMetric, ProgramPlan};
+use crate::plan::{OutputFormat, Plan, ProgramMetric, ProgramPlan, IP_MONITOR_REGEX};
 
 /// One program's figures: the JSON report's per-program object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +184,12 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
     let reports = match &pp.output {
         OutputFormat::None => Reports::default(),
         OutputFormat::Udevadm => udevadm(&texts, run_id),
+        OutputFormat::IpMonitor => by_regex(
+            &texts,
+            &regex::Regex::new(IP_MONITOR_REGEX).expect("a fixed, tested expression"),
+            run_id,
+            pp.emitters.first().copied().unwrap_or(0),
+        ),
         OutputFormat::Regex { regex } => match regex::Regex::new(regex) {
             Ok(re) => by_regex(
                 &texts,
@@ -370,6 +376,22 @@ SEQNUM=2914822
         assert_eq!(r.ours, vec![(2, 3)]);
         assert_eq!(r.foreign, 1);
         assert_eq!(r.consumed.len(), 2);
+    }
+
+    /// Two lines of `ip -d -o -rcvbuf 1024 monitor link` (iproute2 6.1.0, kernel 6.18,
+    /// 2026-12-04), the second from another run, then its ENOBUFS report.
+    const IP_MONITOR: &str = "3: nls0@nls0p: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default \\    link/ether a2:72:64:ca:f7:52 brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0 minmtu 68 maxmtu 65535 \\    veth numtxqueues 2 numrxqueues 2 gso_max_size 65536 gso_max_segs 65535 tso_max_size 524280 tso_max_segs 65535 gro_max_size 65536 \\    alias nlstorm run=caf38612-2e6f-43dc-8a47-4883bcb97c54 src=001 seq=00000000000000000195 pppp
+3: nls0@nls0p: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default \\    alias nlstorm run=00000000-2e6f-43dc-8a47-4883bcb97c54 src=000 seq=00000000000000000001 pppp
+netlink receive error No buffer space available (105)";
+
+    #[test]
+    fn ip_monitor_lines_carry_source_and_sequence() {
+        let lines: Vec<&str> = IP_MONITOR.lines().collect();
+        let re = regex::Regex::new(IP_MONITOR_REGEX).unwrap();
+        let r = by_regex(&lines, &re, "caf38612-2e6f-43dc-8a47-4883bcb97c54", 0);
+        assert_eq!(r.ours, vec![(1, 195)]);
+        assert_eq!(r.foreign, 1);
+        assert_eq!(r.consumed.len(), 2, "the error line is not an event");
     }
 
     fn socket(first_seen: u64, drop: Option<(u64, u64)>, min_after: Option<u64>) -> ProgramSocket {

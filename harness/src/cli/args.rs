@@ -16,6 +16,8 @@ pub enum EmitterArg {
     SyntheticUevent,
     /// A uevent sent to the kernel's uevent socket, which rebroadcasts it as its own.
     InjectedUevent,
+    /// A sandbox veth's alias changes; the kernel broadcasts RTM_NEWLINK to RTNLGRP_LINK.
+    LinkAlias,
     /// NETLINK_USERSOCK broadcasts.
     Usersock,
 }
@@ -26,6 +28,7 @@ impl EmitterArg {
             EmitterArg::KernelUevent => EmitterKind::KernelUevent,
             EmitterArg::SyntheticUevent => EmitterKind::SyntheticUevent,
             EmitterArg::InjectedUevent => EmitterKind::InjectedUevent,
+            EmitterArg::LinkAlias => EmitterKind::LinkAlias,
             EmitterArg::Usersock => EmitterKind::Usersock { group: GROUP },
         }
     }

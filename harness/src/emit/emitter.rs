@@ -71,6 +71,14 @@ impl Emitter {
                 };
                 (sink, t)
             }
+            EmitterKind::LinkAlias => {
+                let dev = device
+                    .ok_or_else(|| io::Error::other("link-alias emitter has no sandbox device"))?;
+                (
+                    Sink::link_alias(dev)?,
+                    vec![payload::link_alias_template(run, index, max_wire)],
+                )
+            }
             EmitterKind::Usersock { group } => (
                 Sink::socket(Protocol::Usersock, group, max_wire)?,
                 vec![payload::usersock_template(run, index, max_wire)],

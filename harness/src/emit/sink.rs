@@ -27,6 +27,14 @@ pub enum Sink {
         /// Netlink header and payload of the message being sent.
         buf: std::cell::RefCell<Vec<u8>>,
     },
+    /// An rtnetlink socket setting the alias of a sandbox veth; the kernel broadcasts
+    /// the link's RTM_NEWLINK (do_setlink() -> netdev_state_change()).
+    LinkAlias {
+        /// The requesting socket, bound to no group.
+        sock: NlSocket,
+        /// The veth's index (it is up: the kernel announces changes of up links only).
+        index: i32,
+    },
     /// A user-space netlink socket broadcasting to `group`.
     Socket {
         /// The sending socket.
@@ -66,12 +74,32 @@ impl Sink {
         })
     }
 
+    /// A socket setting the alias of `dev`, which the sandbox made and set up.
+    pub fn link_alias(dev: &str) -> io::Result<Self> {
+        let name = std::ffi::CString::new(dev).map_err(io::Error::other)?;
+        // SAFETY: `name` is a NUL-terminated string that outlives the call.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if index == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let sock = NlSocket::open(Protocol::Route)?;
+        sock.bind(&[])?;
+        Ok(Sink::LinkAlias {
+            sock,
+            index: index as i32,
+        })
+    }
+
     /// Sends one message.
     pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Sink::Sysfs { file, .. } => file.write_at(bytes, 0).map(drop),
             Sink::Socket { sock, group } => sock.broadcast(*group, bytes),
             Sink::Injected { sock, buf } => inject(sock, &mut buf.borrow_mut(), bytes),
+            Sink::LinkAlias { sock, index } => {
+                sock.send_to_kernel(&crate::rtlink::set_alias_msg(*index, bytes))?;
+                read_ack(sock, "a link alias change")
+            }
         }
     }
 }
@@ -96,6 +124,11 @@ fn inject(sock: &NlSocket, buf: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(bytes);
     sock.send_to_kernel(buf)?;
+    read_ack(sock, "an injected uevent")
+}
+
+/// The ack of the request just sent; the kernel queued it before sendto() returned.
+fn read_ack(sock: &NlSocket, what: &str) -> io::Result<()> {
     let mut ack = [0u8; 64];
     match sock.recv(&mut ack, libc::MSG_DONTWAIT) {
         crate::nlsock::Received::Datagram { len, .. } if len >= NLMSG_HDRLEN + 4 => {
@@ -106,11 +139,11 @@ fn inject(sock: &NlSocket, buf: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
                 Err(io::Error::from_raw_os_error(-code))
             }
         }
-        crate::nlsock::Received::Datagram { .. } => Err(io::Error::other(
-            "the kernel's ack to an injected uevent was short",
-        )),
+        crate::nlsock::Received::Datagram { .. } => Err(io::Error::other(format!(
+            "the kernel's ack to {what} was short"
+        ))),
         crate::nlsock::Received::Errno(e) => Err(io::Error::other(format!(
-            "the kernel sent no ack to an injected uevent ({})",
+            "the kernel sent no ack to {what} ({})",
             io::Error::from_raw_os_error(e)
         ))),
     }

@@ -59,9 +59,10 @@ impl ChildSession {
         }
     }
 
-    /// A session whose sandbox has the device a single kernel-uevent emitter writes to.
+    /// A session whose sandbox has the device a single kernel-uevent or link-alias
+    /// emitter works through.
     pub fn for_emitter(exe: &Path, emitter: EmitterKind) -> Result<Self, ExecError> {
-        let devices = if emitter == EmitterKind::KernelUevent {
+        let devices = if emitter.needs_device() {
             vec![crate::exec::device_name(0)]
         } else {
             vec![]

@@ -19,6 +19,10 @@ pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
 /// whose netlink header (16 B), payload and `SEQNUM=<up to 20 digits>` exceed
 /// UEVENT_BUFFER_SIZE (2048 B).
 pub const INJECTED_UEVENT_MAX: u64 = 2048 - 16 - 27;
+/// Longest interface alias: dev_set_alias() refuses IFALIASZ (256) bytes or more.
+pub const LINK_ALIAS_MAX: u64 = 255;
+/// RTNLGRP_LINK: the rtnetlink group of link changes.
+pub const RTNLGRP_LINK: u32 = 1;
 
 /// One scenario, ready to execute in a fresh sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +98,8 @@ pub enum Protocol {
     KobjectUevent,
     /// NETLINK_USERSOCK (2).
     Usersock,
+    /// NETLINK_ROUTE (0): what link-alias emitters make the kernel broadcast.
+    Route,
 }
 
 impl Protocol {
@@ -102,6 +108,7 @@ impl Protocol {
         match self {
             Protocol::KobjectUevent => libc::NETLINK_KOBJECT_UEVENT,
             Protocol::Usersock => libc::NETLINK_USERSOCK,
+            Protocol::Route => libc::NETLINK_ROUTE,
         }
     }
 
@@ -123,6 +130,7 @@ impl Protocol {
         match self {
             Protocol::KobjectUevent => "kobject-uevent",
             Protocol::Usersock => "usersock",
+            Protocol::Route => "route",
         }
     }
 }
@@ -141,6 +149,11 @@ pub enum EmitterKind {
     /// so listeners that accept only kernel uevents (libudev's) take it. Needs
     /// CAP_SYS_ADMIN in the network namespace's user namespace, which a rootless sandbox has.
     InjectedUevent,
+    /// RTM_SETLINK of a sandbox veth's alias (IFLA_IFALIAS): the kernel broadcasts the
+    /// link's whole RTM_NEWLINK to RTNLGRP_LINK (group 1 of NETLINK_ROUTE), the event
+    /// `ip monitor link` and network managers listen to. The alias carries the run id
+    /// and sequence number.
+    LinkAlias,
     /// NETLINK_USERSOCK broadcast to `group`.
     Usersock {
         /// Multicast group, 1-based.
@@ -156,7 +169,13 @@ impl EmitterKind {
             | EmitterKind::SyntheticUevent
             | EmitterKind::InjectedUevent => (Protocol::KobjectUevent, 1),
             EmitterKind::Usersock { group } => (Protocol::Usersock, group),
+            EmitterKind::LinkAlias => (Protocol::Route, RTNLGRP_LINK),
         }
+    }
+
+    /// True when the emitter works through a sandbox veth of its own.
+    pub fn needs_device(self) -> bool {
+        matches!(self, EmitterKind::KernelUevent | EmitterKind::LinkAlias)
     }
 
     /// Smallest and largest payload nlstorm accepts on this path, and why.
@@ -176,6 +195,11 @@ impl EmitterKind {
                 1,
                 USER_PAYLOAD_MAX,
                 "64KiB is the largest broadcast nlstorm sends",
+            ),
+            EmitterKind::LinkAlias => (
+                crate::payload::LINK_ALIAS_MIN as u64,
+                LINK_ALIAS_MAX,
+                "the payload is the alias: the run id and sequence take 81 bytes and the kernel keeps at most 255 (IFALIASZ - 1); the broadcast is the kernel's whole RTM_NEWLINK around it",
             ),
             EmitterKind::Usersock { .. } => (
                 USERSOCK_HEADER as u64,
@@ -212,6 +236,7 @@ impl EmitterKind {
             EmitterKind::SyntheticUevent => "synthetic-uevent",
             EmitterKind::InjectedUevent => "injected-uevent",
             EmitterKind::Usersock { .. } => "usersock",
+            EmitterKind::LinkAlias => "link-alias",
         }
     }
 }

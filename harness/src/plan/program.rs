@@ -31,6 +31,10 @@ pub enum OutputFormat {
     /// `udevadm monitor --kernel --property`: `KERNEL[...]` header, `KEY=VALUE` lines,
     /// a blank line after each event.
     Udevadm,
+    /// `ip -d -o monitor link`: one line per RTM_NEWLINK, whose `alias nlstorm run=...`
+    /// is the alias a link-alias emitter set (`-d` prints the alias, `-o` keeps each
+    /// event on one line).
+    IpMonitor,
     /// One event per line that matches `regex`; its capture group `seq` holds nlstorm's
     /// sequence number, an optional group `src` the emitter index, an optional group
     /// `run` the run id (the program gets it as NLSTORM_RUN_ID).
@@ -39,6 +43,10 @@ pub enum OutputFormat {
         regex: String,
     },
 }
+
+/// What `OutputFormat::IpMonitor` matches in a line.
+pub const IP_MONITOR_REGEX: &str =
+    r"alias nlstorm run=(?P<run>\S+) src=(?P<src>[0-9]+) seq=(?P<seq>[0-9]+)";
 
 /// How the program is ended after emission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -129,6 +129,11 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
         EmitterKind::SyntheticUevent => (1, 1),
         EmitterKind::KernelUevent => (2, 1),
         EmitterKind::InjectedUevent => (3, 1),
+        EmitterKind::LinkAlias => {
+            return unsupported(
+                "a reproducer for link-alias emitters is not written yet: it needs a veth and RTM_SETLINK in the C body",
+            )
+        }
     };
     let failed: Vec<_> = report
         .outcomes

@@ -126,6 +126,7 @@ pub enum RawEmitterKind {
     KernelUevent,
     SyntheticUevent,
     InjectedUevent,
+    LinkAlias,
     Usersock,
 }
 
@@ -177,6 +178,7 @@ pub struct RawSchedule {
 pub enum RawProtocol {
     KobjectUevent,
     Usersock,
+    Route,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -162,6 +162,9 @@ fn program(s: &mut String, p: &ProgramPlan, plan: &Plan) {
         OutputFormat::Udevadm => {
             let _ = writeln!(s, "output = \"udevadm\"");
         }
+        OutputFormat::IpMonitor => {
+            let _ = writeln!(s, "output = \"ip-monitor\"");
+        }
         OutputFormat::Regex { regex } => {
             let _ = writeln!(s, "output = \"regex\"\noutput-regex = {}", quote(regex));
         }

@@ -1,4 +1,4 @@
-//! The probe-calibrated model against bursts actually queued, on all three emitters.
+//! The probe-calibrated model against bursts actually queued, on every emitter path.
 
 use rstest::rstest;
 
@@ -10,6 +10,7 @@ fn grid(kind: &str, payload: u32) -> String {
             "kind = \"usersock\"\ngroup = 4",
             "protocol = \"usersock\"\ngroups = [4]",
         ),
+        "link-alias" => ("kind = \"link-alias\"", "protocol = \"route\""),
         k => (
             if k == "kernel-uevent" {
                 "kind = \"kernel-uevent\""
@@ -34,6 +35,20 @@ fn unread_queues_hold_what_the_model_says(
     if !sandbox_or_skip("unread_queues_hold_what_the_model_says") {
         return;
     }
+    unread_queues_match_probe(kind, payload);
+}
+
+/// RTM_NEWLINK broadcasts, whose size the alias length (81..=255 B) sets, on both sides
+/// of the truesize bucket edge probe finds.
+#[rstest]
+fn unread_route_queues_hold_what_the_model_says(#[values(81, 150, 255)] payload: u32) {
+    if !sandbox_or_skip("unread_route_queues_hold_what_the_model_says") {
+        return;
+    }
+    unread_queues_match_probe("link-alias", payload);
+}
+
+fn unread_queues_match_probe(kind: &str, payload: u32) {
     let (code, v, out) = run_scenario(&grid(kind, payload));
     assert_eq!(
         code,

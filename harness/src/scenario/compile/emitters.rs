@@ -29,13 +29,14 @@ impl Cx<'_> {
                 self.error(
                     &format!("{path}.group"),
                     Some(g.span()),
-                    "uevents always go to group 1; `group` is only for usersock",
+                    "uevents and link changes always go to group 1; `group` is only for usersock",
                 );
                 None
             }
             (RawEmitterKind::KernelUevent, None) => Some(EmitterKind::KernelUevent),
             (RawEmitterKind::SyntheticUevent, None) => Some(EmitterKind::SyntheticUevent),
             (RawEmitterKind::InjectedUevent, None) => Some(EmitterKind::InjectedUevent),
+            (RawEmitterKind::LinkAlias, None) => Some(EmitterKind::LinkAlias),
         };
         let payload = self.payload(path, raw);
         let schedule = self.schedule(&format!("{path}.schedule"), raw.schedule.get_ref());
@@ -68,11 +69,11 @@ impl Cx<'_> {
                 return None;
             }
             (None, Some(c)) => {
-                if kind == RawEmitterKind::Usersock {
+                if matches!(kind, RawEmitterKind::Usersock | RawEmitterKind::LinkAlias) {
                     self.error(
                         &format!("{path}.contents"),
                         Some(c.span()),
-                        "`contents` is a uevent profile; usersock takes `payload`",
+                        "`contents` is a uevent profile; usersock and link-alias take `payload`",
                     );
                     return None;
                 }
@@ -94,6 +95,7 @@ impl Cx<'_> {
             RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
             RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
             RawEmitterKind::InjectedUevent => EmitterKind::InjectedUevent,
+            RawEmitterKind::LinkAlias => EmitterKind::LinkAlias,
             RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
         }
         .payload_problem(u64::from(lo), u64::from(hi));

@@ -289,7 +289,8 @@ impl Cx<'_> {
             }
             (None | Some(("none", _)), None) => Some(OutputFormat::None),
             (Some(("udevadm", _)), None) => Some(OutputFormat::Udevadm),
-            (Some((w @ ("none" | "udevadm"), span)), Some(_)) => {
+            (Some(("ip-monitor", _)), None) => Some(OutputFormat::IpMonitor),
+            (Some((w @ ("none" | "udevadm" | "ip-monitor"), span)), Some(_)) => {
                 self.error(
                     &format!("{path}.output"),
                     Some(span),
@@ -302,7 +303,7 @@ impl Cx<'_> {
                     &format!("{path}.output"),
                     Some(span),
                     format!(
-                        "unknown output format {}: use udevadm, regex (with output-regex) or none",
+                        "unknown output format {}: use udevadm, ip-monitor, regex (with output-regex) or none",
                         quoted(other)
                     ),
                 );

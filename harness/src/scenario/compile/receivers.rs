@@ -14,9 +14,11 @@ impl Cx<'_> {
         let protocol = match raw.protocol.as_ref().map(|p| *p.get_ref()) {
             None | Some(RawProtocol::KobjectUevent) => Protocol::KobjectUevent,
             Some(RawProtocol::Usersock) => Protocol::Usersock,
+            Some(RawProtocol::Route) => Protocol::Route,
         };
         let groups = match &raw.groups {
-            None if protocol == Protocol::KobjectUevent => vec![1],
+            // Group 1 is the uevent group, and RTNLGRP_LINK on NETLINK_ROUTE.
+            None if protocol != Protocol::Usersock => vec![1],
             None => {
                 self.error(
                     path,
