@@ -182,6 +182,7 @@ impl Session {
         // calibration messages would reach them), and emission waits until they listen.
         let mut programs = Vec::new();
         for p in &plan.programs {
+            std::thread::sleep(p.start);
             let mut running = crate::program::start(p, &run.uuid())?;
             running.wait_ready()?;
             programs.push(running);

@@ -70,11 +70,7 @@ pub fn run_one(
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
     rep.kernel_release = Some(crate::sandbox::kernel_release());
-    let answer = run_job(
-        exe,
-        &Job::Run(plan.clone()),
-        plan.deadline + crate::child::GRACE,
-    );
+    let answer = run_job(exe, &Job::Run(plan.clone()), plan.budget());
     let history = match answer {
         Ok(Answer::Ran(h)) => *h,
         Ok(Answer::Failed { code, message }) => {

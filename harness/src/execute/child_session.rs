@@ -101,7 +101,7 @@ impl Execute for ChildSession {
             });
         }
         let Pipes { child, lines } = &mut *io;
-        match child::next_answer(child, lines, plan.deadline + child::GRACE).map_err(process)? {
+        match child::next_answer(child, lines, plan.budget()).map_err(process)? {
             Answer::Ran(h) => Ok(*h),
             Answer::Failed { code, message } => Err(ExecError::Child { code, message }),
             _ => Err(ExecError::Child {

@@ -55,6 +55,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The longest the child may take for this plan before it counts as hung: the run's
+    /// own deadline (counted from the first send) plus what may pass before the first
+    /// send, each program's start delay and ready timeout, plus the child's slack.
+    pub fn budget(&self) -> Duration {
+        let setup: Duration = self
+            .programs
+            .iter()
+            .map(|p| p.start + p.ready_timeout)
+            .sum();
+        self.deadline + setup + crate::child::GRACE
+    }
+
     /// Indices of the emitters whose messages reach `receiver` (same family, a joined group).
     /// The receiver's socket filter drops the messages of the emitters it names before
     /// the kernel charges them, so those emitters feed nothing.

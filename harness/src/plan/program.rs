@@ -91,6 +91,10 @@ pub struct ProgramPlan {
     pub gid: Option<u32>,
     /// Indices of the emitters whose messages it is meant to see.
     pub emitters: Vec<usize>,
+    /// How long to wait before starting it, after nlstorm's sockets are set up and the
+    /// programs before it are ready (a daemon that must settle before the next starts).
+    #[serde(default)]
+    pub start: Duration,
     /// When it is listening.
     pub ready: Ready,
     /// How long it may take to become ready.

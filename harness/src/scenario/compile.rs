@@ -198,6 +198,7 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     }
     if cx.errors.is_empty() {
         cx.check_limits(&root, &emitters, &receivers, &dumps, churn.len());
+        cx.check_program_limits(&root, &programs);
     }
     if !cx.errors.is_empty() {
         return Err(cx.finish());
@@ -316,6 +317,41 @@ impl Cx<'_> {
                 format!(
                     "the rcvbuf-force requests let the queues pin {forced} bytes of kernel memory (twice each request): at most {} (4GiB)",
                     Limits::FORCED_QUEUE_MEMORY
+                ),
+            );
+        }
+    }
+
+    /// Programs are processes, not threads: their own bound, and the time before the
+    /// first send they may take (start delays and ready timeouts), which the run's
+    /// deadline does not cover.
+    fn check_program_limits(&mut self, root: &Spanned<DeValue<'_>>, programs: &[ProgramPlan]) {
+        let max = Limits::PROGRAMS;
+        if programs.len() > max {
+            let span = root.get_ref().get("program").and_then(|v| {
+                v.get_ref()
+                    .as_array()
+                    .and_then(|a| a.get(max))
+                    .map(|t| t.span())
+            });
+            self.error(
+                &format!("program[{max}]"),
+                span,
+                format!(
+                    "{} [[program]] tables: a scenario has at most {max}",
+                    programs.len()
+                ),
+            );
+        }
+        let setup: Duration = programs.iter().map(|p| p.start + p.ready_timeout).sum();
+        if setup > Limits::PROGRAM_SETUP {
+            self.error(
+                "program",
+                None,
+                format!(
+                    "the programs' start delays and ready timeouts add up to {}: at most {} may pass before the first send",
+                    crate::units::format_duration(setup),
+                    crate::units::format_duration(Limits::PROGRAM_SETUP)
                 ),
             );
         }
@@ -766,6 +802,7 @@ name = "p"
 command = ["../bin/listen", "--flag"]
 ready-line = "^listening"
 output = "udevadm"
+start = "250ms"
 expect = { lost = 0, keeps-reading = 1 }
 "#;
         let plan = compile(good).unwrap();
@@ -786,6 +823,7 @@ expect = { lost = 0, keeps-reading = 1 }
         assert_eq!(p.output, OutputFormat::Udevadm);
         assert_eq!(p.emitters, vec![0]);
         assert_eq!(p.stop.signal, libc::SIGTERM);
+        assert_eq!(p.start, Duration::from_millis(250));
         assert_eq!(p.expectations.len(), 2);
     }
 

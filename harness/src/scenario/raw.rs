@@ -247,6 +247,7 @@ pub struct RawProgram {
     pub uid: Option<Spanned<i64>>,
     pub gid: Option<Spanned<i64>>,
     pub emitters: Option<Spanned<Vec<Spanned<String>>>>,
+    pub start: Option<Spanned<DurationText>>,
     pub ready: Option<Spanned<String>>,
     pub ready_line: Option<Spanned<String>>,
     pub ready_timeout: Option<Spanned<DurationText>>,

@@ -154,6 +154,7 @@ fn program(s: &mut String, p: &ProgramPlan, plan: &Plan) {
             let _ = writeln!(s, "ready = \"started\"");
         }
     }
+    let _ = writeln!(s, "start = {}", dur(p.start));
     let _ = writeln!(s, "ready-timeout = {}", dur(p.ready_timeout));
     match &p.output {
         OutputFormat::None => {

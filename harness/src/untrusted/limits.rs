@@ -15,6 +15,11 @@ impl Limits {
     pub const DUMPS: usize = 16;
     /// `[[churn]]` tables.
     pub const CHURN: usize = 4;
+    /// `[[program]]` tables (each a process tree in the sandbox).
+    pub const PROGRAMS: usize = 8;
+    /// Start delays plus ready timeouts of all programs: time that passes before the
+    /// first send, outside the run's deadline.
+    pub const PROGRAM_SETUP: std::time::Duration = std::time::Duration::from_secs(60);
     /// Extra veth pairs in the sandbox.
     pub const VETHS: u32 = 1000;
     /// Loopback TCP connections in the sandbox (two descriptors each).

@@ -94,6 +94,27 @@ fn bounds_on_a_plan_exit_2() {
     );
 }
 
+/// Time spent before the first send is outside the run's deadline, so it has its own
+/// bound; nine programs are one more than a scenario may start.
+#[test]
+fn programs_are_bounded_in_number_and_set_up_time() {
+    let mut text = String::from("[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 1\nschedule = { kind = \"burst\", size = 1 }\n");
+    for i in 0..9 {
+        text.push_str(&format!(
+            "[[program]]\nname = \"p{i}\"\ncommand = [\"true\"]\nstart = \"2s\"\nready-timeout = \"5s\"\n"
+        ));
+    }
+    let err = validate_refuses("programs.toml", &text);
+    assert!(
+        err.contains("program[8]: 9 [[program]] tables: a scenario has at most 8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("start delays and ready timeouts add up to 63s: at most 60s"),
+        "{err}"
+    );
+}
+
 fn bundled() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut v: Vec<String> = std::fs::read_dir(dir)

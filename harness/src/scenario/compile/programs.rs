@@ -33,6 +33,7 @@ impl Cx<'_> {
             .as_ref()
             .and_then(|v| self.id(&format!("{path}.gid"), v));
         let seen = self.program_emitters(path, raw, emitter_names, emitters);
+        let start = self.duration_or(&format!("{path}.start"), &raw.start, Duration::ZERO);
         let ready = self.ready(path, raw);
         let ready_timeout = self.duration_or(
             &format!("{path}.ready-timeout"),
@@ -75,6 +76,7 @@ impl Cx<'_> {
             uid,
             gid,
             emitters: seen?,
+            start: start?,
             ready: ready?,
             ready_timeout: ready_timeout?,
             output: output?,
