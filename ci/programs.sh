@@ -3,7 +3,8 @@
 # target/programs/ (nothing outside the repository's target directory):
 #   - udevadm from Debian's udev package, extracted with dpkg-deb, never installed and
 #     never started as a daemon: only `udevadm monitor` runs, inside nlstorm's sandbox;
-#   - fixtures/programs/uevent-listener.c, incident 1's listener, built with cc.
+#   - fixtures/programs/uevent-listener.c, incident 1's listener, built with cc;
+#   - fixtures/programs/every.c, which reruns a one-shot tool (ss) as an agent polls.
 # ip and ss come from iproute2, installed with apt-get when missing.
 # Needs apt-get (Debian) and cc; run as root for apt-get install.
 set -euo pipefail
@@ -19,6 +20,7 @@ if ! command -v cc >/dev/null; then
 fi
 
 cc -O2 -Wall -o "$out/uevent-listener" fixtures/programs/uevent-listener.c
+cc -O2 -Wall -o "$out/every" fixtures/programs/every.c
 
 if [ ! -x "$out/udev/bin/udevadm" ]; then
   work=$(mktemp -d)
@@ -45,4 +47,4 @@ if ! "$out/udev/bin/udevadm" --version >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq libsystemd-shared || true
   "$out/udev/bin/udevadm" --version >/dev/null
 fi
-echo "programs: $(cat "$out/udev/PROVENANCE" | tr '\n' ' ')udevadm $("$out/udev/bin/udevadm" --version), uevent-listener built, $(ip -V)"
+echo "programs: $(cat "$out/udev/PROVENANCE" | tr '\n' ' ')udevadm $("$out/udev/bin/udevadm" --version), uevent-listener and every built, $(ip -V)"

@@ -5,6 +5,9 @@ use std::fmt::Write;
 use super::model::ScenarioReport;
 use crate::probe::ProbeReport;
 
+/// Socket rows shown per program; the rest are summed in one line.
+const SOCKET_ROWS: usize = 4;
+
 fn opt(v: Option<u64>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -335,7 +338,8 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
         ended,
         if p.killed { " (killed)" } else { "" }
     );
-    for s in &p.sockets {
+    // A polling agent opens a socket per poll: hundreds of rows would bury the rest.
+    for s in p.sockets.iter().take(SOCKET_ROWS) {
         let _ = writeln!(
             o,
             "    socket {:<14} groups {:#x}  rcvbuf {:>8}  max rmem {:>8}  drops {:>6}  (pid {} fd {}){}",
@@ -347,6 +351,16 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
             s.pid,
             s.fd,
             if s.closed { ", closed while it ran" } else { "" }
+        );
+    }
+    let rest = p.sockets.get(SOCKET_ROWS..).unwrap_or_default();
+    if !rest.is_empty() {
+        let _ = writeln!(
+            o,
+            "    ... {} ({} closed while it ran, {} drops among them; all in --json)",
+            super::count(rest.len() as u64, "more socket"),
+            rest.iter().filter(|s| s.closed).count(),
+            rest.iter().map(|s| s.drops).sum::<u64>()
         );
     }
     let pct = |c: Option<f64>| c.map_or("-".into(), |c| format!("{c:.0}%"));
