@@ -377,7 +377,7 @@ fn kernel_payload_fits(
     let want = match e.payload {
         PayloadPlan::Fixed { bytes } => Some(bytes),
         PayloadPlan::Uniform { min, .. } => Some(min),
-        PayloadPlan::Contents { .. } => None,
+        PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => None,
     };
     match want.filter(|&w| (w as usize) < smallest) {
         Some(w) => Err(ExecError::Unsupported(format!(

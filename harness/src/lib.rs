@@ -55,5 +55,6 @@ pub mod sandbox;
 pub mod scenario;
 pub mod schedule;
 pub mod search;
+pub mod trace;
 pub mod units;
 pub mod untrusted;

@@ -193,176 +193,85 @@ fn decode_uevent(buf: &[u8], uuid: &str) -> Tag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UeventBody {
     /// `add`, `change`, `bind`, ...
-    pub action: &'static str,
+    pub action: String,
     /// Extra `KEY=VALUE` pairs.
-    pub keys: Vec<(&'static str, &'static str)>,
+    pub keys: Vec<(String, String)>,
 }
+
+/// The trace behind the `usb-hotplug` profile. Its header says what it is: written by
+/// hand in the shape of a real plug, because no USB device can be plugged here.
+pub const USB_HOTPLUG_TRACE: &str = include_str!("../../fixtures/traces/usb-hotplug.txt");
 
 /// The event sequence of a content profile.
 pub fn profile_events(profile: ContentsProfile) -> Vec<UeventBody> {
-    match profile {
-        ContentsProfile::UsbHotplug => usb_hotplug(),
+    let text = match profile {
+        ContentsProfile::UsbHotplug => USB_HOTPLUG_TRACE,
+    };
+    // A unit test parses the bundled trace, so this cannot fail in a built binary.
+    let trace = crate::trace::parse(text, "fixtures/traces/usb-hotplug.txt")
+        .expect("the bundled usb-hotplug trace parses");
+    trace.replayable(false).map(alphanumeric_body).collect()
+}
+
+/// A recorded event as keys the sysfs path accepts: the kernel adds ACTION, DEVPATH and
+/// SUBSYSTEM itself; other characters become `x` (`46d/c52b/1211` -> `46dxc52bx1211`),
+/// an empty value `none`, so sizes stay close to the recorded ones.
+fn alphanumeric_body(e: &crate::trace::TraceEvent) -> UeventBody {
+    let clean = |s: &str, sub: Option<char>| -> String {
+        s.chars()
+            .filter_map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    Some(c)
+                } else {
+                    sub
+                }
+            })
+            .collect()
+    };
+    UeventBody {
+        action: e.action.clone(),
+        keys: e
+            .properties
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "ACTION" | "DEVPATH" | "SUBSYSTEM"))
+            .map(|(k, v)| {
+                let v = clean(v, Some('x'));
+                (clean(k, None), if v.is_empty() { "none".into() } else { v })
+            })
+            .collect(),
     }
 }
 
-/// One USB composite device arriving (a unifying receiver with HID and ACM functions):
-/// the events udev sees on plug-in, with key sets and sizes like the real ones.
-fn usb_hotplug() -> Vec<UeventBody> {
-    let ev = |action, keys: &[(&'static str, &'static str)]| UeventBody {
-        action,
-        keys: keys.to_vec(),
-    };
-    vec![
-        ev(
-            "add",
-            &[
-                ("DEVTYPE", "usbdevice"),
-                ("DRIVER", "usb"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("TYPE", "0x0x0"),
-                ("BUSNUM", "001"),
-                ("DEVNUM", "005"),
-                ("MAJOR", "189"),
-                ("MINOR", "4"),
-                ("DEVNAME", "busxusbx001x005"),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("DEVTYPE", "usbinterface"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("TYPE", "0x0x0"),
-                ("INTERFACE", "3x1x1"),
-                (
-                    "MODALIAS",
-                    "usbv046DpC52Bd1211dc00dsc00dp00ic03isc01ip01in00",
-                ),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("DEVTYPE", "usbinterface"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("TYPE", "0x0x0"),
-                ("INTERFACE", "3x1x2"),
-                (
-                    "MODALIAS",
-                    "usbv046DpC52Bd1211dc00dsc00dp00ic03isc01ip02in01",
-                ),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("DEVTYPE", "usbinterface"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("TYPE", "2x2x1"),
-                ("INTERFACE", "2x2x1"),
-                (
-                    "MODALIAS",
-                    "usbv046DpC52Bd1211dc02dsc00dp00ic02isc02ip01in02",
-                ),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("HIDID", "0003x0000046Dx0000C52B"),
-                ("HIDNAME", "LogitechUSBReceiver"),
-                ("HIDPHYS", "usb0000x00x14x0x1x1input0"),
-                ("HIDUNIQ", "none"),
-                ("MODALIAS", "hidxb0003g0000v0000046Dp0000C52B"),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("PRODUCT", "3x46dxc52bx111"),
-                ("NAME", "LogitechUSBReceiver"),
-                ("PHYS", "usb0000x00x14x0x1x1input0"),
-                ("UNIQ", "none"),
-                ("PROP", "0"),
-                ("EV", "120013"),
-                (
-                    "KEY",
-                    "1000000000007ff800000000007ff00000000000000000000fffffffffffffffe",
-                ),
-                ("MSC", "10"),
-                ("LED", "1f"),
-                ("MODALIAS", "inputb0003v046DpC52Be0111e0x1x4x11x14kramlsfw"),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("MAJOR", "13"),
-                ("MINOR", "64"),
-                ("DEVNAME", "inputxevent4"),
-                ("IDINPUTKEYBOARD", "1"),
-                ("IDINPUTKEY", "1"),
-            ],
-        ),
-        ev(
-            "add",
-            &[
-                ("MAJOR", "166"),
-                ("MINOR", "0"),
-                ("DEVNAME", "ttyACM0"),
-                ("IDVENDORID", "046d"),
-                ("IDMODELID", "c52b"),
-                ("IDUSBINTERFACENUM", "02"),
-            ],
-        ),
-        ev(
-            "bind",
-            &[
-                ("DEVTYPE", "usbinterface"),
-                ("DRIVER", "usbhid"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("INTERFACE", "3x1x1"),
-                (
-                    "MODALIAS",
-                    "usbv046DpC52Bd1211dc00dsc00dp00ic03isc01ip01in00",
-                ),
-            ],
-        ),
-        ev(
-            "bind",
-            &[
-                ("DEVTYPE", "usbinterface"),
-                ("DRIVER", "cdcacm"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("INTERFACE", "2x2x1"),
-                (
-                    "MODALIAS",
-                    "usbv046DpC52Bd1211dc02dsc00dp00ic02isc02ip01in02",
-                ),
-            ],
-        ),
-        ev(
-            "bind",
-            &[
-                ("DEVTYPE", "usbdevice"),
-                ("DRIVER", "usb"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("TYPE", "0x0x0"),
-                ("BUSNUM", "001"),
-                ("DEVNUM", "005"),
-            ],
-        ),
-        ev(
-            "change",
-            &[
-                ("DEVTYPE", "usbdevice"),
-                ("POWERSUPPLY", "bus"),
-                ("PRODUCT", "46dxc52bx1211"),
-                ("BUSNUM", "001"),
-            ],
-        ),
-    ]
+/// A recorded event as the kernel sent it (without SEQNUM), then the run's keys in the
+/// form the kernel path writes them, NUL-terminated: the replay of one trace event.
+pub fn replay_template(run: &RunId, source: u16, event: &crate::trace::TraceEvent) -> Template {
+    let mut buf = event.wire();
+    buf.extend_from_slice(format!("SYNTH_UUID={}\0SYNTH_ARG_{SRC_KEY}=", run.uuid()).as_bytes());
+    let src_at = buf.len();
+    buf.extend_from_slice(format!("{source:0w$}\0SYNTH_ARG_{SEQ_KEY}=", w = SRC_DIGITS).as_bytes());
+    let seq_at = buf.len();
+    buf.extend_from_slice(&[b'0'; SEQ_DIGITS]);
+    buf.push(0);
+    let min_len = buf.len();
+    Template {
+        buf,
+        seq_at,
+        src_at,
+        min_len,
+        nul_terminated: true,
+    }
 }
+
+/// Bytes a replay adds to each recorded event: the run id, source and sequence keys.
+pub const REPLAY_KEYS_LEN: usize = "SYNTH_UUID=".len()
+    + 36
+    + 1
+    + "SYNTH_ARG_NLSTORMSRC=".len()
+    + SRC_DIGITS
+    + 1
+    + "SYNTH_ARG_NLSTORMSEQ=".len()
+    + SEQ_DIGITS
+    + 1;
 
 /// A prebuilt message whose sequence number is patched in place and whose length is
 /// chosen by where the padding stops: no allocation or formatting per message.
@@ -557,7 +466,7 @@ pub fn link_alias_template(run: &RunId, source: u16, max_len: usize) -> Template
 /// The plain body used when no content profile is chosen.
 pub fn plain_body() -> UeventBody {
     UeventBody {
-        action: "change",
+        action: "change".into(),
         keys: Vec::new(),
     }
 }
@@ -722,6 +631,47 @@ mod tests {
         assert_eq!(
             decode(Protocol::Usersock, u.render(3, 64).bytes(), &r, &r.uuid()),
             Tag::Ours { source: 7, seq: 3 }
+        );
+    }
+
+    #[test]
+    fn the_usb_profile_is_the_bundled_trace_made_alphanumeric() {
+        let events = profile_events(ContentsProfile::UsbHotplug);
+        assert_eq!(events.len(), 12);
+        assert_eq!(events[0].action, "add");
+        assert!(events[0]
+            .keys
+            .contains(&("PRODUCT".to_string(), "46dxc52bx1211".to_string())));
+        assert!(events[0]
+            .keys
+            .contains(&("DEVNAME".to_string(), "busxusbx001x005".to_string())));
+        assert!(events
+            .iter()
+            .all(|e| e.keys.iter().all(|(k, v)| !k.is_empty()
+                && !v.is_empty()
+                && (k.to_owned() + v)
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric()))));
+    }
+
+    #[test]
+    fn a_replayed_event_is_the_recording_then_the_run_keys() {
+        let r = run();
+        let trace = crate::trace::parse(
+            "KERNEL[1.000000] add /devices/virtual/net/v0 (net)\nACTION=add\nDEVPATH=/devices/virtual/net/v0\nSUBSYSTEM=net\nNAME=a b=c\nSEQNUM=77\n",
+            "t",
+        )
+        .unwrap();
+        let e = &trace.events[0];
+        let mut t = replay_template(&r, 4, e);
+        assert_eq!(t.min_len(), e.wire().len() + REPLAY_KEYS_LEN);
+        let m = t.render(12, 0);
+        let bytes = m.bytes();
+        assert!(bytes.starts_with(&e.wire()));
+        assert_eq!(*bytes.last().unwrap(), 0);
+        assert_eq!(
+            decode(Protocol::KobjectUevent, bytes, &r, &r.uuid()),
+            Tag::Ours { source: 4, seq: 12 }
         );
     }
 

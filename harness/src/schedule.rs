@@ -41,6 +41,11 @@ enum Shape {
         total: Option<u64>,
         end_ns: Option<u64>,
     },
+    Replay {
+        at_ns: std::sync::Arc<[u64]>,
+        period_ns: u64,
+        total: u64,
+    },
 }
 
 impl SendTimes {
@@ -70,6 +75,16 @@ impl SendTimes {
                 total: count.map(|c| c.get()),
                 end_ns: duration.map(|d| d.as_nanos() as u64),
             },
+            Schedule::Replay {
+                ref at,
+                repeat,
+                period,
+                ..
+            } => Shape::Replay {
+                at_ns: at.iter().map(|d| d.as_nanos() as u64).collect(),
+                period_ns: period.as_nanos() as u64,
+                total: (at.len() as u64).saturating_mul(repeat.get()),
+            },
         };
         Self {
             shape,
@@ -82,9 +97,10 @@ impl SendTimes {
     /// How many messages the schedule sends, when that is fixed in advance.
     pub fn planned_count(schedule: &Schedule) -> Option<u64> {
         match Self::new(schedule, 0, 0).shape {
-            Shape::Burst { total, .. } | Shape::Rate { total, .. } | Shape::Ramp { total, .. } => {
-                Some(total)
-            }
+            Shape::Burst { total, .. }
+            | Shape::Rate { total, .. }
+            | Shape::Ramp { total, .. }
+            | Shape::Replay { total, .. } => Some(total),
             Shape::Flood { total, end_ns } => total.filter(|_| end_ns.is_none()),
             Shape::Poisson { .. } => None,
         }
@@ -108,6 +124,12 @@ impl SendTimes {
             | Schedule::Poisson { duration, .. }
             | Schedule::Ramp { duration, .. } => Some(duration),
             Schedule::Flood { duration, .. } => duration,
+            Schedule::Replay {
+                ref at,
+                repeat,
+                period,
+                ..
+            } => Some(period * (repeat.get() - 1) as u32 + at.last().copied().unwrap_or_default()),
         }
     }
 
@@ -171,6 +193,17 @@ impl Iterator for SendTimes {
                 }
                 0
             }
+            Shape::Replay {
+                ref at_ns,
+                period_ns,
+                total,
+            } => {
+                if i >= total {
+                    return None;
+                }
+                let n = at_ns.len() as u64;
+                (i / n).saturating_mul(period_ns) + at_ns[(i % n) as usize]
+            }
         };
         self.index += 1;
         Some(t)
@@ -195,6 +228,24 @@ mod tests {
 
     fn nz(n: u64) -> NonZeroU64 {
         NonZeroU64::new(n).unwrap()
+    }
+
+    #[test]
+    fn a_replay_repeats_its_offsets_a_period_apart() {
+        let s = Schedule::Replay {
+            at: vec![
+                Duration::ZERO,
+                Duration::from_micros(5),
+                Duration::from_micros(9),
+            ],
+            repeat: nz(2),
+            period: Duration::from_micros(100),
+            speed: 1.0,
+        };
+        let t: Vec<u64> = SendTimes::new(&s, 0, 0).collect();
+        assert_eq!(t, vec![0, 5_000, 9_000, 100_000, 105_000, 109_000]);
+        assert_eq!(SendTimes::planned_count(&s), Some(6));
+        assert_eq!(SendTimes::span(&s), Some(Duration::from_micros(109)));
     }
 
     #[test]

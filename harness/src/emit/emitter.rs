@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::pacing::wait_until;
 use super::sink::Sink;
-use crate::history::EmitterRecord;
+use crate::history::{EmitterRecord, TimingError};
 use crate::payload::{self, RunId, Template};
-use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol};
+use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule};
 use crate::rng::SplitMix64;
 use crate::schedule::SendTimes;
 
@@ -45,9 +45,52 @@ impl Emitter {
         let max_wire = match plan.payload {
             PayloadPlan::Fixed { bytes } => bytes as usize,
             PayloadPlan::Uniform { max, .. } => max as usize,
-            PayloadPlan::Contents { .. } => 0,
+            PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => 0,
         };
-        let (sink, templates) = match plan.kind {
+        let (sink, templates) = match (&plan.payload, plan.kind) {
+            (PayloadPlan::Trace { events, .. }, kind) => {
+                let t: Vec<Template> = events
+                    .iter()
+                    .map(|e| payload::replay_template(run, index, e))
+                    .collect();
+                let longest = t.iter().map(Template::max_len).max().unwrap_or(0);
+                let sink = match kind {
+                    EmitterKind::InjectedUevent => Sink::injected(longest)?,
+                    EmitterKind::SyntheticUevent => {
+                        Sink::socket(Protocol::KobjectUevent, 1, longest)?
+                    }
+                    other => {
+                        return Err(io::Error::other(format!(
+                            "a trace cannot be replayed through {}",
+                            other.name()
+                        )))
+                    }
+                };
+                (sink, t)
+            }
+            (_, kind) => Self::generated(kind, index, run, &bodies, max_wire, device)?,
+        };
+        let overhead = vec![0; templates.len()];
+        Ok(Self {
+            index,
+            plan: plan.clone(),
+            sink,
+            templates,
+            overhead,
+            seed,
+        })
+    }
+
+    /// Sink and templates of an emitter that makes up its messages.
+    fn generated(
+        kind: EmitterKind,
+        index: u16,
+        run: &RunId,
+        bodies: &[payload::UeventBody],
+        max_wire: usize,
+        device: Option<&str>,
+    ) -> io::Result<(Sink, Vec<Template>)> {
+        Ok(match kind {
             EmitterKind::KernelUevent => {
                 let dev = device.ok_or_else(|| {
                     io::Error::other("kernel-uevent emitter has no sandbox device")
@@ -64,7 +107,7 @@ impl Emitter {
                     .map(|b| payload::synthetic_uevent_template(run, index, b, max_wire))
                     .collect();
                 let longest = t.iter().map(Template::max_len).max().unwrap_or(0);
-                let sink = if plan.kind == EmitterKind::InjectedUevent {
+                let sink = if kind == EmitterKind::InjectedUevent {
                     Sink::injected(longest)?
                 } else {
                     Sink::socket(Protocol::KobjectUevent, 1, longest)?
@@ -83,15 +126,6 @@ impl Emitter {
                 Sink::socket(Protocol::Usersock, group, max_wire)?,
                 vec![payload::usersock_template(run, index, max_wire)],
             ),
-        };
-        let overhead = vec![0; templates.len()];
-        Ok(Self {
-            index,
-            plan: plan.clone(),
-            sink,
-            templates,
-            overhead,
-            seed,
         })
     }
 
@@ -153,6 +187,14 @@ impl Emitter {
             .map(|ns| start + Duration::from_nanos(ns));
         let mut sizes = Sizes::new(&self.plan.payload, self.seed, self.index);
         let mut seq = 0u64;
+        // A replay says how closely it kept the recorded timing; one slot per event,
+        // bounded by the trace limits, filled without allocating.
+        let mut late: Option<Vec<u64>> = matches!(self.plan.schedule, Schedule::Replay { .. })
+            .then(|| {
+                Vec::with_capacity(
+                    SendTimes::planned_count(&self.plan.schedule).unwrap_or(0) as usize
+                )
+            });
         // The harness's own test of abandonment: a sender stuck in a system call that no
         // signal ends. Only a test program linking the library can set this; the
         // nlstorm binary never does.
@@ -178,6 +220,10 @@ impl Emitter {
             if stop_at.is_some_and(|end| Instant::now() >= end) {
                 break;
             }
+            if let Some(late) = late.as_mut() {
+                let due = start + Duration::from_nanos(offset);
+                late.push(Instant::now().saturating_duration_since(due).as_nanos() as u64);
+            }
             let (variant, len) = sizes.next(seq, &self.templates);
             let write_len = len.map_or(self.templates[variant].min_len(), |l| {
                 l.saturating_sub(self.overhead[variant])
@@ -198,6 +244,7 @@ impl Emitter {
         }
         rec.sent = seq;
         rec.finished_ns = ns_since(t0);
+        rec.timing = late.and_then(|mut l| TimingError::of(&mut l));
         rec
     }
 }
@@ -235,7 +282,9 @@ impl<'a> Sizes<'a> {
                 0,
                 Some(self.rng.range_inclusive(u64::from(min), u64::from(max)) as usize),
             ),
-            PayloadPlan::Contents { .. } => ((seq % templates.len() as u64) as usize, None),
+            PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => {
+                ((seq % templates.len() as u64) as usize, None)
+            }
         }
     }
 }

@@ -23,4 +23,33 @@ pub struct EmitterRecord {
     pub finished_ns: u64,
     /// Stopped by the run's deadline before the schedule ended.
     pub cut_by_deadline: bool,
+    /// For a replay: how late each send left against its recorded time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<TimingError>,
+}
+
+/// How far sends lagged their planned times (each measured just before the send).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimingError {
+    /// Sends measured.
+    pub sends: u64,
+    /// Median lateness, ns.
+    pub median_ns: u64,
+    /// Largest lateness, ns.
+    pub max_ns: u64,
+}
+
+impl TimingError {
+    /// The figures of `late` (ns per send, any order).
+    pub fn of(late: &mut [u64]) -> Option<TimingError> {
+        if late.is_empty() {
+            return None;
+        }
+        late.sort_unstable();
+        Some(TimingError {
+            sends: late.len() as u64,
+            median_ns: late[late.len() / 2],
+            max_ns: late[late.len() - 1],
+        })
+    }
 }

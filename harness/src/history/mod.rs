@@ -11,7 +11,7 @@ pub mod sandbox;
 
 pub use churn::ChurnRecord;
 pub use dump::{DumpRecord, Hang, HangClass, Observation};
-pub use emitter::EmitterRecord;
+pub use emitter::{EmitterRecord, TimingError};
 pub use program::ProgramRecord;
 pub use receiver::{EnobufsAt, Ledger, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
 pub use sandbox::SandboxInfo;

@@ -274,6 +274,14 @@ pub enum PayloadPlan {
         /// The profile.
         profile: ContentsProfile,
     },
+    /// The events of a recorded trace, each sent as recorded (plus the run's keys),
+    /// cycled in order: with [`Schedule::Replay`], at their recorded times.
+    Trace {
+        /// The trace as the scenario names it, for reports.
+        trace: String,
+        /// The events to send, filtered, in order.
+        events: Vec<crate::trace::TraceEvent>,
+    },
 }
 
 /// Built-in uevent content profiles.
@@ -319,6 +327,17 @@ pub enum Schedule {
         to: f64,
         /// How long.
         duration: Duration,
+    },
+    /// A recorded trace's timing: message `i` of repetition `r` at `r * period + at[i]`.
+    Replay {
+        /// Offsets of the trace's events from its first, already divided by the speed.
+        at: Vec<Duration>,
+        /// How many times the trace is sent.
+        repeat: NonZeroU64,
+        /// From one repetition's start to the next's.
+        period: Duration,
+        /// The speed the offsets were divided by (0: as fast as possible), for reports.
+        speed: f64,
     },
     /// As fast as the path allows, for a count or a duration.
     Flood {

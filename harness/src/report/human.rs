@@ -130,6 +130,16 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
                 String::new()
             }
         );
+        if let Some(t) = e.timing {
+            let _ = writeln!(
+                o,
+                "  {:<20} replayed {} sends late by median {}, max {} against the trace's times",
+                "",
+                t.sends,
+                crate::units::format_duration(std::time::Duration::from_nanos(t.median_ns)),
+                crate::units::format_duration(std::time::Duration::from_nanos(t.max_ns)),
+            );
+        }
     }
     for d in &s.dumps {
         let r = &d.record;

@@ -23,6 +23,7 @@ mod emitters;
 mod expect;
 mod programs;
 mod receivers;
+mod replay;
 
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(1);
@@ -134,12 +135,13 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     }
     let world = header.as_ref().map(|h| cx.world(h)).unwrap_or_default();
 
+    let base = path.parent().unwrap_or(Path::new("."));
     let mut seen = HashSet::new();
     let emitters: Vec<EmitterPlan> = emitters_raw
         .iter()
         .filter_map(|(path, raw)| {
             cx.unique(&mut seen, path, &raw.name, "emitter");
-            cx.emitter(path, raw)
+            cx.emitter(path, raw, base)
         })
         .collect();
     let emitter_names: Vec<&str> = emitters_raw
@@ -168,7 +170,6 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         .filter_map(|(path, raw)| cx.churn(path, raw))
         .collect();
     let mut seen = HashSet::new();
-    let base = path.parent().unwrap_or(Path::new("."));
     let programs: Vec<ProgramPlan> = programs_raw
         .iter()
         .filter_map(|(path, raw)| {

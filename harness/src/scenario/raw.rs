@@ -128,6 +128,23 @@ pub enum RawEmitterKind {
     InjectedUevent,
     LinkAlias,
     Usersock,
+    Replay,
+}
+
+/// The paths a replay may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawReplayPath {
+    InjectedUevent,
+    SyntheticUevent,
+}
+
+/// Which recorded events a replay sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawFilter {
+    pub subsystem: Option<Spanned<String>>,
+    pub action: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -145,7 +162,13 @@ pub struct RawEmitter {
     pub payload: Option<Spanned<Quantity>>,
     pub contents: Option<Spanned<RawContents>>,
     pub start: Option<Spanned<DurationText>>,
-    pub schedule: Spanned<RawSchedule>,
+    pub schedule: Option<Spanned<RawSchedule>>,
+    pub trace: Option<Spanned<String>>,
+    pub speed: Option<Spanned<f64>>,
+    pub repeat: Option<Spanned<i64>>,
+    pub path: Option<Spanned<RawReplayPath>>,
+    pub filter: Option<Spanned<RawFilter>>,
+    pub udev_events: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -199,6 +199,20 @@ fn dur(d: Duration) -> String {
 
 fn emitter(s: &mut String, e: &EmitterPlan) {
     let _ = writeln!(s, "\n[[emitter]]\nname = {}", quote(&e.name));
+    if let (PayloadPlan::Trace { trace, .. }, Schedule::Replay { repeat, speed, .. }) =
+        (&e.payload, &e.schedule)
+    {
+        let _ = writeln!(
+            s,
+            "kind = \"replay\"\npath = \"{}\"\ntrace = {}\nspeed = {speed:?}\nrepeat = {repeat}",
+            e.kind.name(),
+            quote(trace)
+        );
+        if !e.start.is_zero() {
+            let _ = writeln!(s, "start = {}", dur(e.start));
+        }
+        return;
+    }
     let _ = writeln!(s, "kind = \"{}\"", e.kind.name());
     if let EmitterKind::Usersock { group } = e.kind {
         let _ = writeln!(s, "group = {group}");
@@ -213,6 +227,7 @@ fn emitter(s: &mut String, e: &EmitterPlan) {
         PayloadPlan::Contents { .. } => {
             let _ = writeln!(s, "contents = \"usb-hotplug\"");
         }
+        PayloadPlan::Trace { .. } => unreachable!("written above"),
     }
     if !e.start.is_zero() {
         let _ = writeln!(s, "start = {}", dur(e.start));
@@ -242,6 +257,7 @@ fn schedule(sch: &Schedule) -> String {
             "{{ kind = \"ramp\", from = {from:?}, to = {to:?}, duration = {} }}",
             dur(*duration)
         ),
+        Schedule::Replay { .. } => unreachable!("a replay's timing is its trace's"),
         Schedule::Flood { count, duration } => {
             let mut parts = vec!["kind = \"flood\"".to_string()];
             if let Some(c) = count {

@@ -20,6 +20,10 @@ impl Limits {
     /// Start delays plus ready timeouts of all programs: time that passes before the
     /// first send, outside the run's deadline.
     pub const PROGRAM_SETUP: std::time::Duration = std::time::Duration::from_secs(60);
+    /// Bytes of a trace file a replay reads (a large capture is hours of a busy machine).
+    pub const TRACE_BYTES: u64 = 16 << 20;
+    /// Messages one replay sends: its events times `repeat`.
+    pub const REPLAY_SENDS: u64 = 1_000_000;
     /// Extra veth pairs in the sandbox.
     pub const VETHS: u32 = 1000;
     /// Loopback TCP connections in the sandbox (two descriptors each).

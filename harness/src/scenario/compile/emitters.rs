@@ -3,7 +3,24 @@
 use super::*;
 
 impl Cx<'_> {
-    pub(super) fn emitter(&mut self, path: &str, raw: &RawEmitter) -> Option<EmitterPlan> {
+    pub(super) fn emitter(
+        &mut self,
+        path: &str,
+        raw: &RawEmitter,
+        base: &Path,
+    ) -> Option<EmitterPlan> {
+        if *raw.kind.get_ref() == RawEmitterKind::Replay {
+            return self.replay(path, raw, base);
+        }
+        self.no_replay_keys(path, raw);
+        let Some(raw_schedule) = &raw.schedule else {
+            self.error(
+                path,
+                Some(raw.kind.span()),
+                "needs `schedule`, e.g. schedule = { kind = \"burst\", size = 36 }",
+            );
+            return None;
+        };
         let before = self.errors.len();
         let kind = match (raw.kind.get_ref(), &raw.group) {
             (RawEmitterKind::Usersock, Some(g)) => match u32::try_from(*g.get_ref()) {
@@ -37,9 +54,10 @@ impl Cx<'_> {
             (RawEmitterKind::SyntheticUevent, None) => Some(EmitterKind::SyntheticUevent),
             (RawEmitterKind::InjectedUevent, None) => Some(EmitterKind::InjectedUevent),
             (RawEmitterKind::LinkAlias, None) => Some(EmitterKind::LinkAlias),
+            (RawEmitterKind::Replay, None) => unreachable!("compiled by replay()"),
         };
         let payload = self.payload(path, raw);
-        let schedule = self.schedule(&format!("{path}.schedule"), raw.schedule.get_ref());
+        let schedule = self.schedule(&format!("{path}.schedule"), raw_schedule.get_ref());
         let start = raw
             .start
             .as_ref()
@@ -89,7 +107,9 @@ impl Cx<'_> {
         let (lo, hi) = match plan {
             PayloadPlan::Fixed { bytes } => (bytes, bytes),
             PayloadPlan::Uniform { min, max } => (min, max),
-            PayloadPlan::Contents { .. } => unreachable!("returned above"),
+            PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => {
+                unreachable!("returned above")
+            }
         };
         let problem = match kind {
             RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
@@ -97,6 +117,7 @@ impl Cx<'_> {
             RawEmitterKind::InjectedUevent => EmitterKind::InjectedUevent,
             RawEmitterKind::LinkAlias => EmitterKind::LinkAlias,
             RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
+            RawEmitterKind::Replay => unreachable!("compiled by replay()"),
         }
         .payload_problem(u64::from(lo), u64::from(hi));
         if let Some(problem) = problem {

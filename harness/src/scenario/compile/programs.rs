@@ -350,7 +350,7 @@ impl Cx<'_> {
 
 /// `rel` against `base`, lexically: `..` and `.` are resolved without touching the file
 /// system, so a program that is not installed yet still compiles (the run says so).
-fn absolute(base: &Path, rel: &str) -> PathBuf {
+pub(super) fn absolute(base: &Path, rel: &str) -> PathBuf {
     let start = if base.is_absolute() {
         base.to_path_buf()
     } else {
