@@ -34,6 +34,8 @@ pub enum Job {
     Run(Plan),
     /// Measure kernel facts.
     Probe,
+    /// Record kernel uevents in a fresh sandbox while a command runs there.
+    Record(crate::trace::record::RecordJob),
     /// Enter one sandbox with these devices and this world, answer [`Answer::Ready`],
     /// then execute each [`Plan`] read from stdin (one JSON line each) in it, answering
     /// each with [`Answer::Ran`] or [`Answer::Failed`], until stdin closes.
@@ -52,6 +54,13 @@ pub enum Answer {
     Ran(Box<History>),
     /// Probe results.
     Probed(Box<ProbeReport>),
+    /// A recording, with the sandbox's kernel release.
+    Recorded {
+        /// What was recorded.
+        recording: Box<crate::trace::record::Recording>,
+        /// `uname -r` inside the sandbox.
+        kernel_release: String,
+    },
     /// The session's sandbox is up and calibrated.
     Ready {
         /// `uname -r` inside it.
@@ -226,6 +235,7 @@ pub fn child_main() -> i32 {
                 message: error_chain(&e),
             },
         },
+        Ok(Job::Record(job)) => record(&job),
         Ok(Job::Session { devices, world }) => {
             crate::exec::install_wakeup_handler();
             match crate::exec::Session::enter(&devices, &world) {
@@ -270,6 +280,29 @@ fn serve(session: &crate::exec::Session, stdin: impl BufRead) -> i32 {
         }
     }
     0
+}
+
+fn record(job: &crate::trace::record::RecordJob) -> Answer {
+    if let Err(e) = crate::sandbox::enter(&[]) {
+        return Answer::Failed {
+            code: if e.is_environment() {
+                crate::exit::ENVIRONMENT
+            } else {
+                crate::exit::HARNESS
+            },
+            message: format!("{}; {}", error_chain(&e), crate::sandbox::privilege_hint()),
+        };
+    }
+    match crate::trace::record::record(job) {
+        Ok(r) => Answer::Recorded {
+            recording: Box::new(r),
+            kernel_release: crate::sandbox::kernel_release(),
+        },
+        Err(e) => Answer::Failed {
+            code: crate::exit::HARNESS,
+            message: format!("recording failed: {e}"),
+        },
+    }
 }
 
 fn failed(e: &crate::exec::ExecError) -> Answer {

@@ -120,6 +120,9 @@ enum Command {
         after_help = "Examples:\n  nlstorm sweep --rcvbuf 0..8MiB:log:24 --payload 32..16KiB:log:10 --svg sweep.svg\n  nlstorm sweep --rcvbuf 2304,8KiB,64KiB --rate 1000..100000:log:6 --reader delay=20us\n  nlstorm sweep ... --shard 2/4 --json part2.json      (then: nlstorm merge part*.json --json all.json)\n\nAn axis is LO..HI:log:N, LO..HI:lin:N, A,B,C or one value."
     )]
     Sweep(cli::sweep::SweepArgs),
+    /// Record uevent traces in a sandbox, and summarise them.
+    #[command(subcommand)]
+    Trace(cli::trace::TraceCommand),
     /// Judge a stored run record again from its plan.json and history.json, offline.
     Check(cli::check::CheckArgs),
     /// Merge sweep shards into one result.
@@ -181,5 +184,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Repro(a) => cli::repro::run(a),
         Command::Merge(a) => cli::sweep::merge(a),
         Command::Check(a) => cli::check::run(a),
+        Command::Trace(c) => cli::trace::run(c),
     }
 }

@@ -305,6 +305,35 @@ impl NlSocket {
         }
     }
 
+    /// One recvmsg(2) into `buf` that also says who sent it: port id 0 is the kernel.
+    pub fn recv_from(&self, buf: &mut [u8], flags: libc::c_int) -> (Received, u32) {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: sockaddr_nl and msghdr are plain C structs for which all-zero is valid.
+        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&mut sa as *mut libc::sockaddr_nl).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_nl>() as u32;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: msg points at `sa` and `iov`, which point at live buffers of the
+        // lengths given, for the duration of the call.
+        let r = unsafe { libc::recvmsg(self.raw(), &mut msg, flags) };
+        if r < 0 {
+            let e = io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            return (Received::Errno(e), 0);
+        }
+        let got = Received::Datagram {
+            len: r as usize,
+            truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        };
+        (got, sa.nl_pid)
+    }
+
     /// Waits up to `timeout` for the socket to be readable (or to have an error pending).
     pub fn wait_readable(&self, timeout: Duration) -> bool {
         let mut p = libc::pollfd {

@@ -112,6 +112,14 @@ impl SendTimes {
         match schedule {
             Schedule::Burst { size, .. } => Some(size.get()),
             Schedule::Flood { .. } => Self::planned_count(schedule),
+            // A replay sent flat out is one burst: the trace, or every repetition of it.
+            Schedule::Replay { at, period, .. } if at.iter().all(|d| d.is_zero()) => {
+                if period.is_zero() {
+                    Self::planned_count(schedule)
+                } else {
+                    Some(at.len() as u64)
+                }
+            }
             _ => None,
         }
     }

@@ -9,4 +9,5 @@ pub mod repro;
 pub mod run;
 pub mod sweep;
 pub mod threshold;
+pub mod trace;
 pub mod validate;

@@ -525,11 +525,14 @@ pub enum Metric {
     MaxRmem,
     /// Effective SO_RCVBUF (bytes).
     RcvbufEffective,
+    /// How far `lost` is from the model's prediction for an unread queue (absolute
+    /// difference); not applicable to a receiver that read during emission.
+    ModelMiss,
 }
 
 impl Metric {
     /// Every metric, with its scenario-file key.
-    pub const ALL: [(Metric, &'static str); 11] = [
+    pub const ALL: [(Metric, &'static str); 12] = [
         (Metric::Sent, "sent"),
         (Metric::Delivered, "delivered"),
         (Metric::Lost, "lost"),
@@ -541,6 +544,7 @@ impl Metric {
         (Metric::Foreign, "foreign"),
         (Metric::MaxRmem, "max-rmem"),
         (Metric::RcvbufEffective, "rcvbuf-effective"),
+        (Metric::ModelMiss, "model-miss"),
     ];
 }
 

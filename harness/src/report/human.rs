@@ -136,8 +136,8 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
                 "  {:<20} replayed {} sends late by median {}, max {} against the trace's times",
                 "",
                 t.sends,
-                crate::units::format_duration(std::time::Duration::from_nanos(t.median_ns)),
-                crate::units::format_duration(std::time::Duration::from_nanos(t.max_ns)),
+                lateness(t.median_ns),
+                lateness(t.max_ns),
             );
         }
     }
@@ -411,5 +411,14 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
                 h.wchan.as_deref().unwrap_or("?")
             ))
         );
+    }
+}
+
+/// A send's lateness for people: `12 us`, `1.18 ms`.
+fn lateness(ns: u64) -> String {
+    match ns {
+        0..1_000 => "<1 us".into(),
+        1_000..1_000_000 => format!("{} us", ns / 1_000),
+        _ => format!("{:.2} ms", ns as f64 / 1e6),
     }
 }

@@ -8,7 +8,9 @@ use super::{Source, Trace};
 /// The text of `trace`: provenance comments, udevadm's preamble, then each event.
 pub fn format(trace: &Trace) -> String {
     let mut out = String::new();
-    for line in &trace.provenance {
+    // A provenance entry of several lines (a multi-line command) stays a comment.
+    for line in trace.provenance.iter().flat_map(|p| p.split('\n')) {
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             out.push_str("#\n");
         } else {

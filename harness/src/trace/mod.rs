@@ -22,6 +22,7 @@
 
 mod format;
 mod parse;
+pub mod record;
 mod summary;
 
 pub use format::format;

@@ -341,15 +341,30 @@ mod tests {
     #[test]
     fn bad_replays_are_refused_with_the_place_and_the_reason() {
         let e = compile(TRACE, "trace = \"missing.txt\"").unwrap_err();
-        assert!(e.contains("emitter[0].trace: cannot read the trace missing.txt"), "{e}");
-        let e = compile("KERNEL[1.000000] add /a (x)\nnoequals\n", "trace = \"t.txt\"")
-            .unwrap_err();
-        assert!(e.contains("the trace is malformed: t.txt:2: expected KEY=VALUE"), "{e}");
+        assert!(
+            e.contains("emitter[0].trace: cannot read the trace missing.txt"),
+            "{e}"
+        );
+        let e = compile(
+            "KERNEL[1.000000] add /a (x)\nnoequals\n",
+            "trace = \"t.txt\"",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("the trace is malformed: t.txt:2: expected KEY=VALUE"),
+            "{e}"
+        );
         let e = compile(TRACE, "trace = \"t.txt\"\nfilter = { action = \"bind\" }").unwrap_err();
         assert!(e.contains("none passes the filter"), "{e}");
-        let e = compile(TRACE, "trace = \"t.txt\"\nschedule = { kind = \"burst\", size = 2 }")
-            .unwrap_err();
-        assert!(e.contains("emitter[0].schedule: a replay sends the trace's own events"), "{e}");
+        let e = compile(
+            TRACE,
+            "trace = \"t.txt\"\nschedule = { kind = \"burst\", size = 2 }",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("emitter[0].schedule: a replay sends the trace's own events"),
+            "{e}"
+        );
         let e = compile(TRACE, "trace = \"t.txt\"\nspeed = -1").unwrap_err();
         assert!(e.contains("emitter[0].speed"), "{e}");
         let e = compile(TRACE, "trace = \"t.txt\"\nrepeat = 400000").unwrap_err();
@@ -367,7 +382,9 @@ mod tests {
         assert!(e.contains("not a regular file"), "{e}");
         // Keys of a replay on another kind.
         let text = "name = \"r\"\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 2\ntrace = \"t.txt\"\nschedule = { kind = \"burst\", size = 1 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [2]\n";
-        let e = compile_str(Path::new("s.toml"), text).unwrap_err().to_string();
+        let e = compile_str(Path::new("s.toml"), text)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`trace` is for kind = \"replay\""), "{e}");
     }
 }

@@ -1,0 +1,448 @@
+//! `nlstorm trace record` and `nlstorm trace show`: make a trace in a sandbox, and say
+//! what a trace holds and what it takes to survive it on this kernel.
+
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use nlstorm::child::{self, Answer, Job};
+use nlstorm::exit;
+use nlstorm::plan::*;
+use nlstorm::trace::record::{RecordJob, Recording};
+use nlstorm::trace::{self, Summary, Trace, TraceEvent, BURST_WINDOW};
+use nlstorm::untrusted::Name;
+
+use super::args;
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Record the kernel uevents a command makes, inside a fresh sandbox, in the format
+    /// of `udevadm monitor --kernel --property`, headed by its provenance.
+    #[command(
+        after_help = "Examples:\n  nlstorm trace record --out veth.txt -- ip link add v0 type veth peer name v1\n  nlstorm trace record --out storm.txt --duration 5s -- sh -c 'for i in 1 2 3; do ip link add d$i type dummy; done'\n\nThe command runs in the sandbox's own network and mount namespaces (no shell unless\nyou name one), its output on stderr; recording ends --settle after it exits."
+    )]
+    Record(RecordArgs),
+    /// Summarise a trace: events, subsystems, the largest burst in any 10 ms, message
+    /// sizes, and (in a sandbox) the smallest SO_RCVBUF that holds that burst unread.
+    #[command(
+        after_help = "Examples:\n  nlstorm trace show fixtures/traces/veth-pairs.txt\n  nlstorm trace show my-capture.txt --no-kernel      (no sandbox: the trace alone)"
+    )]
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Where to write the trace.
+    #[arg(long)]
+    out: PathBuf,
+    /// Longest recording.
+    #[arg(long, default_value = "10s", value_parser = args::duration)]
+    duration: Duration,
+    /// How long to go on after the command exits.
+    #[arg(long, default_value = "200ms", value_parser = args::duration)]
+    settle: Duration,
+    /// The command to run in the sandbox, after `--`.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The trace.
+    file: PathBuf,
+    /// Write the summary as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Do not measure on this kernel (no sandbox, no privilege needed).
+    #[arg(long)]
+    no_kernel: bool,
+    /// Include udevd's `UDEV [...]` events.
+    #[arg(long)]
+    udev_events: bool,
+}
+
+pub fn run(c: TraceCommand) -> anyhow::Result<i32> {
+    match c {
+        TraceCommand::Record(a) => record(a),
+        TraceCommand::Show(a) => show(a),
+    }
+}
+
+fn record(a: RecordArgs) -> anyhow::Result<i32> {
+    if let Err(e) = args::check_output("--out", &a.out) {
+        err!("nlstorm trace record: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
+    let job = RecordJob {
+        command: a.command.clone(),
+        duration: a.duration,
+        settle: a.settle,
+    };
+    err!(
+        "nlstorm trace record: recording in a sandbox for at most {} ...",
+        nlstorm::units::format_duration(a.duration)
+    );
+    let limit = a.duration + a.settle + child::GRACE;
+    let (rec, kernel) = match child::run_job(&exe, &Job::Record(job), limit) {
+        Ok(Answer::Recorded {
+            recording,
+            kernel_release,
+        }) => (*recording, kernel_release),
+        Ok(Answer::Failed { code, message }) => {
+            err!("nlstorm trace record: {message}");
+            return Ok(code);
+        }
+        Ok(_) => anyhow::bail!("the sandbox process gave an unexpected answer"),
+        Err(e) => {
+            err!("nlstorm trace record: {}", child::error_chain(&e));
+            return Ok(e.exit_code());
+        }
+    };
+    let trace = with_provenance(&a, &rec, &kernel);
+    write_atomically(&a.out, &trace::format(&trace))?;
+    let refs: Vec<&TraceEvent> = trace.events.iter().collect();
+    let s = Summary::of(&refs);
+    out!(
+        "{}: {} kernel uevents over {} ({}), largest burst {} in {}",
+        a.out.display(),
+        s.events,
+        span(s.span_us),
+        subsystems(&s),
+        s.largest_burst,
+        nlstorm::units::format_duration(BURST_WINDOW)
+    );
+    if rec.killed {
+        err!(
+            "nlstorm trace record: the command was still running after {} and was killed",
+            nlstorm::units::format_duration(a.duration)
+        );
+    }
+    if rec.overflowed {
+        err!("nlstorm trace record: the recording socket overflowed (ENOBUFS): the trace is missing events");
+        return Ok(exit::HARNESS);
+    }
+    Ok(match rec.exit_code {
+        Some(0) | None if !rec.killed => exit::PASS,
+        _ => {
+            err!(
+                "nlstorm trace record: the command failed ({}); the trace holds what it made",
+                rec.exit_code
+                    .map_or("killed".into(), |c| format!("exit {c}"))
+            );
+            exit::FINDING
+        }
+    })
+}
+
+/// The recording headed by what made it: the command, kernel and date, and what it
+/// holds, so a bundled trace can be traced back and remade.
+fn with_provenance(a: &RecordArgs, rec: &Recording, kernel: &str) -> Trace {
+    let command = if a.command.is_empty() {
+        String::new()
+    } else {
+        format!(" -- {}", shell_words(&a.command))
+    };
+    let mut provenance = vec![
+        format!(
+            "recorded by: nlstorm trace record --duration {} --settle {}{command}",
+            nlstorm::units::format_duration(a.duration),
+            nlstorm::units::format_duration(a.settle)
+        ),
+        format!("kernel: {kernel}"),
+        format!(
+            "date: {}",
+            nlstorm::record::utc_stamp(std::time::SystemTime::now())
+        ),
+        "where: a fresh network and mount namespace (sysfs of its own); kernel uevents only, as `udevadm monitor --kernel --property` prints them".into(),
+    ];
+    if rec.not_from_kernel > 0 {
+        provenance.push(format!(
+            "left out: {} datagrams from user space (not kernel uevents)",
+            rec.not_from_kernel
+        ));
+    }
+    if rec.overflowed {
+        provenance.push("INCOMPLETE: the recording socket overflowed".into());
+    }
+    Trace {
+        provenance,
+        events: rec.trace.events.clone(),
+    }
+}
+
+/// argv as a shell would need it typed, for the provenance line.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("failed to create a file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(path)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(())
+}
+
+/// A trace's span for people: `185.6 ms`, `2.41 s`, `448 us`.
+fn span(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} us"),
+        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
+fn subsystems(s: &Summary) -> String {
+    s.subsystems
+        .iter()
+        .map(|(n, c)| format!("{c} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What `trace show --json` writes.
+#[derive(serde::Serialize)]
+struct Shown {
+    file: String,
+    provenance: Vec<String>,
+    summary: Summary,
+    kernel: Option<Held>,
+}
+
+/// The largest burst replayed flat out into an unread socket sized by the model.
+#[derive(serde::Serialize)]
+struct Held {
+    kernel_release: String,
+    burst: usize,
+    rcvbuf_request: Option<u64>,
+    rcvbuf_effective: u64,
+    queued: u64,
+    lost: u64,
+    /// The same burst into a socket one request byte smaller.
+    below: Option<Below>,
+}
+
+/// What a buffer just under the model's figure did with the burst.
+#[derive(serde::Serialize)]
+struct Below {
+    rcvbuf_request: u64,
+    rcvbuf_effective: u64,
+    queued: u64,
+    lost: u64,
+}
+
+fn show(a: ShowArgs) -> anyhow::Result<i32> {
+    if let Some(Err(e)) = a.json.as_deref().map(|p| args::check_output("--json", p)) {
+        err!("nlstorm trace show: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    let shown_name = a.file.display().to_string();
+    let text = match std::fs::read_to_string(&a.file) {
+        Ok(t) => t,
+        Err(e) => {
+            err!("nlstorm trace show: cannot read {shown_name}: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let t = match trace::parse(&text, &shown_name) {
+        Ok(t) => t,
+        Err(e) => {
+            err!("nlstorm trace show: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let events: Vec<&TraceEvent> = t.replayable(a.udev_events).collect();
+    if events.is_empty() {
+        err!("nlstorm trace show: {shown_name} holds no event to summarise");
+        return Ok(exit::BAD_INPUT);
+    }
+    let s = Summary::of(&events);
+    for p in &t.provenance {
+        out!("# {p}");
+    }
+    out!("{} events over {}", s.events, span(s.span_us));
+    out!("  subsystems   {}", subsystems(&s));
+    out!(
+        "  actions      {}",
+        s.actions
+            .iter()
+            .map(|(n, c)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out!(
+        "  burst        {} events in the busiest {} (from event {})",
+        s.largest_burst,
+        nlstorm::units::format_duration(BURST_WINDOW),
+        s.largest_burst_at + 1
+    );
+    out!(
+        "  sizes        {} / {} / {} B (smallest / median / largest, as the kernel sends them without SEQNUM)",
+        s.wire_bytes.0,
+        s.wire_bytes.1,
+        s.wire_bytes.2
+    );
+    let mut held = None;
+    if !a.no_kernel {
+        let burst: Vec<TraceEvent> = events
+            [s.largest_burst_at..s.largest_burst_at + s.largest_burst]
+            .iter()
+            .map(|e| (*e).clone())
+            .collect();
+        match hold_burst(&shown_name, burst) {
+            Ok(h) => {
+                out!(
+                    "  on {}: the smallest SO_RCVBUF request that holds that burst unread is {} (effective {} B, by the model); replayed flat out into such a socket: {} queued, {} lost",
+                    h.kernel_release,
+                    h.rcvbuf_request.map_or("the default".into(), |b| format!("{b} B")),
+                    h.rcvbuf_effective,
+                    h.queued,
+                    h.lost
+                );
+                if let Some(b) = &h.below {
+                    out!(
+                        "  one byte less (SO_RCVBUF {} B, effective {} B): {} queued, {} lost",
+                        b.rcvbuf_request,
+                        b.rcvbuf_effective,
+                        b.queued,
+                        b.lost
+                    );
+                }
+                held = Some(h);
+            }
+            Err((code, message)) => {
+                err!("nlstorm trace show: {message}");
+                return Ok(code);
+            }
+        }
+    }
+    // The model is wrong if its buffer lost, or if one byte less did not.
+    let lost = held
+        .as_ref()
+        .is_some_and(|h| h.lost > 0 || h.below.as_ref().is_some_and(|b| b.lost == 0));
+    if let Some(p) = a.json {
+        let doc = Shown {
+            file: shown_name,
+            provenance: t.provenance.clone(),
+            summary: s,
+            kernel: held,
+        };
+        std::fs::write(&p, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("failed to write {}", p.display()))?;
+    }
+    Ok(if lost { exit::FINDING } else { exit::PASS })
+}
+
+/// Replays `burst` flat out (injected-uevent) into one unread receiver whose SO_RCVBUF
+/// the model fits to it, and reports what the kernel queued.
+fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> Result<Held, (i32, String)> {
+    use nlstorm::execute::{ChildSession, Execute};
+    let n = burst.len();
+    let plan = Plan {
+        name: Name::internal("trace-show"),
+        description: format!("largest burst of {name}"),
+        seed: 1,
+        deadline: Duration::from_secs(30),
+        emitters: vec![EmitterPlan {
+            name: Name::internal("burst"),
+            kind: EmitterKind::InjectedUevent,
+            schedule: Schedule::Replay {
+                at: vec![Duration::ZERO; n],
+                repeat: NonZeroU64::MIN,
+                period: Duration::ZERO,
+                speed: 0.0,
+            },
+            payload: PayloadPlan::Trace {
+                trace: name.to_string(),
+                events: burst,
+            },
+            start: Duration::ZERO,
+        }],
+        receivers: vec![ReceiverPlan {
+            name: Name::internal("unread"),
+            protocol: Protocol::KobjectUevent,
+            groups: vec![1],
+            rcvbuf: RcvbufPlan::FitBurst { emitter: 0 },
+            read_buffer: NonZeroU32::new(64 * 1024).expect("nonzero"),
+            mode: ReadMode::Blocking,
+            call_deadline: Duration::from_secs(1),
+            consumer_delay: Duration::ZERO,
+            start_reading: ReadStart::EmissionEnd,
+            no_enobufs: false,
+            filter_drop_emitters: vec![],
+            so_error_first: false,
+            peek: false,
+            expectations: vec![],
+        }],
+        dumps: vec![],
+        world: Default::default(),
+        churn: vec![],
+        programs: vec![],
+    };
+    let exe = std::env::current_exe().map_err(|e| (exit::HARNESS, e.to_string()))?;
+    let fail = |e: nlstorm::exec::ExecError| (e.exit_code(), child::error_chain(&e));
+    let session = ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(fail)?;
+    let (setup, queued, lost) = replayed(&session, &plan)?;
+    let below = match setup.rcvbuf_requested {
+        Some(req) if req > 0 => {
+            let mut smaller = plan.clone();
+            smaller.receivers[0].rcvbuf = RcvbufPlan::Request { bytes: req - 1 };
+            let (s, queued, lost) = replayed(&session, &smaller)?;
+            Some(Below {
+                rcvbuf_request: req - 1,
+                rcvbuf_effective: s.rcvbuf_effective,
+                queued,
+                lost,
+            })
+        }
+        _ => None,
+    };
+    Ok(Held {
+        kernel_release: session.kernel_release().to_string(),
+        burst: n,
+        rcvbuf_request: setup.rcvbuf_requested,
+        rcvbuf_effective: setup.rcvbuf_effective,
+        queued,
+        lost,
+        below,
+    })
+}
+
+/// The receiver's setup, and how many of the burst it queued and lost.
+fn replayed(
+    session: &impl nlstorm::execute::Execute,
+    plan: &Plan,
+) -> Result<(nlstorm::history::ReceiverSetup, u64, u64), (i32, String)> {
+    let h = session
+        .execute(plan)
+        .map_err(|e| (e.exit_code(), child::error_chain(&e)))?;
+    let r = &h
+        .receivers
+        .first()
+        .ok_or((exit::HARNESS, "the run recorded no receiver".to_string()))?
+        .record;
+    let got: u64 = r.sources.iter().map(|s| s.delivered()).sum();
+    let sent: u64 = h.emitters.iter().map(|e| e.sent).sum();
+    Ok((r.setup.clone(), got, sent.saturating_sub(got)))
+}
