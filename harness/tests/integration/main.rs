@@ -13,6 +13,7 @@ mod isolation;
 mod privilege;
 mod programs;
 mod readers;
+mod replay;
 mod repro;
 mod rootless;
 mod search;

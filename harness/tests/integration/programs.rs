@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// The listener, built once per test binary into Cargo's scratch directory.
-fn listener() -> &'static str {
+pub(crate) fn listener() -> &'static str {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
