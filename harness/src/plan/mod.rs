@@ -269,7 +269,7 @@ pub enum PayloadPlan {
         /// Largest, bytes.
         max: u32,
     },
-    /// Realistic uevent environments from a built-in profile, cycled in order.
+    /// The events of a built-in profile (a bundled trace made alphanumeric), cycled in order.
     Contents {
         /// The profile.
         profile: ContentsProfile,
@@ -288,7 +288,8 @@ pub enum PayloadPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ContentsProfile {
-    /// A USB device plugged in: the device, its interfaces, and child tty/input devices.
+    /// `fixtures/traces/usb-hotplug.txt`: written by hand in the shape of a USB plug (the
+    /// device, its interfaces, child tty/input devices), not a capture.
     UsbHotplug,
 }
 
