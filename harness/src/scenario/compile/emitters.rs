@@ -58,11 +58,7 @@ impl Cx<'_> {
         };
         let payload = self.payload(path, raw);
         let schedule = self.schedule(&format!("{path}.schedule"), raw_schedule.get_ref());
-        let start = raw
-            .start
-            .as_ref()
-            .and_then(|s| self.duration(&format!("{path}.start"), s, true))
-            .unwrap_or_default();
+        let start = self.emitter_start(path, raw);
         if self.errors.len() > before {
             return None;
         }
@@ -73,6 +69,14 @@ impl Cx<'_> {
             payload: payload?,
             start,
         })
+    }
+
+    /// `start`: the delay before an emitter's first message (zero when not written).
+    pub(super) fn emitter_start(&mut self, path: &str, raw: &RawEmitter) -> Duration {
+        raw.start
+            .as_ref()
+            .and_then(|s| self.duration(&format!("{path}.start"), s, true))
+            .unwrap_or_default()
     }
 
     pub(super) fn payload(&mut self, path: &str, raw: &RawEmitter) -> Option<PayloadPlan> {

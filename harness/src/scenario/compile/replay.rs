@@ -52,11 +52,7 @@ impl Cx<'_> {
         self.check_event_sizes(&key, trace_key.span(), kind, &events);
         let speed = self.speed(path, raw);
         let repeat = self.repeat(path, raw, events.len());
-        let start = raw
-            .start
-            .as_ref()
-            .and_then(|s| self.duration(&format!("{path}.start"), s, true))
-            .unwrap_or_default();
+        let start = self.emitter_start(path, raw);
         if self.errors.len() > before {
             return None;
         }
