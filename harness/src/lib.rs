@@ -11,6 +11,8 @@
 //!                                            │                                             the model's figure)
 //!                   search (threshold, sweep, explore) drives Execute with many plans
 //!
+//!  probe (in the sandbox) ──▶ qualify::Profile (facts with ids) ──qualify::diff──▶ differences in words
+//!
 //!  Execute implementations:
 //!    exec::Session          in the sandbox process: sandbox, emit, receive, dump, churn,
 //!                           calibrate, model (the fitted admission rule), nlsock, procnet
@@ -44,6 +46,7 @@ pub mod plan;
 pub mod probe;
 pub mod procnet;
 pub mod program;
+pub mod qualify;
 pub mod receive;
 pub mod record;
 pub mod report;

@@ -130,6 +130,11 @@ enum Command {
         after_help = "Example:\n  nlstorm merge part1.json part2.json --json all.json --csv all.csv --svg all.svg"
     )]
     Merge(cli::sweep::MergeArgs),
+    /// Measure the qualification suite on the running kernel (a kernel profile) and
+    /// compare it with the baseline for this kernel.
+    Qualify(cli::qualify::QualifyArgs),
+    /// Compare two kernel profiles fact by fact, in words.
+    Diff(cli::qualify::DiffArgs),
     /// Measure the running kernel's netlink buffer facts in a sandbox.
     #[command(after_help = "Examples:\n  nlstorm probe\n  nlstorm probe --json kernel.json")]
     Probe {
@@ -185,5 +190,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Merge(a) => cli::sweep::merge(a),
         Command::Check(a) => cli::check::run(a),
         Command::Trace(c) => cli::trace::run(c),
+        Command::Qualify(a) => cli::qualify::qualify(a),
+        Command::Diff(a) => cli::qualify::diff(a),
     }
 }

@@ -40,6 +40,20 @@ impl AdmitRule {
         }
     }
 
+    /// The rule spelled as [`AdmitRule::name`] spells it.
+    pub fn from_name(name: &str) -> Option<AdmitRule> {
+        AdmitRule::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// What an unread queue of equal messages holds under this rule.
+    pub fn formula(self) -> &'static str {
+        match self {
+            AdmitRule::RmemAtMostRcvbuf => "an unread queue holds rcvbuf / truesize + 1",
+            AdmitRule::RmemBelowRcvbuf => "an unread queue holds ceil(rcvbuf / truesize)",
+            AdmitRule::ChargedAtMostRcvbuf => "an unread queue holds max(1, rcvbuf / truesize)",
+        }
+    }
+
     /// Every rule, in the order the fit tries them.
     pub const ALL: [AdmitRule; 3] = [
         AdmitRule::ChargedAtMostRcvbuf,

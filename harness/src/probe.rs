@@ -101,7 +101,34 @@ pub struct ProbeReport {
     pub enobufs_reported_without_it: bool,
     /// Writing to a sandbox device's uevent file made the kernel broadcast.
     pub kernel_uevent_permitted: bool,
+    /// How ENOBUFS is raised and cleared over congestion episodes.
+    pub episodes: Episodes,
+    /// Cost of one usersock broadcast nobody listens to, in ns: the mean of each of
+    /// [`SEND_BATCHES`] batches of [`SEND_BATCH`] sends. A timing, so it varies.
+    pub broadcast_ns: Vec<f64>,
 }
+
+/// The ENOBUFS semantics of af_netlink.c, measured on one socket overrun twice.
+/// netlink_overrun() sets sk_err only when it first marks the socket congested, and
+/// netlink_rcv_wake() clears the mark only once the queue is empty; a broadcast to a
+/// congested socket is refused even where the queue has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episodes {
+    /// The first recvmsg after an overrun fails with ENOBUFS before any datagram.
+    pub error_before_data: bool,
+    /// ENOBUFS failures seen while draining one overrun queue to empty.
+    pub errors_per_episode: u64,
+    /// With the queue partly read (room for many), one more broadcast was refused:
+    /// counted in sk_drops, not queued.
+    pub refused_while_congested: bool,
+    /// After the queue was read to empty, a second overrun raised ENOBUFS again.
+    pub rearmed_after_empty: bool,
+}
+
+/// Batches timed for [`ProbeReport::broadcast_ns`].
+pub const SEND_BATCHES: usize = 5;
+/// Sends in each timed batch.
+pub const SEND_BATCH: u32 = 2000;
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> ExecError + '_ {
     move |source| ExecError::Io {
@@ -170,6 +197,9 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
         &run,
     )?)
     .map_err(io("overrun a queue"))?;
+    let mut em = probe_emitter(10, EmitterKind::Usersock { group: 7 }, 4096, &run)?;
+    let episodes = episodes(&mut em).map_err(io("overrun a queue twice"))?;
+    let broadcast_ns = broadcast_cost(&mut em).map_err(io("time broadcasts"))?;
     Ok(ProbeReport {
         kernel_release: crate::sandbox::kernel_release(),
         sandbox,
@@ -184,6 +214,8 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
         no_enobufs_honoured,
         enobufs_reported_without_it,
         kernel_uevent_permitted,
+        episodes,
+        broadcast_ns,
     })
 }
 
@@ -373,4 +405,65 @@ fn enobufs_behaviour(em: &mut Emitter) -> std::io::Result<(bool, bool)> {
     };
     let quiet_drops = quiet.meminfo()?.drops;
     Ok((errors(&quiet) == 0 && quiet_drops > 0, errors(&loud) > 0))
+}
+
+/// Reads `s` until it would block: (datagrams, ENOBUFS failures, was the first call one).
+fn drain(s: &NlSocket, limit: Option<u64>) -> (u64, u64, bool) {
+    let mut buf = vec![0u8; 8192];
+    let (mut data, mut errors, mut first_error) = (0, 0, false);
+    for call in 0.. {
+        if limit.is_some_and(|l| data >= l) {
+            break;
+        }
+        match s.recv(&mut buf, libc::MSG_DONTWAIT) {
+            Received::Datagram { .. } => data += 1,
+            Received::Errno(libc::ENOBUFS) => {
+                errors += 1;
+                first_error |= call == 0;
+            }
+            Received::Errno(_) => break,
+        }
+    }
+    (data, errors, first_error)
+}
+
+/// One socket of 32 KiB overrun by 512-byte broadcasts, read four messages from, sent
+/// one more, read to empty, and overrun again.
+fn episodes(em: &mut Emitter) -> std::io::Result<Episodes> {
+    let s = NlSocket::open(Protocol::Usersock)?;
+    s.set(SockOpt::Rcvbuf(16384))?;
+    s.bind(&[7])?;
+    let flood = |em: &mut Emitter| -> std::io::Result<()> {
+        for _ in 0..400 {
+            em.send_probe(0, Some(512))?;
+        }
+        Ok(())
+    };
+    flood(em)?;
+    let (_, early_errors, error_before_data) = drain(&s, Some(4));
+    let before = s.meminfo()?.drops;
+    em.send_probe(0, Some(512))?;
+    let refused_while_congested = s.meminfo()?.drops == before + 1;
+    let (_, late_errors, _) = drain(&s, None);
+    flood(em)?;
+    let (_, second, _) = drain(&s, None);
+    Ok(Episodes {
+        error_before_data,
+        errors_per_episode: early_errors + late_errors,
+        refused_while_congested,
+        rearmed_after_empty: second > 0,
+    })
+}
+
+/// Mean cost of one broadcast to a group nobody has joined, per batch.
+fn broadcast_cost(em: &mut Emitter) -> std::io::Result<Vec<f64>> {
+    (0..SEND_BATCHES)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            for _ in 0..SEND_BATCH {
+                em.send_probe(0, Some(512))?;
+            }
+            Ok(t.elapsed().as_nanos() as f64 / f64::from(SEND_BATCH))
+        })
+        .collect()
 }

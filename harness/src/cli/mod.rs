@@ -5,6 +5,7 @@ pub mod args;
 pub mod check;
 pub mod explore;
 pub mod probe;
+pub mod qualify;
 pub mod repro;
 pub mod run;
 pub mod sweep;

@@ -285,6 +285,22 @@ pub fn print_probe(p: &ProbeReport) -> String {
         p.kernel_uevent_permitted
     );
     let _ = writeln!(o, "NETLINK_NO_ENOBUFS honoured (drops counted, no error): {}; ENOBUFS reported without it: {}", p.no_enobufs_honoured, p.enobufs_reported_without_it);
+    let e = &p.episodes;
+    let _ = writeln!(
+        o,
+        "ENOBUFS episodes: error before data {}; errors per episode {}; refused while congested with room {}; re-armed once read to empty {}",
+        e.error_before_data, e.errors_per_episode, e.refused_while_congested, e.rearmed_after_empty
+    );
+    let _ = writeln!(
+        o,
+        "one usersock broadcast, no listener: {} ns (mean of {} sends, per batch)",
+        p.broadcast_ns
+            .iter()
+            .map(|n| format!("{n:.0}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        crate::probe::SEND_BATCH
+    );
     for t in &p.truesize {
         let _ = writeln!(
             o,

@@ -3,11 +3,13 @@
 mod human;
 mod junit;
 mod model;
+mod qualify;
 mod search;
 
 pub use human::{print_probe, print_scenario};
 pub use junit::junit;
 pub use model::{Report, ScenarioReport};
+pub use qualify::qualify_junit;
 pub use search::print_threshold;
 
 /// The status of a scenario this machine cannot run (no privilege for something it

@@ -5,11 +5,13 @@
 //! scenario may ask of the machine.
 
 mod escape;
+mod file;
 mod limits;
 mod name;
 mod outdir;
 
 pub use escape::{c_comment, c_string, csv_field, terminal, terminal_line, xml};
+pub use file::read_bounded;
 pub use limits::Limits;
 pub use name::{Name, NameError, NAME_MAX};
 pub use outdir::{can_create_in, OutDir, OutDirError};

@@ -12,6 +12,7 @@ mod input;
 mod isolation;
 mod privilege;
 mod programs;
+mod qualify;
 mod readers;
 mod replay;
 mod repro;

@@ -2,9 +2,6 @@
 //! the scenario is compiled so that the plan carries the events themselves (a run
 //! record replays without the trace file, and `check` re-judges it offline).
 
-use std::io::Read as _;
-use std::os::unix::fs::OpenOptionsExt as _;
-
 use super::programs::absolute;
 use super::*;
 use crate::trace::{Trace, TraceEvent};
@@ -102,13 +99,13 @@ impl Cx<'_> {
     fn read_trace(&mut self, key: &str, v: &Spanned<String>, base: &Path) -> Option<Trace> {
         let file = absolute(base, v.get_ref());
         let shown = crate::untrusted::terminal(v.get_ref());
-        let text = match read_bounded(&file) {
+        let text = match crate::untrusted::read_bounded(&file, Limits::TRACE_BYTES) {
             Ok(t) => t,
             Err(e) => {
                 self.error(
                     key,
                     Some(v.span()),
-                    format!("cannot read the trace {shown}: {e}"),
+                    format!("cannot read the trace {shown} (relative to the scenario file's directory): {e}"),
                 );
                 return None;
             }
@@ -255,29 +252,6 @@ fn timing(events: &[TraceEvent], speed: f64) -> (Vec<Duration>, Duration) {
 }
 
 /// The file's text if it is a regular file of at most [`Limits::TRACE_BYTES`].
-fn read_bounded(path: &Path) -> std::io::Result<String> {
-    let f = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > Limits::TRACE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "{} B, above the {} B a trace may have",
-            meta.len(),
-            Limits::TRACE_BYTES
-        )));
-    }
-    let mut text = String::new();
-    f.take(Limits::TRACE_BYTES)
-        .read_to_string(&mut text)
-        .map_err(|_| std::io::Error::other("not UTF-8 text"))?;
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::compile_str;

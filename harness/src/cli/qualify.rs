@@ -1,0 +1,227 @@
+//! `nlstorm qualify` and `nlstorm diff`: the running kernel's profile, compared with a
+//! baseline profile of a kernel qualified before.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use nlstorm::exit;
+use nlstorm::qualify::{self, Change, Diff, KernelId, Profile};
+
+/// Measure the qualification suite on the running kernel and compare it with a baseline.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  nlstorm qualify\n  nlstorm qualify --json profile.json --junit qualify.xml\n  nlstorm qualify --baseline old-kernel.json\n\nWith a directory as --baseline (default fixtures/baselines), the file named after\nthe running kernel's release is the baseline; without one nothing is compared.\nExit codes: 0 the same as the baseline (or no baseline), 1 an exact fact differs."
+)]
+pub struct QualifyArgs {
+    /// Write the kernel profile here (the input of `diff` and `--baseline`).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write JUnit XML here: one test case per fact, failing where it differs.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// A baseline profile, or a directory of them named <release>.json.
+    #[arg(long, default_value = "fixtures/baselines")]
+    baseline: PathBuf,
+}
+
+/// Compare two kernel profiles fact by fact.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  nlstorm diff fixtures/baselines/6.1.0-57-cloud-amd64.json profile.json\n\nExit codes: 0 no exact fact differs (timings outside their band are reported only),\n1 an exact fact differs or is missing on one side, 2 a file is not a profile."
+)]
+pub struct DiffArgs {
+    /// The profile qualified before.
+    baseline: PathBuf,
+    /// The profile to judge.
+    current: PathBuf,
+    /// Write the differences as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
+    for (flag, p) in [("--json", &a.json), ("--junit", &a.junit)] {
+        if let Some(Err(e)) = p.as_deref().map(|p| super::args::check_output(flag, p)) {
+            err!("nlstorm qualify: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    }
+    let baseline = match baseline_file(&a.baseline) {
+        Ok(b) => b,
+        Err(e) => {
+            err!("nlstorm qualify: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let baseline = match baseline.map(|p| qualify::read_profile(&p).map(|b| (p, b))) {
+        Some(Err(e)) => {
+            err!("nlstorm qualify: --baseline {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+        Some(Ok(b)) => Some(b),
+        None => None,
+    };
+    err!(
+        "nlstorm qualify: measuring suite {} in a sandbox",
+        qualify::SUITE
+    );
+    let probe = match super::probe::measure("qualify")? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let profile = Profile::from_probe(
+        &probe,
+        KernelId::current(),
+        nlstorm::record::utc_stamp(std::time::SystemTime::now()),
+    );
+    print_profile(&profile);
+    if let Some(path) = &a.json {
+        write(path, &serde_json::to_string_pretty(&profile)?)?;
+    }
+    let d = baseline.as_ref().map(|(_, b)| qualify::diff(b, &profile));
+    match (&baseline, &d) {
+        (Some((path, b)), Some(d)) => {
+            out!();
+            out!(
+                "baseline {} ({} measured {})",
+                path.display(),
+                b.kernel.release,
+                b.measured_at
+            );
+            print_diff(d);
+        }
+        _ => {
+            out!();
+            out!(
+                "no baseline for {} under {}: nothing compared (keep --json as one)",
+                profile.kernel.release,
+                a.baseline.display()
+            );
+        }
+    }
+    if let Some(path) = &a.junit {
+        write(path, &nlstorm::report::qualify_junit(&profile, d.as_ref()))?;
+    }
+    Ok(match d {
+        Some(d) if d.failing() > 0 => exit::FINDING,
+        _ => exit::PASS,
+    })
+}
+
+pub fn diff(a: DiffArgs) -> anyhow::Result<i32> {
+    if let Some(Err(e)) = a
+        .json
+        .as_deref()
+        .map(|p| super::args::check_output("--json", p))
+    {
+        err!("nlstorm diff: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    let read = |p: &Path| qualify::read_profile(p);
+    let (base, cur) = match (read(&a.baseline), read(&a.current)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => {
+            err!("nlstorm diff: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    out!(
+        "baseline {} ({} measured {}), current {} ({} measured {})",
+        a.baseline.display(),
+        base.kernel.release,
+        base.measured_at,
+        a.current.display(),
+        cur.kernel.release,
+        cur.measured_at
+    );
+    let d = qualify::diff(&base, &cur);
+    print_diff(&d);
+    if let Some(path) = &a.json {
+        write(path, &serde_json::to_string_pretty(&d)?)?;
+    }
+    Ok(if d.failing() > 0 {
+        exit::FINDING
+    } else {
+        exit::PASS
+    })
+}
+
+/// The baseline to compare with: the file itself, or `<release>.json` in a directory
+/// (`None` when the directory has none for this kernel). The release names a file, so
+/// one that could reach outside the directory is not used.
+fn baseline_file(arg: &Path) -> Result<Option<PathBuf>, String> {
+    if !arg.is_dir() {
+        return if arg.exists() || arg != Path::new("fixtures/baselines") {
+            Ok(Some(arg.to_path_buf()))
+        } else {
+            Ok(None)
+        };
+    }
+    let release = nlstorm::sandbox::kernel_release();
+    let safe = !release.is_empty()
+        && !release.starts_with('.')
+        && release
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-~".contains(&b));
+    if !safe {
+        return Err(format!(
+            "the kernel release {:?} cannot name a baseline file: give --baseline FILE",
+            release
+        ));
+    }
+    let file = arg.join(format!("{release}.json"));
+    Ok(file.is_file().then_some(file))
+}
+
+fn print_profile(p: &Profile) {
+    out!(
+        "kernel {} ({}), suite {}, {} facts{}",
+        p.kernel.release,
+        p.kernel.machine,
+        p.suite,
+        p.facts.len(),
+        p.kernel
+            .config_sha256
+            .as_deref()
+            .map(|h| format!(", config sha256 {}", &h[..h.len().min(12)]))
+            .unwrap_or_default()
+    );
+    for f in &p.facts {
+        out!(
+            "  {:<44} {}{}",
+            f.id,
+            f.value,
+            f.unit
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn print_diff(d: &Diff) {
+    for x in &d.differences {
+        let mark = match x.change {
+            Change::Timing => "~",
+            _ => "!",
+        };
+        out!("  {mark} {}", x.words);
+    }
+    let timings = d.differences.len() - d.failing();
+    out!(
+        "{} facts the same, {} differ{}",
+        d.same,
+        d.failing(),
+        if timings > 0 {
+            format!(", {timings} timings outside their band (reported only)")
+        } else {
+            String::new()
+        }
+    );
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
+}
