@@ -61,3 +61,4 @@ pub mod search;
 pub mod trace;
 pub mod units;
 pub mod untrusted;
+pub mod vm;

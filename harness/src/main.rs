@@ -125,9 +125,9 @@ enum Command {
     Trace(cli::trace::TraceCommand),
     /// Judge a stored run record again from its plan.json and history.json, offline.
     Check(cli::check::CheckArgs),
-    /// Merge sweep shards into one result.
+    /// Merge sweep shards into one result, or kernel profiles into one table.
     #[command(
-        after_help = "Example:\n  nlstorm merge part1.json part2.json --json all.json --csv all.csv --svg all.svg"
+        after_help = "Examples:\n  nlstorm merge part1.json part2.json --json all.json --csv all.csv --svg all.svg\n  nlstorm merge host.json guest-6.1.json guest-6.12.json --json kernels.json --html kernels.html\n\nProfiles (nlstorm qualify --json) join into one column per kernel, the rows where\nthe kernels differ marked; nlstorm diff judges two of them."
     )]
     Merge(cli::sweep::MergeArgs),
     /// Measure the qualification suite on the running kernel (a kernel profile) and
@@ -135,6 +135,8 @@ enum Command {
     Qualify(cli::qualify::QualifyArgs),
     /// Compare two kernel profiles fact by fact, in words.
     Diff(cli::qualify::DiffArgs),
+    /// Run one nlstorm command on another kernel under qemu (`vm fetch 6.12` gets one).
+    Vm(cli::vm::VmArgs),
     /// Measure the running kernel's netlink buffer facts in a sandbox.
     #[command(after_help = "Examples:\n  nlstorm probe\n  nlstorm probe --json kernel.json")]
     Probe {
@@ -151,6 +153,10 @@ fn main() -> ExitCode {
         .is_some_and(|a| a == child::CHILD_ARG)
     {
         return ExitCode::from(child::child_main() as u8);
+    }
+    // Booted by `nlstorm vm` as a guest kernel's init.
+    if nlstorm::vm::guest::is_guest_init() {
+        nlstorm::vm::guest::guest_main();
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -192,5 +198,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Trace(c) => cli::trace::run(c),
         Command::Qualify(a) => cli::qualify::qualify(a),
         Command::Diff(a) => cli::qualify::diff(a),
+        Command::Vm(a) => cli::vm::run(a),
     }
 }

@@ -12,3 +12,4 @@ pub mod sweep;
 pub mod threshold;
 pub mod trace;
 pub mod validate;
+pub mod vm;

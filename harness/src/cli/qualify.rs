@@ -7,12 +7,13 @@ use anyhow::Context;
 use clap::Args;
 
 use nlstorm::exit;
+use nlstorm::qualify::baseline::{self, Match};
 use nlstorm::qualify::{self, Change, Diff, KernelId, Profile};
 
 /// Measure the qualification suite on the running kernel and compare it with a baseline.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  nlstorm qualify\n  nlstorm qualify --json profile.json --junit qualify.xml\n  nlstorm qualify --baseline old-kernel.json\n\nWith a directory as --baseline (default fixtures/baselines), the file named after\nthe running kernel's release is the baseline; without one nothing is compared.\nExit codes: 0 the same as the baseline (or no baseline), 1 an exact fact differs."
+    after_help = "Examples:\n  nlstorm qualify\n  nlstorm qualify --json profile.json --junit qualify.xml\n  nlstorm qualify --baseline old-kernel.json\n\nWith a directory as --baseline (default fixtures/baselines), the file named after\nthe running kernel's release is the baseline, else one of the same upstream version\n(6.18.44 of 6.18.44-fc-v1272: the same source built again); without one nothing is compared.\nExit codes: 0 the same as the baseline (or no baseline), 1 an exact fact differs."
 )]
 pub struct QualifyArgs {
     /// Write the kernel profile here (the input of `diff` and `--baseline`).
@@ -55,7 +56,7 @@ pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
             return Ok(exit::BAD_INPUT);
         }
     };
-    let baseline = match baseline.map(|p| qualify::read_profile(&p).map(|b| (p, b))) {
+    let baseline = match baseline.map(|(p, m)| qualify::read_profile(&p).map(|b| (p, m, b))) {
         Some(Err(e)) => {
             err!("nlstorm qualify: --baseline {e}");
             return Ok(exit::BAD_INPUT);
@@ -80,15 +81,22 @@ pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
     if let Some(path) = &a.json {
         write(path, &serde_json::to_string_pretty(&profile)?)?;
     }
-    let d = baseline.as_ref().map(|(_, b)| qualify::diff(b, &profile));
+    let d = baseline.as_ref().map(|(_, _, b)| qualify::diff(b, &profile));
     match (&baseline, &d) {
-        (Some((path, b)), Some(d)) => {
+        (Some((path, m, b)), Some(d)) => {
             out!();
             out!(
-                "baseline {} ({} measured {})",
+                "baseline {} ({} measured {}{})",
                 path.display(),
                 b.kernel.release,
-                b.measured_at
+                b.measured_at,
+                match m {
+                    Match::Exact => String::new(),
+                    Match::SameUpstream(v) => format!(
+                        "; no baseline of {} itself, so another build of upstream {v}",
+                        profile.kernel.release
+                    ),
+                }
             );
             print_diff(d);
         }
@@ -148,31 +156,66 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<i32> {
     })
 }
 
-/// The baseline to compare with: the file itself, or `<release>.json` in a directory
-/// (`None` when the directory has none for this kernel). The release names a file, so
-/// one that could reach outside the directory is not used.
-fn baseline_file(arg: &Path) -> Result<Option<PathBuf>, String> {
+/// The baseline to compare with: the file itself, or in a directory the profile of this
+/// release, else one of the same upstream version (`None` when there is neither). The
+/// release names a file, so one that could reach outside the directory is not used.
+fn baseline_file(arg: &Path) -> Result<Option<(PathBuf, Match)>, String> {
     if !arg.is_dir() {
         return if arg.exists() || arg != Path::new("fixtures/baselines") {
-            Ok(Some(arg.to_path_buf()))
+            Ok(Some((arg.to_path_buf(), Match::Exact)))
         } else {
             Ok(None)
         };
     }
     let release = nlstorm::sandbox::kernel_release();
-    let safe = !release.is_empty()
-        && !release.starts_with('.')
-        && release
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._+-~".contains(&b));
-    if !safe {
+    if !baseline::names_a_file(&release) {
         return Err(format!(
             "the kernel release {:?} cannot name a baseline file: give --baseline FILE",
             release
         ));
     }
-    let file = arg.join(format!("{release}.json"));
-    Ok(file.is_file().then_some(file))
+    let names: Vec<String> = std::fs::read_dir(arg)
+        .map_err(|e| format!("cannot list {}: {e}", arg.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    Ok(baseline::choose(&release, &names).map(|(n, m)| (arg.join(n), m)))
+}
+
+/// True if `path` reads as a kernel profile (a JSON object with a `suite`), so that
+/// `merge` can tell profiles from sweep shards; the profile itself is checked later.
+pub fn is_profile(path: &Path) -> bool {
+    nlstorm::untrusted::read_bounded(path, qualify::PROFILE_BYTES)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("suite").is_some() && v.get("facts").is_some())
+}
+
+/// `nlstorm merge` of kernel profiles: one column per kernel, the differing rows marked.
+pub fn merge_profiles(inputs: &[PathBuf], json: &Path, html: Option<&Path>) -> anyhow::Result<i32> {
+    for (flag, p) in [("--json", Some(json)), ("--html", html)] {
+        if let Some(Err(e)) = p.map(|p| super::args::check_output(flag, p)) {
+            err!("nlstorm merge: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    }
+    let mut profiles = Vec::new();
+    for p in inputs {
+        match qualify::read_profile(p) {
+            Ok(pr) => profiles.push(pr),
+            Err(e) => {
+                err!("nlstorm merge: {e}");
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    }
+    let t = qualify::table(&profiles);
+    out!("{}", nlstorm::report::kernel_table_text(&t).trim_end());
+    write(json, &serde_json::to_string_pretty(&t)?)?;
+    if let Some(h) = html {
+        write(h, &nlstorm::report::kernel_table_html(&t))?;
+    }
+    Ok(exit::PASS)
 }
 
 fn print_profile(p: &Profile) {

@@ -380,6 +380,9 @@ pub struct MergeArgs {
     /// Also write SVG plots here.
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// Kernel profiles only: also write the table as an HTML page here.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// Every file a sweep or merge will write (the JSON, its `.partial`, CSV, SVG) can be
@@ -397,6 +400,17 @@ fn outputs_writable(json: &Path, csv: Option<&Path>, svg: Option<&Path>) -> Resu
 }
 
 pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
+    if super::qualify::is_profile(&a.inputs[0]) {
+        if a.csv.is_some() || a.svg.is_some() {
+            err!("nlstorm merge: --csv and --svg are for sweeps; kernel profiles merge into --json and --html");
+            return Ok(exit::BAD_INPUT);
+        }
+        return super::qualify::merge_profiles(&a.inputs, &a.json, a.html.as_deref());
+    }
+    if a.html.is_some() {
+        err!("nlstorm merge: --html is for kernel profiles (nlstorm qualify --json); a sweep takes --csv and --svg");
+        return Ok(exit::BAD_INPUT);
+    }
     if let Err(e) = outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()) {
         err!("nlstorm merge: {e}");
         return Ok(exit::BAD_INPUT);

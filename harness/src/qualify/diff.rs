@@ -79,30 +79,25 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
             });
             continue;
         };
+        if agree(&b.value, &f.value) {
+            same += 1;
+            continue;
+        }
         match (&b.value, &f.value) {
-            (Value::Spread(bs), Value::Spread(cs)) => {
-                let lo = bs.min / TIMING_FACTOR;
-                let hi = bs.max * TIMING_FACTOR;
-                if (lo..=hi).contains(&cs.median) {
-                    same += 1;
-                } else {
-                    differences.push(Difference {
-                        id: f.id.clone(),
-                        change: Change::Timing,
-                        baseline: Some(b.value.clone()),
-                        current: Some(f.value.clone()),
-                        words: format!(
-                            "{}: median {:.0}{unit} here, outside the baseline's {:.0}..{:.0}{unit} widened {TIMING_FACTOR}x (a timing: reported, not a failure)",
-                            f.id,
-                            cs.median,
-                            bs.min,
-                            bs.max,
-                            unit = f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
-                        ),
-                    });
-                }
-            }
-            (bv, cv) if bv == cv => same += 1,
+            (Value::Spread(bs), Value::Spread(cs)) => differences.push(Difference {
+                id: f.id.clone(),
+                change: Change::Timing,
+                baseline: Some(b.value.clone()),
+                current: Some(f.value.clone()),
+                words: format!(
+                    "{}: median {:.0}{unit} here, outside the baseline's {:.0}..{:.0}{unit} widened {TIMING_FACTOR}x (a timing: reported, not a failure)",
+                    f.id,
+                    cs.median,
+                    bs.min,
+                    bs.max,
+                    unit = f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+                ),
+            }),
             (bv, cv) => differences.push(Difference {
                 id: f.id.clone(),
                 change: Change::Value,
@@ -131,6 +126,17 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
         current: current.kernel.clone(),
         same,
         differences,
+    }
+}
+
+/// Whether a current value agrees with the baseline's: equal for exact facts; for a
+/// timing, its median within the baseline's range widened by [`TIMING_FACTOR`].
+pub fn agree(baseline: &Value, current: &Value) -> bool {
+    match (baseline, current) {
+        (Value::Spread(b), Value::Spread(c)) => {
+            (b.min / TIMING_FACTOR..=b.max * TIMING_FACTOR).contains(&c.median)
+        }
+        (b, c) => b == c,
     }
 }
 

@@ -3,8 +3,11 @@
 //! on. The facts come from the probe, run in a sandbox like every other measurement; a
 //! profile from another machine is untrusted input and is validated as it is read.
 
+pub mod baseline;
 mod diff;
 mod profile;
+mod table;
 
-pub use diff::{diff, Change, Diff, Difference};
-pub use profile::{read_profile, Fact, KernelId, Profile, ProfileError, Spread, Value, SUITE};
+pub use diff::{agree, diff, Change, Diff, Difference, TIMING_FACTOR};
+pub use profile::{read_profile, PROFILE_BYTES, Fact, KernelId, Profile, ProfileError, Spread, Value, SUITE};
+pub use table::{table, KernelTable, Row};

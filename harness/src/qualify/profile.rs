@@ -9,12 +9,19 @@ use serde::{Deserialize, Serialize};
 use crate::probe::ProbeReport;
 
 /// The suite's name and version. A profile of another suite is not compared.
-pub const SUITE: &str = "nlstorm-qualify/1";
+pub const SUITE: &str = "nlstorm-qualify/2";
 
 /// Wire lengths at which each emitter path's truesize is a fact. Fixed, so the ids are
 /// the same on every kernel; the smallest message of a path is not among them because
 /// the kernel-uevent path's grows with the kernel's SEQNUM.
 const LENGTHS: [usize; 8] = [141, 256, 512, 700, 1024, 1500, 2048, 4000];
+
+/// A length counts for a path only this far above the path's smallest message. The
+/// uevent paths' smallest message carries the kernel's SEQNUM, whose digits grow with
+/// the number of uevents since boot (a fresh guest has 3, a host up for weeks 6 or
+/// more), and the run's own keys; without the margin a length near the minimum would
+/// be a fact on one kernel and missing on the next for no reason of the kernel's.
+const MIN_MARGIN: usize = 32;
 
 /// Payload lengths of the probe's capacity floods that are the same on every kernel
 /// (the probe also floods with each path's smallest message, which is not).
@@ -280,7 +287,7 @@ fn facts(p: &ProbeReport) -> Vec<Fact> {
         let max = t.buckets.last().map_or(0, |b| b.to);
         for len in LENGTHS
             .into_iter()
-            .filter(|&l| l >= t.min_payload && l <= max)
+            .filter(|&l| l >= t.min_payload + MIN_MARGIN && l <= max)
         {
             if let Some(bucket) = t.buckets.iter().find(|b| b.from <= len && len <= b.to) {
                 out.push(fact(

@@ -2,12 +2,14 @@
 
 mod human;
 mod junit;
+mod kernels;
 mod model;
 mod qualify;
 mod search;
 
 pub use human::{print_probe, print_scenario};
 pub use junit::junit;
+pub use kernels::{kernel_table_html, kernel_table_text};
 pub use model::{Report, ScenarioReport};
 pub use qualify::qualify_junit;
 pub use search::print_threshold;
