@@ -8,7 +8,7 @@ use clap::Args;
 
 use nlstorm::exit;
 use nlstorm::qualify::baseline::{self, Match};
-use nlstorm::qualify::{self, Change, Diff, KernelId, Profile};
+use nlstorm::qualify::{self, Diff, KernelId, Profile};
 
 /// Measure the qualification suite on the running kernel and compare it with a baseline.
 #[derive(Debug, Args)]
@@ -33,7 +33,8 @@ pub struct QualifyArgs {
     after_help = "Example:\n  nlstorm diff fixtures/baselines/6.1.0-57-cloud-amd64.json profile.json\n\nExit codes: 0 no exact fact differs (timings outside their band are reported only),\n1 an exact fact differs or is missing on one side, 2 a file is not a profile."
 )]
 pub struct DiffArgs {
-    /// The profile qualified before.
+    /// The profile qualified before, or a directory of them (fixtures/baselines): the
+    /// one of the current profile's release, else of its upstream version.
     baseline: PathBuf,
     /// The profile to judge.
     current: PathBuf,
@@ -127,22 +128,49 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<i32> {
         err!("nlstorm diff: {e}");
         return Ok(exit::BAD_INPUT);
     }
-    let read = |p: &Path| qualify::read_profile(p);
-    let (base, cur) = match (read(&a.baseline), read(&a.current)) {
-        (Ok(b), Ok(c)) => (b, c),
-        (Err(e), _) | (_, Err(e)) => {
+    let cur = match qualify::read_profile(&a.current) {
+        Ok(c) => c,
+        Err(e) => {
+            err!("nlstorm diff: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let baseline_path = if a.baseline.is_dir() {
+        match baseline_in(&a.baseline, &cur.kernel.release) {
+            Ok(Some((p, _))) => p,
+            Ok(None) => {
+                out!(
+                    "no baseline for {} under {}: nothing compared",
+                    nlstorm::untrusted::terminal_line(&cur.kernel.release),
+                    a.baseline.display()
+                );
+                return Ok(exit::PASS);
+            }
+            Err(e) => {
+                err!("nlstorm diff: {e}");
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+    } else {
+        a.baseline.clone()
+    };
+    let base = match qualify::read_profile(&baseline_path) {
+        Ok(b) => b,
+        Err(e) => {
             err!("nlstorm diff: {e}");
             return Ok(exit::BAD_INPUT);
         }
     };
     out!(
-        "baseline {} ({} measured {}), current {} ({} measured {})",
-        a.baseline.display(),
+        "baseline {} ({} measured {} on {}), current {} ({} measured {} on {})",
+        baseline_path.display(),
         base.kernel.release,
         base.measured_at,
+        base.measured_on,
         a.current.display(),
         cur.kernel.release,
-        cur.measured_at
+        cur.measured_at,
+        cur.measured_on
     );
     let d = qualify::diff(&base, &cur);
     print_diff(&d);
@@ -167,19 +195,23 @@ fn baseline_file(arg: &Path) -> Result<Option<(PathBuf, Match)>, String> {
             Ok(None)
         };
     }
-    let release = nlstorm::sandbox::kernel_release();
-    if !baseline::names_a_file(&release) {
+    baseline_in(arg, &nlstorm::sandbox::kernel_release())
+}
+
+/// The baseline for `release` in the directory `dir`.
+fn baseline_in(dir: &Path, release: &str) -> Result<Option<(PathBuf, Match)>, String> {
+    if !baseline::names_a_file(release) {
         return Err(format!(
-            "the kernel release {:?} cannot name a baseline file: give --baseline FILE",
-            release
+            "the kernel release {:?} cannot name a baseline file: give the baseline file itself",
+            nlstorm::untrusted::terminal_line(release)
         ));
     }
-    let names: Vec<String> = std::fs::read_dir(arg)
-        .map_err(|e| format!("cannot list {}: {e}", arg.display()))?
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
-    Ok(baseline::choose(&release, &names).map(|(n, m)| (arg.join(n), m)))
+    Ok(baseline::choose(release, &names).map(|(n, m)| (dir.join(n), m)))
 }
 
 /// True if `path` reads as a kernel profile (a JSON object with a `suite`), so that
@@ -220,9 +252,10 @@ pub fn merge_profiles(inputs: &[PathBuf], json: &Path, html: Option<&Path>) -> a
 
 fn print_profile(p: &Profile) {
     out!(
-        "kernel {} ({}), suite {}, {} facts{}",
+        "kernel {} ({}, {}), suite {}, {} facts{}",
         p.kernel.release,
         p.kernel.machine,
+        p.measured_on,
         p.suite,
         p.facts.len(),
         p.kernel
@@ -233,32 +266,25 @@ fn print_profile(p: &Profile) {
     );
     for f in &p.facts {
         out!(
-            "  {:<44} {}{}",
+            "  {:<44} {}",
             f.id,
-            f.value,
-            f.unit
-                .as_deref()
-                .map(|u| format!(" {u}"))
-                .unwrap_or_default()
+            qualify::with_unit(&f.value, f.unit.as_deref())
         );
     }
 }
 
 fn print_diff(d: &Diff) {
     for x in &d.differences {
-        let mark = match x.change {
-            Change::Timing => "~",
-            _ => "!",
-        };
+        let mark = if x.change.fails() { "!" } else { "~" };
         out!("  {mark} {}", x.words);
     }
-    let timings = d.differences.len() - d.failing();
+    let reported = d.differences.len() - d.failing();
     out!(
         "{} facts the same, {} differ{}",
         d.same,
         d.failing(),
-        if timings > 0 {
-            format!(", {timings} timings outside their band (reported only)")
+        if reported > 0 {
+            format!(", {reported} timings or machine settings differ (marked ~, reported only)")
         } else {
             String::new()
         }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::profile::{KernelId, Profile, Value};
+use super::profile::{KernelId, Profile, Value, CONFIG_PREFIX};
 use crate::model::AdmitRule;
 
 /// A timing differs only when the current median lies outside the baseline's range
@@ -23,6 +23,18 @@ pub enum Change {
     OnlyHere,
     /// A timing outside the tolerance band (reported, never a failure).
     Timing,
+    /// A timing where either side was measured under software emulation: not compared.
+    NotApplicable,
+    /// A setting of the machine ([`CONFIG_PREFIX`]) has another value (reported, never
+    /// a failure).
+    Config,
+}
+
+impl Change {
+    /// Fails a qualification: exact kernel facts that differ or are missing.
+    pub fn fails(self) -> bool {
+        matches!(self, Change::Value | Change::OnlyInBaseline | Change::OnlyHere)
+    }
 }
 
 /// One difference.
@@ -58,7 +70,7 @@ impl Diff {
     pub fn failing(&self) -> usize {
         self.differences
             .iter()
-            .filter(|d| d.change != Change::Timing)
+            .filter(|d| d.change.fails())
             .count()
     }
 }
@@ -79,6 +91,20 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
             });
             continue;
         };
+        let emulated = baseline.measured_on.emulated() || current.measured_on.emulated();
+        if emulated && matches!(f.value, Value::Spread(_)) {
+            differences.push(Difference {
+                id: f.id.clone(),
+                change: Change::NotApplicable,
+                baseline: Some(b.value.clone()),
+                current: Some(f.value.clone()),
+                words: format!(
+                    "{}: not compared, a timing measured under software emulation (baseline on {}, current on {})",
+                    f.id, baseline.measured_on, current.measured_on
+                ),
+            });
+            continue;
+        }
         if agree(&b.value, &f.value) {
             same += 1;
             continue;
@@ -96,6 +122,16 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
                     bs.min,
                     bs.max,
                     unit = f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+                ),
+            }),
+            (bv, cv) if f.id.starts_with(CONFIG_PREFIX) => differences.push(Difference {
+                id: f.id.clone(),
+                change: Change::Config,
+                baseline: Some(bv.clone()),
+                current: Some(cv.clone()),
+                words: format!(
+                    "{}: {cv} here, {bv} in the baseline ({}; a setting of the machine, reported, not a failure)",
+                    f.id, f.how
                 ),
             }),
             (bv, cv) => differences.push(Difference {
@@ -327,6 +363,35 @@ mod tests {
             vec![timing(2100.0, 2000.0, 2200.0)],
         );
         assert_eq!((d.same, d.failing()), (1, 0), "inside 450..2200");
+    }
+
+    #[test]
+    fn timings_under_emulation_are_not_compared() {
+        let mut d = pair(
+            vec![timing(1000.0, 900.0, 1100.0)],
+            vec![timing(1000.0, 900.0, 1100.0)],
+        );
+        assert_eq!(d.same, 1);
+        let mut base = profile("a", vec![timing(1000.0, 900.0, 1100.0)]);
+        let mut cur = base.clone();
+        cur.measured_on = crate::qualify::Place::QemuTcg;
+        d = diff(&base, &cur);
+        assert_eq!(d.differences[0].change, Change::NotApplicable);
+        assert_eq!((d.same, d.failing()), (0, 0));
+        base.measured_on = crate::qualify::Place::QemuKvm;
+        cur.measured_on = crate::qualify::Place::QemuKvm;
+        assert_eq!(diff(&base, &cur).same, 1);
+    }
+
+    #[test]
+    fn a_machine_setting_is_reported_not_failed() {
+        let d = pair(
+            vec![count("config.rmem-max", 212992)],
+            vec![count("config.rmem-max", 4194304)],
+        );
+        assert_eq!(d.differences[0].change, Change::Config);
+        assert_eq!(d.failing(), 0);
+        assert!(d.differences[0].words.contains("a setting of the machine"));
     }
 
     #[test]

@@ -134,6 +134,11 @@ impl Spread {
     }
 }
 
+/// Facts under this prefix are settings of the machine (sysctls a distribution or an
+/// administrator chooses), not behaviour of the kernel: a difference is reported, never
+/// a failed qualification.
+pub const CONFIG_PREFIX: &str = "config.";
+
 /// A fact's value: exact (compared for equality) or a timing with its spread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -166,6 +171,58 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// Where a profile was measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Place {
+    /// Directly on the machine's kernel (or a guest nlstorm did not boot).
+    #[default]
+    Host,
+    /// A kernel booted by `nlstorm vm` under KVM.
+    QemuKvm,
+    /// A kernel booted by `nlstorm vm` under TCG, qemu's software emulation: timings
+    /// are those of an emulator.
+    QemuTcg,
+}
+
+/// The variable `nlstorm vm`'s guest init sets for the command it runs: `kvm` or `tcg`.
+pub const ACCEL_ENV: &str = "NLSTORM_VM_ACCEL";
+
+impl Place {
+    /// Where this process runs, from [`ACCEL_ENV`].
+    pub fn current() -> Place {
+        match std::env::var(ACCEL_ENV).as_deref() {
+            Ok("kvm") => Place::QemuKvm,
+            Ok("tcg") => Place::QemuTcg,
+            _ => Place::Host,
+        }
+    }
+
+    /// Timings measured here say nothing about the kernel.
+    pub fn emulated(self) -> bool {
+        self == Place::QemuTcg
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Place::Host => "host",
+            Place::QemuKvm => "qemu guest (KVM)",
+            Place::QemuTcg => "qemu guest (TCG emulation)",
+        })
+    }
+}
+
+/// A value with its unit as a person reads it: `2304 B`, `1 message`, `3 messages`.
+pub fn with_unit(value: &Value, unit: Option<&str>) -> String {
+    match (value, unit) {
+        (Value::Count(1), Some("messages")) => "1 message".into(),
+        (v, Some(u)) => format!("{v} {u}"),
+        (v, None) => v.to_string(),
+    }
+}
+
 /// One measured fact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
@@ -190,6 +247,10 @@ pub struct Profile {
     pub kernel: KernelId,
     /// When, as `20261205T003000Z`.
     pub measured_at: String,
+    /// Where: [`Place::Host`], or a qemu guest with its accelerator. Timings taken
+    /// under software emulation are not compared.
+    #[serde(default)]
+    pub measured_on: Place,
     /// The nlstorm version that measured it.
     pub nlstorm: String,
     /// The facts, in suite order.
@@ -203,6 +264,7 @@ impl Profile {
             suite: SUITE.into(),
             kernel,
             measured_at,
+            measured_on: Place::current(),
             nlstorm: env!("CARGO_PKG_VERSION").into(),
             facts: facts(p),
         }
@@ -241,13 +303,13 @@ fn facts(p: &ProbeReport) -> Vec<Fact> {
             "setsockopt(SO_RCVBUF, 0) read back with getsockopt",
         ),
         fact(
-            "buffer.rmem-default",
+            "config.rmem-default",
             Value::Count(p.facts.rmem_default),
             b,
             "net.core.rmem_default in a new network namespace",
         ),
         fact(
-            "buffer.rmem-max",
+            "config.rmem-max",
             Value::Count(p.facts.rmem_max),
             b,
             "net.core.rmem_max in a new network namespace",
@@ -445,6 +507,29 @@ pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
             p.facts.len()
         )));
     }
+    let k = &p.kernel;
+    for (what, text) in [
+        ("kernel release", &k.release),
+        ("kernel version", &k.version),
+        ("machine", &k.machine),
+        ("measured-at", &p.measured_at),
+        ("nlstorm version", &p.nlstorm),
+    ] {
+        if text.len() > 256 || text.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "its {what} {:?} has control characters or is longer than 256",
+                crate::untrusted::terminal_line(text)
+            )));
+        }
+    }
+    for f in &p.facts {
+        if f.how.len() > 1024 || f.how.chars().any(char::is_control) {
+            return Err(invalid(format!("fact {}: its how has control characters or is longer than 1024", f.id)));
+        }
+        if f.unit.as_ref().is_some_and(|u| u.len() > 16 || u.chars().any(char::is_control)) {
+            return Err(invalid(format!("fact {}: its unit has control characters or is longer than 16", f.id)));
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for f in &p.facts {
         if !well_formed_id(&f.id) {
@@ -484,6 +569,7 @@ pub(crate) mod tests {
                 config_source: None,
             },
             measured_at: "20261205T000000Z".into(),
+            measured_on: Place::Host,
             nlstorm: "0.1.0".into(),
             facts,
         }
@@ -546,6 +632,9 @@ pub(crate) mod tests {
         assert!(e.contains("not of the form") && !e.contains('\x1b'), "{e}");
         let p = profile("6.1", vec![count("a.b", 1), count("a.b", 2)]);
         assert!(write(&p).contains("appears twice"));
+        let p = profile("6.1\x1b]0;pwned\x07", vec![count("a.b", 1)]);
+        let e = write(&p);
+        assert!(e.contains("kernel release") && !e.contains('\x1b'), "{e}");
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
         assert!(read_profile(&fifo)

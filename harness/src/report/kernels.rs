@@ -2,15 +2,11 @@
 //! HTML page a person reads. Profiles come from other machines: every string from one
 //! is escaped for where it goes.
 
-use crate::qualify::{KernelTable, Value};
+use crate::qualify::{with_unit, KernelTable, Row, Value};
 use crate::untrusted::{terminal_line, xml};
 
-fn cell(v: &Option<Value>) -> String {
-    v.as_ref().map_or_else(|| "-".to_string(), Value::to_string)
-}
-
-fn unit(u: &Option<String>) -> String {
-    u.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+fn cell(r: &Row, v: &Option<Value>) -> Option<String> {
+    v.as_ref().map(|v| with_unit(v, r.unit.as_deref()))
 }
 
 /// Plain text: `!` marks a row where the kernels differ.
@@ -27,7 +23,7 @@ pub fn kernel_table_text(t: &KernelTable) -> String {
         .map(|(i, h)| {
             t.rows
                 .iter()
-                .map(|r| cell(&r.values[i]).len() + unit(&r.unit).len())
+                .map(|r| cell(r, &r.values[i]).map_or(1, |c| terminal_line(&c).len()))
                 .max()
                 .unwrap_or(0)
                 .max(h.len())
@@ -41,10 +37,7 @@ pub fn kernel_table_text(t: &KernelTable) -> String {
     for r in &t.rows {
         let mut line = format!("{} {:<id_w$}", if r.differs { "!" } else { " " }, r.id);
         for (v, w) in r.values.iter().zip(&widths) {
-            let text = match v {
-                Some(_) => terminal_line(&(cell(v) + &unit(&r.unit))),
-                None => "-".into(),
-            };
+            let text = cell(r, v).map_or_else(|| "-".into(), |c| terminal_line(&c));
             line += &format!("  {text:<w$}");
         }
         out += line.trim_end();
@@ -96,10 +89,7 @@ pub fn kernel_table_html(t: &KernelTable) -> String {
             for v in &r.values {
                 h += &format!(
                     "<td class=\"v\">{}</td>",
-                    xml(&match v {
-                        Some(_) => cell(v) + &unit(&r.unit),
-                        None => "not measured".into(),
-                    })
+                    xml(&cell(r, v).unwrap_or_else(|| "not measured".into()))
                 );
             }
             h += "</tr>\n";
@@ -131,6 +121,7 @@ mod tests {
                 config_source: None,
             },
             measured_at: "20261206T000000Z".into(),
+            measured_on: crate::qualify::Place::Host,
             nlstorm: "0.1.0".into(),
             facts: vec![fact("truesize.usersock.len-141", n), fact("buffer.x", 1)],
         }

@@ -11,7 +11,7 @@ pub fn qualify_junit(p: &Profile, d: Option<&Diff>) -> String {
         d.and_then(|d| {
             d.differences
                 .iter()
-                .find(|x| x.id == id && x.change != Change::Timing)
+                .find(|x| x.id == id && x.change.fails())
         })
     };
     let failures = d.map_or(0, Diff::failing);

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::guest::{GuestResult, ARGS, MODULE_DIR, MODULE_LIST, PROBE_WORD, RESULT_PREFIX, WORK};
+use super::guest::{
+    GuestResult, ACCEL_WORD, ARGS, MODULE_DIR, MODULE_LIST, PROBE_WORD, RESULT_PREFIX, WORK,
+};
 use super::initramfs::{self, Entry};
 use super::kernel::GuestKernel;
 use super::VmError;
@@ -131,14 +133,24 @@ fn kvm_works(o: &BootOptions, dir: &Path, initrd: &Path) -> bool {
     {
         return false;
     }
-    let ok = matches!(
-        run_qemu(o, dir, initrd, Accel::Kvm, true, PROBE_TIMEOUT),
-        Ok((Some(r), _)) if r.exit_code == 0
-    );
-    if !ok {
-        eprintln!("nlstorm vm: /dev/kvm is there but a probe boot under KVM failed: using TCG");
+    match run_qemu(o, dir, initrd, Accel::Kvm, true, PROBE_TIMEOUT) {
+        Ok((Some(r), _)) if r.exit_code == 0 => true,
+        Ok((_, lines)) => {
+            eprintln!(
+                "nlstorm vm: /dev/kvm is there but a probe boot under KVM failed ({}): using TCG",
+                lines
+                    .iter()
+                    .find(|l| l.starts_with(QEMU))
+                    .or(lines.last())
+                    .map_or("no output", String::as_str)
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("nlstorm vm: a probe boot under KVM failed ({e}): using TCG");
+            false
+        }
     }
-    ok
 }
 
 fn initramfs_for(o: &BootOptions) -> Result<Vec<u8>, VmError> {
@@ -196,7 +208,10 @@ fn run_qemu(
 ) -> Result<(Option<GuestResult>, Vec<String>), VmError> {
     let result_file = dir.join(if probe { "probe.txt" } else { "result.txt" });
     let _ = std::fs::remove_file(&result_file);
-    let mut append = String::from("console=ttyS0 panic=-1 quiet rdinit=/init");
+    let mut append = format!(
+        "console=ttyS0 panic=-1 quiet rdinit=/init {ACCEL_WORD}{}",
+        if accel == Accel::Kvm { "kvm" } else { "tcg" }
+    );
     if probe {
         append = format!("{append} {PROBE_WORD}");
     }

@@ -20,6 +20,9 @@ pub const MODULE_DIR: &str = "/vm/modules.d";
 pub const WORK: &str = "/work";
 /// The kernel command-line word that asks only for a sign of life (the KVM probe boot).
 pub const PROBE_WORD: &str = "nlstorm.probe";
+/// The kernel command-line key that tells the guest its accelerator (`kvm`, `tcg`), so
+/// that what it measures says where it was measured.
+pub const ACCEL_WORD: &str = "nlstorm.accel=";
 /// The line prefix of the result on the second serial port.
 pub const RESULT_PREFIX: &str = "NLSTORM-RESULT ";
 /// Files larger than this stay in the guest.
@@ -101,10 +104,16 @@ fn guest() -> GuestResult {
         result.release,
         args.join(" ")
     );
+    let accel = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(ACCEL_WORD))
+        .filter(|a| matches!(*a, "kvm" | "tcg"))
+        .unwrap_or("unknown");
     match std::process::Command::new("/bin/nlstorm")
         .args(&args)
         .current_dir(WORK)
         .env("PATH", "/bin")
+        .env(crate::qualify::ACCEL_ENV, accel)
         .status()
     {
         Ok(s) => result.exit_code = s.code().unwrap_or(crate::exit::HARNESS),

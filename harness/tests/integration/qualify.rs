@@ -77,7 +77,7 @@ fn buffer_facts_follow_the_doubling_rule() {
     }
     let (p, _, _) = profile();
     let min = count(p, "buffer.sock-min-rcvbuf");
-    let max = count(p, "buffer.rmem-max");
+    let max = count(p, "config.rmem-max");
     assert_eq!(fact(p, "rcvbuf.doubling")["flag"], true);
     for req in [0u64, 1, 512, 1024, 1152, 1153, 2048, 4096, 65536] {
         let want = (2 * req.min(max)).max(min);
