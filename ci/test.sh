@@ -20,6 +20,8 @@ fi
 # The programs the [[program]] scenarios run: udevadm extracted from Debian's udev
 # package (never installed, never started as a daemon) and incident 1's listener.
 bash ci/programs.sh
+# One guest kernel under qemu (nlstorm vm), its profile diffed against its baseline.
+bash ci/vm.sh
 export NLSTORM_REQUIRE_SANDBOX=1
 cargo run --release -- run scenarios/ --no-record
 cargo test --release

@@ -82,7 +82,9 @@ pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
     if let Some(path) = &a.json {
         write(path, &serde_json::to_string_pretty(&profile)?)?;
     }
-    let d = baseline.as_ref().map(|(_, _, b)| qualify::diff(b, &profile));
+    let d = baseline
+        .as_ref()
+        .map(|(_, _, b)| qualify::diff(b, &profile));
     match (&baseline, &d) {
         (Some((path, m, b)), Some(d)) => {
             out!();

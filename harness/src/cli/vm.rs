@@ -69,6 +69,13 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
         err!("nlstorm vm: no command: give it after --, as in nlstorm vm --kernel 6.12 -- qualify");
         return Ok(exit::BAD_INPUT);
     }
+    if !Path::new(kernel).exists() && vm::kernel_line(kernel).is_none() {
+        err!(
+            "nlstorm vm: --kernel {}: not a file (a linux-image .deb, a kernel image) nor a line such as 6.12",
+            nlstorm::untrusted::terminal_line(kernel)
+        );
+        return Ok(exit::BAD_INPUT);
+    }
     let nlstorm = match static_nlstorm(a.nlstorm.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -220,7 +227,14 @@ fn build_under_cargo(want: &Path) -> Result<Option<PathBuf>, String> {
     };
     err!("nlstorm vm: building the guest's static nlstorm (cargo build --release --target {GUEST_TARGET}, crt-static)");
     let status = std::process::Command::new(cargo)
-        .args(["build", "--release", "--bin", "nlstorm", "--target", GUEST_TARGET])
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "nlstorm",
+            "--target",
+            GUEST_TARGET,
+        ])
         .current_dir(manifest)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .stdout(std::process::Stdio::null())

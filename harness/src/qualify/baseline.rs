@@ -34,7 +34,10 @@ pub fn names_a_file(release: &str) -> bool {
 /// the exact one, else the last by name of the same upstream version.
 pub fn choose<'a>(release: &str, names: &'a [String]) -> Option<(&'a str, Match)> {
     let releases = names.iter().filter_map(|n| n.strip_suffix(".json"));
-    if let Some(n) = names.iter().find(|n| n.strip_suffix(".json") == Some(release)) {
+    if let Some(n) = names
+        .iter()
+        .find(|n| n.strip_suffix(".json") == Some(release))
+    {
         return Some((n, Match::Exact));
     }
     let up = upstream(release);
@@ -83,7 +86,10 @@ mod tests {
             ))
         );
         assert_eq!(choose("6.18.45-fc-v1272", &names), None);
-        assert_eq!(choose("6.1.0-58-cloud-amd64", &names).unwrap().0, "6.1.0-57-cloud-amd64.json");
+        assert_eq!(
+            choose("6.1.0-58-cloud-amd64", &names).unwrap().0,
+            "6.1.0-57-cloud-amd64.json"
+        );
         assert_eq!(choose("x", &names), None);
     }
 

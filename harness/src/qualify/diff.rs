@@ -33,7 +33,10 @@ pub enum Change {
 impl Change {
     /// Fails a qualification: exact kernel facts that differ or are missing.
     pub fn fails(self) -> bool {
-        matches!(self, Change::Value | Change::OnlyInBaseline | Change::OnlyHere)
+        matches!(
+            self,
+            Change::Value | Change::OnlyInBaseline | Change::OnlyHere
+        )
     }
 }
 
@@ -68,10 +71,7 @@ pub struct Diff {
 impl Diff {
     /// Differences that fail a qualification: exact values and missing facts.
     pub fn failing(&self) -> usize {
-        self.differences
-            .iter()
-            .filter(|d| d.change.fails())
-            .count()
+        self.differences.iter().filter(|d| d.change.fails()).count()
     }
 }
 

@@ -9,5 +9,8 @@ mod profile;
 mod table;
 
 pub use diff::{agree, diff, Change, Diff, Difference, TIMING_FACTOR};
-pub use profile::{read_profile, with_unit, Place, ACCEL_ENV, CONFIG_PREFIX, PROFILE_BYTES, Fact, KernelId, Profile, ProfileError, Spread, Value, SUITE};
+pub use profile::{
+    read_profile, with_unit, Fact, KernelId, Place, Profile, ProfileError, Spread, Value,
+    ACCEL_ENV, CONFIG_PREFIX, PROFILE_BYTES, SUITE,
+};
 pub use table::{table, KernelTable, Row};

@@ -524,10 +524,19 @@ pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
     }
     for f in &p.facts {
         if f.how.len() > 1024 || f.how.chars().any(char::is_control) {
-            return Err(invalid(format!("fact {}: its how has control characters or is longer than 1024", f.id)));
+            return Err(invalid(format!(
+                "fact {}: its how has control characters or is longer than 1024",
+                f.id
+            )));
         }
-        if f.unit.as_ref().is_some_and(|u| u.len() > 16 || u.chars().any(char::is_control)) {
-            return Err(invalid(format!("fact {}: its unit has control characters or is longer than 16", f.id)));
+        if f.unit
+            .as_ref()
+            .is_some_and(|u| u.len() > 16 || u.chars().any(char::is_control))
+        {
+            return Err(invalid(format!(
+                "fact {}: its unit has control characters or is longer than 16",
+                f.id
+            )));
         }
     }
     let mut seen = std::collections::HashSet::new();

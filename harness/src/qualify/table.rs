@@ -90,15 +90,24 @@ mod tests {
     fn rows_differ_where_a_value_differs_or_is_missing() {
         let a = profile(
             "6.1.0-57-cloud-amd64",
-            vec![count("truesize.usersock.len-141", 768), count("buffer.sock-min-rcvbuf", 2304)],
+            vec![
+                count("truesize.usersock.len-141", 768),
+                count("buffer.sock-min-rcvbuf", 2304),
+            ],
         );
         let b = profile(
             "6.12.118+deb12-cloud-amd64",
-            vec![count("truesize.usersock.len-141", 832), count("buffer.sock-min-rcvbuf", 2304)],
+            vec![
+                count("truesize.usersock.len-141", 832),
+                count("buffer.sock-min-rcvbuf", 2304),
+            ],
         );
         let c = profile(
             "6.18.44",
-            vec![count("buffer.sock-min-rcvbuf", 2304), count("capacity.x", 3)],
+            vec![
+                count("buffer.sock-min-rcvbuf", 2304),
+                count("capacity.x", 3),
+            ],
         );
         let t = table(&[a, b, c]);
         assert_eq!(t.kernels.len(), 3);

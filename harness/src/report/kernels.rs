@@ -67,7 +67,10 @@ pub fn kernel_table_html(t: &KernelTable) -> String {
         crate::qualify::TIMING_FACTOR
     );
     let head = |caption: &str| {
-        let mut s = format!("<table><caption>{}</caption>\n<tr><th>fact</th>", xml(caption));
+        let mut s = format!(
+            "<table><caption>{}</caption>\n<tr><th>fact</th>",
+            xml(caption)
+        );
         for (k, at) in &t.kernels {
             s += &format!(
                 "<th>{}<br><small>{} {}</small></th>",
@@ -131,13 +134,23 @@ mod tests {
     fn text_and_html_mark_the_differing_row_and_escape_the_release() {
         let t = table(&[profile("6.1.0", 768), profile("6.12<b>\x1b[2J", 832)]);
         let text = kernel_table_text(&t);
-        assert!(text.contains("! truesize.usersock.len-141  768 B"), "{text}");
+        assert!(
+            text.contains("! truesize.usersock.len-141  768 B"),
+            "{text}"
+        );
         assert!(text.contains("\n  buffer.x"), "{text}");
         assert!(!text.contains('\x1b'), "{text}");
-        assert!(text.ends_with("2 facts on 2 kernels, 1 differ (marked !)\n"), "{text}");
+        assert!(
+            text.ends_with("2 facts on 2 kernels, 1 differ (marked !)\n"),
+            "{text}"
+        );
         let html = kernel_table_html(&t);
         assert!(html.contains("6.12&lt;b&gt;"), "{html}");
         assert!(!html.contains("<b>") && !html.contains('\x1b'));
-        assert_eq!(html.matches("<tr class=\"d\">").count(), 2, "in both tables");
+        assert_eq!(
+            html.matches("<tr class=\"d\">").count(),
+            2,
+            "in both tables"
+        );
     }
 }

@@ -76,7 +76,7 @@ fn member(out: &mut Vec<u8>, ino: u32, path: &str, mode: u32, bytes: &[u8]) {
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

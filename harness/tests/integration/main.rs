@@ -20,3 +20,4 @@ mod rootless;
 mod search;
 mod support;
 mod untrusted;
+mod vm;
