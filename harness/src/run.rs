@@ -70,6 +70,14 @@ pub fn run_one(
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
     rep.kernel_release = Some(crate::sandbox::kernel_release());
+    if plan.timing_bound && crate::qualify::Place::current().emulated() {
+        rep.status = SKIPPED.into();
+        rep.exit_code = crate::exit::ENVIRONMENT;
+        rep.error = Some(
+            "not applicable: the scenario is timing-bound and this kernel runs under TCG software emulation (nlstorm vm without KVM)".into(),
+        );
+        return rep;
+    }
     let answer = run_job(exe, &Job::Run(plan.clone()), plan.budget());
     let history = match answer {
         Ok(Answer::Ran(h)) => *h,

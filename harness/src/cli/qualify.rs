@@ -73,11 +73,21 @@ pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let profile = Profile::from_probe(
+    let mut profile = Profile::from_probe(
         &probe,
         KernelId::current(),
         nlstorm::record::utc_stamp(std::time::SystemTime::now()),
     );
+    err!(
+        "nlstorm qualify: dump and hang behaviour ({} scenarios, each in its own sandbox)",
+        qualify::dumps::CASES.len()
+    );
+    let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
+    let (dump_facts, problems) = qualify::dumps::measure(&exe);
+    for p in &problems {
+        err!("nlstorm qualify: a suite scenario did not run, its facts are missing: {p}");
+    }
+    profile.facts.extend(dump_facts);
     print_profile(&profile);
     if let Some(path) = &a.json {
         write(path, &serde_json::to_string_pretty(&profile)?)?;

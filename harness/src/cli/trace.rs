@@ -399,6 +399,7 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> Result<Held, (i32, String)>
         world: Default::default(),
         churn: vec![],
         programs: vec![],
+        timing_bound: false,
     };
     let exe = std::env::current_exe().map_err(|e| (exit::HARNESS, e.to_string()))?;
     let fail = |e: nlstorm::exec::ExecError| (e.exit_code(), child::error_chain(&e));

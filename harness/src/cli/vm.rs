@@ -12,7 +12,9 @@ use nlstorm::vm::{self, Accel, BootOptions, GuestKernel};
 #[derive(Debug, Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  nlstorm vm fetch 6.12\n  nlstorm vm --kernel \"$(nlstorm vm fetch 6.12)\" -- qualify --json guest-6.12.json\n  nlstorm vm --kernel 6.1 -- qualify --json guest-6.1.json     (a line: fetched, or taken from the cache)\n  nlstorm vm --kernel bzImage --accel tcg -- probe\n\nThe guest boots a static nlstorm as its init: under cargo run it is built (or brought\nup to date) for the explicit x86_64-unknown-linux-gnu target with crt-static; else\nbuild it so, or give --nlstorm. Files the command writes in its working directory come back into\nthe current directory when the command names them as a plain file name (`--json out.json`).\nExit code: the guest command's, or 2 bad kernel, 3 no qemu, 4 the guest did not finish."
+    after_help = "Examples:\n  nlstorm vm fetch 6.12\n  nlstorm vm --kernel \"$(nlstorm vm fetch 6.12)\" -- qualify --json guest-6.12.json\n  nlstorm vm --kernel 6.1 -- qualify --json guest-6.1.json     (a line: fetched, or taken from the cache)\n  nlstorm vm --kernel bzImage --accel tcg -- probe\n\nThe guest boots a static nlstorm as its init: under cargo run it is built (or brought\nup to date) for the explicit x86_64-unknown-linux-gnu target with crt-static; else\nbuild it so, or give --nlstorm. Files the command writes in its working directory come back into\nthe current directory when the command names them as a plain file name (`--json out.json`);
+files so named that exist here are sent in first (`-- run my.toml`; a scenario whose
+trace or program lies elsewhere does not find it).\nExit code: the guest command's, or 2 bad kernel, 3 no qemu, 4 the guest did not finish."
 )]
 pub struct VmArgs {
     #[command(subcommand)]
@@ -99,6 +101,13 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
             kernel: k,
             nlstorm,
             command: a.command.clone(),
+            inputs: match inputs(&wanted_files(&a.command)) {
+                Ok(i) => i,
+                Err(e) => {
+                    err!("nlstorm vm: {e}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            },
             accel: a.accel,
             timeout: Duration::from_secs(a.timeout),
             memory_mib: a.memory,
@@ -108,6 +117,7 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
             return Ok(e.exit_code());
         }
     };
+    let opts_inputs: Vec<String> = opts.inputs.iter().map(|(n, _)| n.clone()).collect();
     let booted = match vm::boot(&opts) {
         Ok(b) => b,
         Err(e) => {
@@ -121,7 +131,8 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     }
     let wanted = wanted_files(&a.command);
     for (name, hex) in &r.files {
-        if !wanted.contains(name) {
+        // What the command names comes back, unless it was sent in.
+        if !wanted.contains(name) || opts_inputs.iter().any(|i| i == name) {
             continue;
         }
         let Some(bytes) = vm::decode_hex(hex) else {
@@ -143,6 +154,29 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
         r.exit_code
     );
     Ok(r.exit_code)
+}
+
+/// The files among `names` that exist in the current directory: the guest's command
+/// finds them in its working directory (`nlstorm vm ... -- run my.toml`).
+fn inputs(names: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    for n in names {
+        let Ok(meta) = std::fs::metadata(n) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        if meta.len() > vm::guest::FILE_BYTES {
+            return Err(format!(
+                "{n} is larger than {} MiB: too large to send into the guest",
+                vm::guest::FILE_BYTES >> 20
+            ));
+        }
+        let bytes = std::fs::read(n).map_err(|e| format!("cannot read {n}: {e}"))?;
+        out.push((n.clone(), bytes));
+    }
+    Ok(out)
 }
 
 /// The files the command names as plain file names: only those come back, so a guest

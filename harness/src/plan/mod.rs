@@ -52,6 +52,10 @@ pub struct Plan {
     /// The user's own programs, run under the flood.
     #[serde(default)]
     pub programs: Vec<ProgramPlan>,
+    /// The outcome depends on how fast the machine is (a reader keeping up at a rate, a
+    /// replay's lateness): under software emulation the run is not applicable.
+    #[serde(default)]
+    pub timing_bound: bool,
 }
 
 impl Plan {

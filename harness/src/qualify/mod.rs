@@ -5,6 +5,7 @@
 
 pub mod baseline;
 mod diff;
+pub mod dumps;
 mod profile;
 mod table;
 

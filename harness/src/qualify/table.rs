@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::diff::agree;
-use super::profile::{KernelId, Profile, Value};
+use super::profile::{KernelId, Place, Profile, Value};
 
 /// One fact across the kernels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,8 +24,9 @@ pub struct Row {
 pub struct KernelTable {
     /// The suite all the profiles measured.
     pub suite: String,
-    /// The columns: the kernels, in the order given, each with when it was measured.
-    pub kernels: Vec<(KernelId, String)>,
+    /// The columns: the kernels, in the order given, each with when and where it was
+    /// measured.
+    pub kernels: Vec<(KernelId, String, Place)>,
     /// The facts, in the first profile's order, then facts only later ones have.
     pub rows: Vec<Row>,
 }
@@ -75,7 +76,7 @@ pub fn table(profiles: &[Profile]) -> KernelTable {
             .unwrap_or_default(),
         kernels: profiles
             .iter()
-            .map(|p| (p.kernel.clone(), p.measured_at.clone()))
+            .map(|p| (p.kernel.clone(), p.measured_at.clone(), p.measured_on))
             .collect(),
         rows,
     }

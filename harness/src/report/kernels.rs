@@ -14,19 +14,21 @@ pub fn kernel_table_text(t: &KernelTable) -> String {
     let heads: Vec<String> = t
         .kernels
         .iter()
-        .map(|(k, _)| terminal_line(&k.release))
+        .map(|(k, _, _)| terminal_line(&k.release))
         .collect();
+    let places: Vec<String> = t.kernels.iter().map(|(_, _, p)| p.to_string()).collect();
     let id_w = t.rows.iter().map(|r| r.id.len()).max().unwrap_or(4).max(4);
     let widths: Vec<usize> = heads
         .iter()
         .enumerate()
         .map(|(i, h)| {
+            let head = h.len().max(places[i].len());
             t.rows
                 .iter()
                 .map(|r| cell(r, &r.values[i]).map_or(1, |c| terminal_line(&c).len()))
                 .max()
                 .unwrap_or(0)
-                .max(h.len())
+                .max(head)
         })
         .collect();
     let mut out = format!("  {:<id_w$}", "fact");
@@ -34,6 +36,12 @@ pub fn kernel_table_text(t: &KernelTable) -> String {
         out += &format!("  {h:<w$}");
     }
     out = out.trim_end().to_string() + "\n";
+    let mut line = format!("  {:<id_w$}", "measured on");
+    for (p, w) in places.iter().zip(&widths) {
+        line += &format!("  {p:<w$}");
+    }
+    out += line.trim_end();
+    out.push('\n');
     for r in &t.rows {
         let mut line = format!("{} {:<id_w$}", if r.differs { "!" } else { " " }, r.id);
         for (v, w) in r.values.iter().zip(&widths) {
@@ -71,12 +79,13 @@ pub fn kernel_table_html(t: &KernelTable) -> String {
             "<table><caption>{}</caption>\n<tr><th>fact</th>",
             xml(caption)
         );
-        for (k, at) in &t.kernels {
+        for (k, at, place) in &t.kernels {
             s += &format!(
-                "<th>{}<br><small>{} {}</small></th>",
+                "<th>{}<br><small>{} {}, {}</small></th>",
                 xml(&k.release),
                 xml(&k.machine),
-                xml(at)
+                xml(at),
+                xml(&place.to_string())
             );
         }
         s + "</tr>\n"

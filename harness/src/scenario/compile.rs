@@ -215,6 +215,7 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         world,
         churn,
         programs,
+        timing_bound: header.as_ref().and_then(|h| h.timing_bound).unwrap_or(false),
     })
 }
 

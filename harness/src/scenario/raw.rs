@@ -108,6 +108,7 @@ pub struct RawHeader {
     pub deadline: Option<Spanned<DurationText>>,
     pub veths: Option<Spanned<i64>>,
     pub tcp_connections: Option<Spanned<i64>>,
+    pub timing_bound: Option<bool>,
     #[allow(dead_code)]
     pub dump: Option<IgnoredAny>,
     #[allow(dead_code)]

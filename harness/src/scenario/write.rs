@@ -24,6 +24,9 @@ pub fn to_toml(plan: &Plan, comment: &str) -> String {
     }
     let _ = writeln!(s, "seed = {}", plan.seed);
     let _ = writeln!(s, "deadline = {}", dur(plan.deadline));
+    if plan.timing_bound {
+        let _ = writeln!(s, "timing-bound = true");
+    }
     if plan.world.veths > 0 {
         let _ = writeln!(s, "veths = {}", plan.world.veths);
     }

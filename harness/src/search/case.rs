@@ -251,6 +251,7 @@ impl Case {
             world: Default::default(),
             churn: vec![],
             programs: vec![],
+            timing_bound: false,
         }
     }
 }

@@ -89,6 +89,7 @@ impl Explorable for HangCase {
                 })
                 .unwrap_or_default(),
             programs: vec![],
+            timing_bound: false,
         }
     }
 

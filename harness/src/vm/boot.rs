@@ -34,6 +34,8 @@ pub struct BootOptions {
     pub nlstorm: PathBuf,
     /// Arguments of the nlstorm command run in the guest.
     pub command: Vec<String>,
+    /// Files put in the command's working directory: (plain file name, bytes).
+    pub inputs: Vec<(String, Vec<u8>)>,
     /// Accelerator.
     pub accel: Accel,
     /// Hard limit on the guest's run.
@@ -191,6 +193,9 @@ fn initramfs_for(o: &BootOptions) -> Result<Vec<u8>, VmError> {
             bytes.clone(),
         ));
     }
+    for (name, bytes) in &o.inputs {
+        e.push(file(&format!("{}/{name}", rel(WORK)), 0o644, bytes.clone()));
+    }
     if let (Some(c), Some(r)) = (&o.kernel.config, &o.kernel.release) {
         e.push(file(&format!("boot/config-{r}"), 0o644, c.clone()));
     }
@@ -291,7 +296,7 @@ fn forward(
             .split(b'\n')
             .map_while(Result::ok)
         {
-            let text = crate::untrusted::terminal_line(String::from_utf8_lossy(&line).trim_end());
+            let text = crate::untrusted::terminal_line(&as_shown(&String::from_utf8_lossy(&line)));
             if show {
                 eprintln!("guest | {text}");
             }
@@ -304,6 +309,17 @@ fn forward(
     })
 }
 
+/// A console line as a terminal shows it: the guest's console is a tty, so nlstorm in
+/// the guest draws progress with carriage returns and erase-line sequences; keep what
+/// the last redraw left.
+fn as_shown(line: &str) -> String {
+    let line = line.trim_end();
+    line.rsplit('\r')
+        .next()
+        .unwrap_or(line)
+        .replace("\x1b[K", "")
+}
+
 fn read_result(path: &Path) -> Option<GuestResult> {
     let text = crate::untrusted::read_bounded(path, RESULT_BYTES).ok()?;
     text.lines()
@@ -314,6 +330,12 @@ fn read_result(path: &Path) -> Option<GuestResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_lines_read_as_a_terminal_shows_them() {
+        assert_eq!(as_shown("[1/2] a ...\r\x1b[Ka  ok\r\n"), "a  ok");
+        assert_eq!(as_shown("plain"), "plain");
+    }
 
     #[test]
     fn a_static_binary_has_no_interpreter() {

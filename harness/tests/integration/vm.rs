@@ -164,3 +164,40 @@ fn bad_vm_arguments_are_refused_with_the_reason() {
     assert_eq!(code, Some(2), "{e}");
     assert!(e.contains("no command"), "{e}");
 }
+
+#[test]
+fn a_timing_bound_scenario_is_not_applicable_under_tcg_and_runs_on_the_host() {
+    let test = "a_timing_bound_scenario_is_not_applicable_under_tcg_and_runs_on_the_host";
+    if !guest_or_skip(test) || !sandbox_or_skip(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("paced.toml"),
+        "name = \"paced\"\ndeadline = \"5s\"\ntiming-bound = true\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\npayload = 64\nschedule = { kind = \"rate\", per-sec = 1000, duration = \"200ms\" }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\nexpect = { lost = 0 }\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["vm", "--kernel", "6.12", "--accel", "tcg", "--nlstorm"])
+        .arg(static_nlstorm())
+        .args(["--", "run", "paced.toml", "--no-record", "--json", "paced.json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Every scenario skipped: the run's exit code says the machine could not run it.
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("paced.json")).unwrap())
+            .unwrap();
+    let s = &r["scenarios"][0];
+    assert_eq!(s["status"], "skipped", "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("not applicable"),
+        "{s}"
+    );
+    // The same file on the host's kernel runs, and a reader keeps pace with 1000/s.
+    let (code, report, _) = run_scenario(dir.path().join("paced.toml").to_str().unwrap());
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["scenarios"][0]["status"], "pass");
+}
