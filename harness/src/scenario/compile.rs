@@ -215,7 +215,10 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
         world,
         churn,
         programs,
-        timing_bound: header.as_ref().and_then(|h| h.timing_bound).unwrap_or(false),
+        timing_bound: header
+            .as_ref()
+            .and_then(|h| h.timing_bound)
+            .unwrap_or(false),
     })
 }
 

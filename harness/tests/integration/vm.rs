@@ -181,7 +181,14 @@ fn a_timing_bound_scenario_is_not_applicable_under_tcg_and_runs_on_the_host() {
         .current_dir(dir.path())
         .args(["vm", "--kernel", "6.12", "--accel", "tcg", "--nlstorm"])
         .arg(static_nlstorm())
-        .args(["--", "run", "paced.toml", "--no-record", "--json", "paced.json"])
+        .args([
+            "--",
+            "run",
+            "paced.toml",
+            "--no-record",
+            "--json",
+            "paced.json",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
