@@ -8,7 +8,7 @@
 
 use std::hint::black_box;
 use std::mem::{size_of, zeroed};
-use std::num::{NonZeroU32, NonZeroU64};
+use std::num::NonZeroU64;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +21,7 @@ use nlstorm::model::Request;
 use nlstorm::nlsock::{group_mask, NlSocket, Received, SockOpt};
 use nlstorm::payload::RunId;
 use nlstorm::plan::{
-    EmitterKind, EmitterPlan, PayloadPlan, Protocol, RcvbufPlan, ReadMode, ReadStart, ReceiverPlan,
-    Schedule,
+    EmitterKind, EmitterPlan, PayloadPlan, Protocol, RcvbufPlan, ReadMode, ReceiverPlan, Schedule,
 };
 use nlstorm::receive::{Receiver, Shared};
 use nlstorm::search::axis::{parse_axis, Param};
@@ -143,20 +142,13 @@ const QUEUED: u64 = 5000;
 
 fn receiver_plan() -> ReceiverPlan {
     ReceiverPlan {
-        name: nlstorm::plan::Name::internal("bench"),
-        protocol: Protocol::Usersock,
-        groups: vec![GROUP],
-        rcvbuf: RcvbufPlan::Force { bytes: 8 << 20 },
-        read_buffer: NonZeroU32::new(64 * 1024).unwrap(),
         mode: ReadMode::Poll,
-        call_deadline: Duration::from_secs(1),
-        consumer_delay: Duration::ZERO,
-        start_reading: ReadStart::EmissionEnd,
-        no_enobufs: false,
-        filter_drop_emitters: vec![],
-        so_error_first: false,
-        peek: false,
-        expectations: vec![],
+        ..ReceiverPlan::unread(
+            nlstorm::plan::Name::internal("bench"),
+            Protocol::Usersock,
+            GROUP,
+            RcvbufPlan::Force { bytes: 8 << 20 },
+        )
     }
 }
 

@@ -6,6 +6,7 @@ pub mod dump;
 pub mod hang;
 pub mod program;
 pub mod property;
+pub mod threshold;
 
 pub use hang::classify;
 

@@ -1,7 +1,7 @@
 //! `nlstorm trace record` and `nlstorm trace show`: make a trace in a sandbox, and say
 //! what a trace holds and what it takes to survive it on this kernel.
 
-use std::num::{NonZeroU32, NonZeroU64};
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -379,22 +379,12 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> Result<Held, (i32, String)>
             },
             start: Duration::ZERO,
         }],
-        receivers: vec![ReceiverPlan {
-            name: Name::internal("unread"),
-            protocol: Protocol::KobjectUevent,
-            groups: vec![1],
-            rcvbuf: RcvbufPlan::FitBurst { emitter: 0 },
-            read_buffer: NonZeroU32::new(64 * 1024).expect("nonzero"),
-            mode: ReadMode::Blocking,
-            call_deadline: Duration::from_secs(1),
-            consumer_delay: Duration::ZERO,
-            start_reading: ReadStart::EmissionEnd,
-            no_enobufs: false,
-            filter_drop_emitters: vec![],
-            so_error_first: false,
-            peek: false,
-            expectations: vec![],
-        }],
+        receivers: vec![ReceiverPlan::unread(
+            Name::internal("unread"),
+            Protocol::KobjectUevent,
+            1,
+            RcvbufPlan::FitBurst { emitter: 0 },
+        )],
         dumps: vec![],
         world: Default::default(),
         churn: vec![],

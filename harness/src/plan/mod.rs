@@ -483,6 +483,30 @@ pub struct ReceiverPlan {
     pub expectations: Vec<Expectation>,
 }
 
+impl ReceiverPlan {
+    /// A receiver that leaves its queue unread until emission ends, then drains it with
+    /// 64 KiB blocking reads: what a capacity measurement needs. Callers change the
+    /// fields their measurement is about with struct update syntax.
+    pub fn unread(name: Name, protocol: Protocol, group: u32, rcvbuf: RcvbufPlan) -> Self {
+        ReceiverPlan {
+            name,
+            protocol,
+            groups: vec![group],
+            rcvbuf,
+            read_buffer: NonZeroU32::new(64 * 1024).expect("nonzero"),
+            mode: ReadMode::Blocking,
+            call_deadline: Duration::from_secs(1),
+            consumer_delay: Duration::ZERO,
+            start_reading: ReadStart::EmissionEnd,
+            no_enobufs: false,
+            filter_drop_emitters: vec![],
+            so_error_first: false,
+            peek: false,
+            expectations: vec![],
+        }
+    }
+}
+
 /// When a receiver starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]

@@ -84,11 +84,7 @@ pub fn print_threshold(r: &ThresholdReport) -> String {
         o,
         "  model     {} ({}; rule {}, truesize {}) {verdict}",
         r.model.map_or("-".into(), |m| m.to_string()),
-        if r.model_kind.is_empty() {
-            "none"
-        } else {
-            &r.model_kind
-        },
+        r.model_kind.name(),
         r.admit_rule.name(),
         r.truesize.map_or("-".into(), |t| t.to_string()),
     );

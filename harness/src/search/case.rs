@@ -225,13 +225,8 @@ impl Case {
             }],
             receivers: (0..self.receivers.max(1))
                 .map(|i| ReceiverPlan {
-                    name: Name::internal(format!("r{i}")),
-                    protocol,
-                    groups: vec![group],
-                    rcvbuf: self.rcvbuf.clone(),
                     read_buffer: NonZeroU32::new(self.reader.read_buffer.max(1)).expect("nonzero"),
                     mode: self.reader.mode,
-                    call_deadline: Duration::from_secs(1),
                     consumer_delay: self.reader.delay,
                     start_reading: if self.reader.active {
                         ReadStart::After {
@@ -241,10 +236,12 @@ impl Case {
                         ReadStart::EmissionEnd
                     },
                     no_enobufs: self.no_enobufs,
-                    filter_drop_emitters: vec![],
-                    so_error_first: false,
-                    peek: false,
-                    expectations: vec![],
+                    ..ReceiverPlan::unread(
+                        Name::internal(format!("r{i}")),
+                        protocol,
+                        group,
+                        self.rcvbuf.clone(),
+                    )
                 })
                 .collect(),
             dumps: vec![],

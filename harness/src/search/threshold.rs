@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bisect::first_true;
 use super::case::{self, burst, overflowing_burst, Case, Fixed, Reader, Trial, MAX_BURST};
+use crate::check::threshold::{agrees, ModelKind};
 use crate::exec::ExecError;
 use crate::execute::Execute;
 use crate::model::{AdmitRule, BufferFacts, Request};
@@ -74,10 +75,12 @@ pub struct ThresholdReport {
     pub trials_per_point: u32,
     /// The model's figure.
     pub model: Option<u64>,
-    /// `exact` (no reader: must match), `lower-bound` or `upper-bound` (a reader can only
-    /// help: measured must not be on the wrong side).
-    pub model_kind: String,
-    /// Whether measured and model agree as `model_kind` says.
+    /// How measured and model are compared: `exact` (no reader: must match),
+    /// `exact-effective` (requests compared as the buffers the kernel sets), `lower-bound`
+    /// or `upper-bound` (a reader can only help), `none`.
+    pub model_kind: ModelKind,
+    /// Whether measured and model agree as `model_kind` says (judged by
+    /// [`crate::check::threshold::agrees`]).
     pub agrees: Option<bool>,
     /// Effective SO_RCVBUF at the threshold (for `rcvbuf`: of the answer).
     pub rcvbuf_effective: Option<u64>,
@@ -148,7 +151,7 @@ impl Search<'_> {
             band,
             trials_per_point: self.job.trials,
             model: None,
-            model_kind: String::new(),
+            model_kind: ModelKind::None,
             agrees: None,
             rcvbuf_effective: self.last.as_ref().map(|t| t.rcvbuf_effective),
             truesize: self.last.as_ref().and_then(|t| t.truesize),
@@ -223,11 +226,8 @@ fn find_burst(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepor
             }
         }
         let mut rep = s.report(measured, None, started);
-        rep.model = t.model_capacity;
-        rep.model_kind = "exact".into();
-        rep.agrees = measured.zip(t.model_capacity).map(|(m, p)| m == p);
         rep.note = note;
-        return Ok(rep);
+        return Ok(judged(rep, ModelKind::Exact, t.model_capacity, &facts));
     }
     // A reader drains while the burst arrives: find a burst that loses in every trial.
     let mut hi = overflow.max(2);
@@ -245,12 +245,9 @@ fn find_burst(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepor
     let model = unread_capacity(s)?;
     let measured = first_any - 1;
     let mut rep = s.report(Some(measured), band(first_any, first_all), started);
-    rep.model = Some(model);
-    rep.model_kind = "lower-bound".into();
-    rep.agrees = Some(measured >= model);
     rep.note =
         Some("the model gives the unread queue's capacity; a reader can only raise it".into());
-    Ok(rep)
+    Ok(judged(rep, ModelKind::LowerBound, Some(model), &facts))
 }
 
 /// The model's capacity for the job's buffer with nobody reading: the rule fitted on
@@ -299,18 +296,12 @@ fn find_rcvbuf(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepo
     });
     let mut rep = s.report(Some(first_all), band(first_some, first_all), started);
     rep.rcvbuf_effective = Some(facts.effective(Request::Plain(first_all)));
-    rep.model = model;
-    if s.job.fixed.reader.active {
-        rep.model_kind = "upper-bound".into();
-        rep.agrees = model.map(|m| first_all <= m);
+    let kind = if s.job.fixed.reader.active {
+        ModelKind::UpperBound
     } else {
-        rep.model_kind = "exact".into();
-        // Requests below the floor all give SOCK_MIN_RCVBUF: compare effective sizes.
-        rep.agrees = model.map(|m| {
-            facts.effective(Request::Plain(m)) == facts.effective(Request::Plain(first_all))
-        });
-    }
-    Ok(rep)
+        ModelKind::ExactEffective
+    };
+    Ok(judged(rep, kind, model, &facts))
 }
 
 fn find_rate(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport, ExecError> {
@@ -338,11 +329,22 @@ fn find_rate(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdReport
     });
     let measured = first_any - 1;
     let mut rep = s.report(Some(measured), band(first_any, first_all), started);
-    rep.model = model;
-    rep.model_kind = "upper-bound".into();
-    rep.agrees = model.map(|m| measured <= m);
     rep.note = Some(format!(
         "model: 1/delay + capacity/duration with an unread capacity of {capacity}; the reader's own cost per message lowers the real figure"
     ));
-    Ok(rep)
+    let facts = *s.session.facts();
+    Ok(judged(rep, ModelKind::UpperBound, model, &facts))
+}
+
+/// The report with the model's figure and check's judgement of the two.
+fn judged(
+    mut rep: ThresholdReport,
+    kind: ModelKind,
+    model: Option<u64>,
+    facts: &BufferFacts,
+) -> ThresholdReport {
+    rep.model = model;
+    rep.model_kind = kind;
+    rep.agrees = agrees(kind, rep.measured, model, facts);
+    rep
 }
