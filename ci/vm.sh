@@ -23,6 +23,12 @@ RUSTFLAGS='-C target-feature=+crt-static' \
   cargo build --release --bin nlstorm --target x86_64-unknown-linux-gnu
 nlstorm=target/x86_64-unknown-linux-gnu/release/nlstorm
 
+# vm fetch asks apt which kernel packages exist: a machine that never ran apt-get
+# update knows none.
+if [ -z "$(apt-cache pkgnames linux-image-6.1 2>/dev/null | head -n1)" ]; then
+  apt-get update -qq
+fi
+
 out=target/vm
 mkdir -p "$out"
 kernel=$("$nlstorm" vm fetch 6.1)
