@@ -566,7 +566,7 @@ fn flood(
         // Wake blocked readers so they notice the end of emission or the deadline.
         for (i, h) in readers.iter().enumerate() {
             if blocking[i] && !finished(i) {
-                unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };
+                wake(h.as_pthread_t());
             }
         }
     };
@@ -588,7 +588,7 @@ fn flood(
             if crate::dump::watch(st, *call_deadline, shared.t0) == crate::dump::Action::Interrupt
                 && !h.is_finished()
             {
-                unsafe { libc::pthread_kill(h.as_pthread_t(), libc::SIGUSR1) };
+                wake(h.as_pthread_t());
             }
         }
         let now = Instant::now();
@@ -612,7 +612,7 @@ fn flood(
                         .map(|h| h.as_pthread_t()),
                 );
             for t in blocked {
-                unsafe { libc::pthread_kill(t, libc::SIGUSR1) };
+                wake(t);
             }
             if now >= deadline + ABANDON_AFTER {
                 break;
@@ -703,6 +703,8 @@ fn flood(
 /// a blocked recvmsg return EINTR instead of killing the process.
 pub fn install_wakeup_handler() {
     extern "C" fn noop(_: libc::c_int) {}
+    // SAFETY: the handler does nothing, so it is async-signal-safe, and the sigaction
+    // struct is zeroed and then filled before the call reads it.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = noop as extern "C" fn(libc::c_int) as usize;
@@ -710,4 +712,10 @@ pub fn install_wakeup_handler() {
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
     }
+}
+
+/// Interrupts a thread of this run blocked in a system call (SIGUSR1 has a handler that
+/// does nothing, so the call returns EINTR and the thread sees why it was woken).
+fn wake(thread: libc::pthread_t) {
+    let _ = nix::sys::pthread::pthread_kill(thread, nix::sys::signal::SIGUSR1);
 }

@@ -209,8 +209,7 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
     if let Some(uid) = plan.uid {
         cmd.uid(uid);
     }
-    // SAFETY: getpid has no preconditions.
-    let parent = unsafe { libc::getpid() };
+    let parent = nix::unistd::getpid().as_raw();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -526,8 +525,7 @@ impl Running {
             None if drained || now >= end + self.plan.stop.after => {
                 self.rec.stop_sent_ns = Some(self.clock.now_ns());
                 self.clock.stopping.store(true, Ordering::Release);
-                // SAFETY: a signal to the process group we created for it.
-                unsafe { libc::kill(-(self.pid as libc::pid_t), self.plan.stop.signal) };
+                signal_group(self.pid, self.plan.stop.signal);
             }
             Some(sent)
                 if !self.rec.killed
@@ -546,8 +544,7 @@ impl Running {
         if self.rec.exit.is_none() {
             self.rec.killed = true;
         }
-        // SAFETY: a signal to the process group we created for it.
-        unsafe { libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL) };
+        signal_group(self.pid, libc::SIGKILL);
     }
 
     /// Ends the watch and collects the record. A program still running is killed and
@@ -590,8 +587,7 @@ impl Drop for Running {
     /// A program whose run failed before [`Running::finish`] is not left behind.
     fn drop(&mut self) {
         if self.rec.exit.is_none() {
-            // SAFETY: a signal to the process group we created for it.
-            unsafe { libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL) };
+            signal_group(self.pid, libc::SIGKILL);
             let _ = self.child.wait();
         }
         self.clock.stop.store(true, Ordering::Release);
@@ -613,4 +609,12 @@ fn describe(status: std::process::ExitStatus) -> String {
         (_, Some(s)) => format!("killed by signal {s}"),
         _ => "ended".into(),
     }
+}
+
+/// `signal` to the process group created for the program (its PID is the group's id):
+/// the program and whatever it started, never anything else.
+fn signal_group(pid: u32, signal: i32) {
+    // The compiler admits only signals nix knows (TERM, INT, HUP, QUIT, USR1, USR2, KILL).
+    let sig = nix::sys::signal::Signal::try_from(signal).unwrap_or(nix::sys::signal::SIGKILL);
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
 }

@@ -5,7 +5,6 @@
 //! command line is ever parsed by one.
 
 use std::io::Write as _;
-use std::os::fd::AsRawFd as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -145,10 +144,9 @@ fn console() {
         .write(true)
         .open("/dev/console")
     {
-        for fd in 0..3 {
-            // SAFETY: dup2 on a descriptor we hold open onto the standard ones.
-            unsafe { libc::dup2(c.as_raw_fd(), fd) };
-        }
+        let _ = nix::unistd::dup2_stdin(&c);
+        let _ = nix::unistd::dup2_stdout(&c);
+        let _ = nix::unistd::dup2_stderr(&c);
     }
 }
 
