@@ -20,9 +20,7 @@ use crate::model::{AdmitRule, BufferFacts};
 use crate::plan::{Plan, World};
 use crate::probe::ProbeReport;
 
-/// Slack past a plan's own deadline before the child running it counts as hung and is
-/// killed by PID.
-pub const GRACE: Duration = Duration::from_secs(20);
+pub use crate::plan::GRACE;
 
 /// Hidden first argument that makes the binary act as the sandbox child.
 pub const CHILD_ARG: &str = "__sandbox-child";

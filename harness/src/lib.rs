@@ -11,7 +11,12 @@
 //!                                            │                                             the model's figure)
 //!                   search (threshold, sweep, explore) drives Execute with many plans
 //!
-//!  probe (in the sandbox) ──▶ qualify::Profile (facts with ids) ──qualify::diff──▶ differences in words
+//!  probe + qualify::dumps' frozen scenarios (in the sandbox, judged by check)
+//!        ──▶ qualify::Profile (facts with ids) ──qualify::diff──▶ differences in words
+//!                                             ──qualify::table──report──▶ kernel table (text, HTML)
+//!
+//!  vm: any command above on another kernel, in a qemu guest whose init is nlstorm
+//!      (vm::guest); the guest's files and exit code come back over a serial port
 //!
 //!  Execute implementations:
 //!    exec::Session          in the sandbox process: sandbox, emit, receive, dump, churn,
@@ -20,7 +25,9 @@
 //!    model-backed fake      unit tests of the search drivers, no privilege
 //! ```
 //!
-//! Lower layers never import higher ones: `history` imports only `plan`, `model`,
+//! No two top-level modules import each other, directly or round a loop. Lower layers
+//! never import higher ones: `plan` is pure data (trace events included); `history`
+//! imports only `plan`, `model`,
 //! `accounting` and `procnet`; `check` only `history`, `plan`, `model` (and the leaf
 //! modules `exit` and `units`); the workers
 //! import `history` to fill it.

@@ -110,9 +110,14 @@ pub fn decode(protocol: Protocol, buf: &[u8], run: &RunId, uuid: &str) -> Tag {
 /// How a link alias starts: `ip -d monitor link` prints it as `alias nlstorm run=...`.
 const ALIAS_PREFIX: &str = "nlstorm run=";
 
-/// Shortest alias a link-alias emitter sets: prefix, run id, source and sequence.
-pub const LINK_ALIAS_MIN: usize =
-    ALIAS_PREFIX.len() + 36 + " src=".len() + SRC_DIGITS + " seq=".len() + SEQ_DIGITS;
+pub use crate::plan::LINK_ALIAS_MIN;
+
+// The plan bounds link-alias payloads by LINK_ALIAS_MIN: it must be this format's length
+// (prefix, run id, source and sequence).
+const _: () = assert!(
+    LINK_ALIAS_MIN
+        == ALIAS_PREFIX.len() + 36 + " src=".len() + SRC_DIGITS + " seq=".len() + SEQ_DIGITS
+);
 
 /// An RTM_NEWLINK is the kernel's own layout of attributes; ours is the alias, found by
 /// its text wherever IFLA_IFALIAS landed.

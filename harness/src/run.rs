@@ -70,7 +70,7 @@ pub fn run_one(
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
     rep.kernel_release = Some(crate::sandbox::kernel_release());
-    if plan.timing_bound && crate::qualify::Place::current().emulated() {
+    if plan.timing_bound && crate::sandbox::Place::current().emulated() {
         rep.status = SKIPPED.into();
         rep.exit_code = crate::exit::ENVIRONMENT;
         rep.error = Some(

@@ -228,6 +228,51 @@ async fn set_up(handle: &rtnetlink::Handle, name: &str) -> Result<(), SandboxErr
         .map_err(link_err(format!("set {name} up")))
 }
 
+/// Where this kernel runs: on the machine, or in a guest `nlstorm vm` booted (whose
+/// init says which accelerator through [`ACCEL_ENV`]). Profiles record it; runs of
+/// timing-bound scenarios and comparisons of timings depend on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Place {
+    /// Directly on the machine's kernel (or a guest nlstorm did not boot).
+    #[default]
+    Host,
+    /// A kernel booted by `nlstorm vm` under KVM.
+    QemuKvm,
+    /// A kernel booted by `nlstorm vm` under TCG, qemu's software emulation: timings
+    /// are those of an emulator.
+    QemuTcg,
+}
+
+/// The variable `nlstorm vm`'s guest init sets for the command it runs: `kvm` or `tcg`.
+pub const ACCEL_ENV: &str = "NLSTORM_VM_ACCEL";
+
+impl Place {
+    /// Where this process runs, from [`ACCEL_ENV`].
+    pub fn current() -> Place {
+        match std::env::var(ACCEL_ENV).as_deref() {
+            Ok("kvm") => Place::QemuKvm,
+            Ok("tcg") => Place::QemuTcg,
+            _ => Place::Host,
+        }
+    }
+
+    /// Timings measured here say nothing about the kernel.
+    pub fn emulated(self) -> bool {
+        self == Place::QemuTcg
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Place::Host => "host",
+            Place::QemuKvm => "qemu guest (KVM)",
+            Place::QemuTcg => "qemu guest (TCG emulation)",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

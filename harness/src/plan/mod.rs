@@ -7,8 +7,18 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::untrusted::Name;
 
+/// Slack past a plan's own deadline before the child running it counts as hung and is
+/// killed by PID.
+pub const GRACE: Duration = Duration::from_secs(20);
+
+/// Shortest alias a link-alias emitter sets: `nlstorm run=<uuid> src=NNN seq=<20 digits>`
+/// (payload.rs checks at compile time that its format has exactly this length).
+pub const LINK_ALIAS_MIN: usize = 81;
+
 mod program;
+mod trace_event;
 pub use program::*;
+pub use trace_event::{Source, TraceEvent};
 
 /// Largest kernel-uevent payload: the kernel builds the environment in a
 /// UEVENT_BUFFER_SIZE (2048-byte) buffer.
@@ -68,7 +78,7 @@ impl Plan {
             .iter()
             .map(|p| p.start + p.ready_timeout)
             .sum();
-        self.deadline + setup + crate::child::GRACE
+        self.deadline + setup + GRACE
     }
 
     /// Indices of the emitters whose messages reach `receiver` (same family, a joined group).
@@ -213,7 +223,7 @@ impl EmitterKind {
                 "64KiB is the largest broadcast nlstorm sends",
             ),
             EmitterKind::LinkAlias => (
-                crate::payload::LINK_ALIAS_MIN as u64,
+                LINK_ALIAS_MIN as u64,
                 LINK_ALIAS_MAX,
                 "the payload is the alias: the run id and sequence take 81 bytes and the kernel keeps at most 255 (IFALIASZ - 1); the broadcast is the kernel's whole RTM_NEWLINK around it",
             ),
@@ -284,7 +294,7 @@ pub enum PayloadPlan {
         /// The trace as the scenario names it, for reports.
         trace: String,
         /// The events to send, filtered, in order.
-        events: Vec<crate::trace::TraceEvent>,
+        events: Vec<TraceEvent>,
     },
 }
 

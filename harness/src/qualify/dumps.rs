@@ -127,7 +127,8 @@ pub fn facts_of(case: &Case, dumps: &[DumpResult]) -> Vec<Fact> {
         .collect()
 }
 
-/// Runs every case in a sandbox child of `exe`; returns the facts and, per case that
+/// Runs every case in a sandbox child of `exe` and judges its history with `check`
+/// (not through `run`, which reports and records); returns the facts and, per case that
 /// could not run, why.
 pub fn measure(exe: &Path) -> (Vec<Fact>, Vec<String>) {
     let mut facts = Vec::new();
@@ -141,12 +142,35 @@ pub fn measure(exe: &Path) -> (Vec<Fact>, Vec<String>) {
                 continue;
             }
         };
-        let rep = crate::run::run_one(exe, &file, &plan, None);
-        if let Some(e) = &rep.error {
-            problems.push(format!("{}: {e}", case.file));
+        let job = crate::child::Job::Run(plan.clone());
+        let history = match crate::child::run_job(exe, &job, plan.budget()) {
+            Ok(crate::child::Answer::Ran(h)) => h,
+            Ok(crate::child::Answer::Failed { message, .. }) => {
+                problems.push(format!("{}: {message}", case.file));
+                continue;
+            }
+            Ok(_) => {
+                problems.push(format!(
+                    "{}: the sandbox answered with something else",
+                    case.file
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!("{}: {}", case.file, crate::child::error_chain(&e)));
+                continue;
+            }
+        };
+        let verdict = crate::check::check(&plan, &history);
+        if let Some(why) = verdict
+            .dumps
+            .iter()
+            .find_map(|d| d.record.unsupported.clone())
+        {
+            problems.push(format!("{}: {why}", case.file));
             continue;
         }
-        facts.extend(facts_of(case, &rep.dumps));
+        facts.extend(facts_of(case, &verdict.dumps));
     }
     (facts, problems)
 }

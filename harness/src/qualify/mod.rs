@@ -12,6 +12,6 @@ mod table;
 pub use diff::{agree, diff, Change, Diff, Difference, TIMING_FACTOR};
 pub use profile::{
     read_profile, with_unit, Fact, KernelId, Place, Profile, ProfileError, Spread, Value,
-    ACCEL_ENV, CONFIG_PREFIX, PROFILE_BYTES, SUITE,
+    CONFIG_PREFIX, PROFILE_BYTES, SUITE,
 };
 pub use table::{table, KernelTable, Row};

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::probe::ProbeReport;
+pub use crate::sandbox::Place;
 
 /// The suite's name and version. A profile of another suite is not compared.
 pub const SUITE: &str = "nlstorm-qualify/2";
@@ -168,49 +169,6 @@ impl std::fmt::Display for Value {
             Value::Text(t) => f.write_str(t),
             Value::Spread(s) => write!(f, "{:.0} ({:.0}..{:.0})", s.median, s.min, s.max),
         }
-    }
-}
-
-/// Where a profile was measured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Place {
-    /// Directly on the machine's kernel (or a guest nlstorm did not boot).
-    #[default]
-    Host,
-    /// A kernel booted by `nlstorm vm` under KVM.
-    QemuKvm,
-    /// A kernel booted by `nlstorm vm` under TCG, qemu's software emulation: timings
-    /// are those of an emulator.
-    QemuTcg,
-}
-
-/// The variable `nlstorm vm`'s guest init sets for the command it runs: `kvm` or `tcg`.
-pub const ACCEL_ENV: &str = "NLSTORM_VM_ACCEL";
-
-impl Place {
-    /// Where this process runs, from [`ACCEL_ENV`].
-    pub fn current() -> Place {
-        match std::env::var(ACCEL_ENV).as_deref() {
-            Ok("kvm") => Place::QemuKvm,
-            Ok("tcg") => Place::QemuTcg,
-            _ => Place::Host,
-        }
-    }
-
-    /// Timings measured here say nothing about the kernel.
-    pub fn emulated(self) -> bool {
-        self == Place::QemuTcg
-    }
-}
-
-impl std::fmt::Display for Place {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Place::Host => "host",
-            Place::QemuKvm => "qemu guest (KVM)",
-            Place::QemuTcg => "qemu guest (TCG emulation)",
-        })
     }
 }
 

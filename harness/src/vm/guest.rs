@@ -112,7 +112,7 @@ fn guest() -> GuestResult {
         .args(&args)
         .current_dir(WORK)
         .env("PATH", "/bin")
-        .env(crate::qualify::ACCEL_ENV, accel)
+        .env(crate::sandbox::ACCEL_ENV, accel)
         .status()
     {
         Ok(s) => result.exit_code = s.code().unwrap_or(crate::exit::HARNESS),
