@@ -96,18 +96,25 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     } else {
         PathBuf::from(kernel)
     };
+    let wanted = wanted_files(&a.command);
+    let inputs = match inputs(&wanted) {
+        Ok(i) => i,
+        Err(e) => {
+            err!("nlstorm vm: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    // What the command names comes back, unless it was sent in.
+    let returned: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !inputs.iter().any(|(n, _)| n == *w))
+        .collect();
     let opts = match GuestKernel::open(&kernel_path) {
         Ok(k) => BootOptions {
             kernel: k,
             nlstorm,
             command: a.command.clone(),
-            inputs: match inputs(&wanted_files(&a.command)) {
-                Ok(i) => i,
-                Err(e) => {
-                    err!("nlstorm vm: {e}");
-                    return Ok(exit::BAD_INPUT);
-                }
-            },
+            inputs,
             accel: a.accel,
             timeout: Duration::from_secs(a.timeout),
             memory_mib: a.memory,
@@ -117,7 +124,6 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
             return Ok(e.exit_code());
         }
     };
-    let opts_inputs: Vec<String> = opts.inputs.iter().map(|(n, _)| n.clone()).collect();
     let booted = match vm::boot(&opts) {
         Ok(b) => b,
         Err(e) => {
@@ -127,12 +133,13 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     };
     let r = &booted.result;
     for e in &r.module_errors {
-        err!("nlstorm vm: in the guest: {e}");
+        err!(
+            "nlstorm vm: in the guest: {}",
+            nlstorm::untrusted::terminal_line(e)
+        );
     }
-    let wanted = wanted_files(&a.command);
     for (name, hex) in &r.files {
-        // What the command names comes back, unless it was sent in.
-        if !wanted.contains(name) || opts_inputs.iter().any(|i| i == name) {
+        if !returned.contains(&name) {
             continue;
         }
         let Some(bytes) = vm::decode_hex(hex) else {
@@ -144,7 +151,7 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     }
     err!(
         "nlstorm vm: guest {} under {} finished in {:.1} s with exit code {}",
-        r.release,
+        nlstorm::untrusted::terminal_line(&r.release),
         if booted.accel == Accel::Kvm {
             "KVM"
         } else {
@@ -153,7 +160,12 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
         booted.elapsed.as_secs_f64(),
         r.exit_code
     );
-    Ok(r.exit_code)
+    // The guest's word is untrusted: only a documented exit code passes through.
+    Ok(if (exit::PASS..=exit::HARNESS).contains(&r.exit_code) {
+        r.exit_code
+    } else {
+        exit::HARNESS
+    })
 }
 
 /// The files among `names` that exist in the current directory: the guest's command
