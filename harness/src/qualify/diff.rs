@@ -80,6 +80,8 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
     let ctx = Context { baseline, current };
     let mut same = 0;
     let mut differences = Vec::new();
+    // Timings taken under TCG are the emulator's, on either side.
+    let emulated = baseline.measured_on.emulated() || current.measured_on.emulated();
     for f in &current.facts {
         let Some(b) = baseline.fact(&f.id) else {
             differences.push(Difference {
@@ -91,31 +93,21 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
             });
             continue;
         };
-        let emulated = baseline.measured_on.emulated() || current.measured_on.emulated();
-        if emulated && matches!(f.value, Value::Spread(_)) {
-            differences.push(Difference {
-                id: f.id.clone(),
-                change: Change::NotApplicable,
-                baseline: Some(b.value.clone()),
-                current: Some(f.value.clone()),
-                words: format!(
-                    "{}: not compared, a timing measured under software emulation (baseline on {}, current on {})",
-                    f.id, baseline.measured_on, current.measured_on
-                ),
-            });
-            continue;
-        }
-        if agree(&b.value, &f.value) {
+        if agree(&b.value, &f.value) && !(emulated && is_timing(&f.value)) {
             same += 1;
             continue;
         }
-        match (&b.value, &f.value) {
-            (Value::Spread(bs), Value::Spread(cs)) => differences.push(Difference {
-                id: f.id.clone(),
-                change: Change::Timing,
-                baseline: Some(b.value.clone()),
-                current: Some(f.value.clone()),
-                words: format!(
+        let (change, words) = match (&b.value, &f.value) {
+            (_, Value::Spread(_)) if emulated => (
+                Change::NotApplicable,
+                format!(
+                    "{}: not compared, a timing measured under software emulation (baseline on {}, current on {})",
+                    f.id, baseline.measured_on, current.measured_on
+                ),
+            ),
+            (Value::Spread(bs), Value::Spread(cs)) => (
+                Change::Timing,
+                format!(
                     "{}: median {:.0}{unit} here, outside the baseline's {:.0}..{:.0}{unit} widened {TIMING_FACTOR}x (a timing: reported, not a failure)",
                     f.id,
                     cs.median,
@@ -123,25 +115,23 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
                     bs.max,
                     unit = f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
                 ),
-            }),
-            (bv, cv) if f.id.starts_with(CONFIG_PREFIX) => differences.push(Difference {
-                id: f.id.clone(),
-                change: Change::Config,
-                baseline: Some(bv.clone()),
-                current: Some(cv.clone()),
-                words: format!(
+            ),
+            (bv, cv) if f.id.starts_with(CONFIG_PREFIX) => (
+                Change::Config,
+                format!(
                     "{}: {cv} here, {bv} in the baseline ({}; a setting of the machine, reported, not a failure)",
                     f.id, f.how
                 ),
-            }),
-            (bv, cv) => differences.push(Difference {
-                id: f.id.clone(),
-                change: Change::Value,
-                baseline: Some(bv.clone()),
-                current: Some(cv.clone()),
-                words: ctx.words(&f.id, bv, cv, &f.how),
-            }),
-        }
+            ),
+            (bv, cv) => (Change::Value, ctx.words(&f.id, bv, cv, &f.how)),
+        };
+        differences.push(Difference {
+            id: f.id.clone(),
+            change,
+            baseline: Some(b.value.clone()),
+            current: Some(f.value.clone()),
+            words,
+        });
     }
     for b in &baseline.facts {
         if current.fact(&b.id).is_none() {
@@ -163,6 +153,10 @@ pub fn diff(baseline: &Profile, current: &Profile) -> Diff {
         same,
         differences,
     }
+}
+
+fn is_timing(v: &Value) -> bool {
+    matches!(v, Value::Spread(_))
 }
 
 /// Whether a current value agrees with the baseline's: equal for exact facts; for a
