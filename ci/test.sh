@@ -24,4 +24,9 @@ bash ci/programs.sh
 bash ci/vm.sh
 export NLSTORM_REQUIRE_SANDBOX=1
 cargo run --release -- run scenarios/ --no-record
+# The binary users build holds no test fault hook (feature fault-injection, tests only).
+if grep -q SENDER_BLOCKS target/release/nlstorm; then
+  echo "ci: target/release/nlstorm contains the test-only fault hook" >&2
+  exit 1
+fi
 cargo test --release

@@ -44,6 +44,7 @@ pub mod emit;
 pub mod exec;
 pub mod execute;
 pub mod exit;
+#[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod history;
 pub mod model;

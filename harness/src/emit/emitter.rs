@@ -196,11 +196,11 @@ impl Emitter {
                 )
             });
         // The harness's own test of abandonment: a sender stuck in a system call that no
-        // signal ends. Only a test program linking the library can set this; the
-        // nlstorm binary never does.
+        // signal ends. Compiled only into the test build (feature fault-injection).
+        #[cfg(feature = "fault-injection")]
         if crate::faults::SENDER_BLOCKS.load(Ordering::Relaxed) {
             loop {
-                unsafe { libc::pause() };
+                nix::unistd::pause();
             }
         }
         if !wait_until(start, stop) {
