@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::errors::Kind;
 use crate::history::History;
 use crate::model::{AdmitRule, BufferFacts};
 use crate::plan::{Plan, World};
@@ -103,16 +104,16 @@ pub enum ChildError {
 }
 
 impl ChildError {
-    /// The documented exit code: a binary this user may not execute is the environment's
-    /// problem (3), anything else is the harness's (4).
-    pub fn exit_code(&self) -> i32 {
+    /// A binary this user may not execute is the environment's problem, anything else
+    /// is the harness's.
+    pub fn kind(&self) -> Kind {
         match self {
             ChildError::Spawn { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
-                crate::exit::ENVIRONMENT
+                Kind::Environment
             }
-            _ => crate::exit::HARNESS,
+            _ => Kind::Harness,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::calibrate::{self, Calibrator, Scale};
 use crate::dump::{ClientState, DumpClient};
 use crate::emit::Emitter;
+use crate::errors::Kind;
 use crate::history::ChurnRecord;
 use crate::history::{Charge, History, ReceiverHistory, Series, TruesizePoint};
 use crate::history::{DumpRecord, EmitterRecord};
@@ -58,21 +59,26 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// The documented exit code for this error.
-    pub fn exit_code(&self) -> i32 {
+    /// What the user does about this error.
+    pub fn kind(&self) -> Kind {
         match self {
-            ExecError::Sandbox(e) if e.is_environment() => crate::exit::ENVIRONMENT,
-            ExecError::Receiver(e) if e.is_permission() => crate::exit::ENVIRONMENT,
+            ExecError::Sandbox(e) if e.is_environment() => Kind::Environment,
+            ExecError::Receiver(e) if e.is_permission() => Kind::Environment,
             ExecError::Io { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
-                crate::exit::ENVIRONMENT
+                Kind::Environment
             }
-            ExecError::Unsupported(_) => crate::exit::BAD_INPUT,
-            ExecError::Program(e) => e.exit_code(),
-            ExecError::Child { code, .. } => *code,
-            _ => crate::exit::HARNESS,
+            ExecError::Unsupported(_) => Kind::BadInput,
+            ExecError::Program(e) => e.kind(),
+            ExecError::Child { code, .. } => Kind::from_exit_code(*code),
+            _ => Kind::Harness,
         }
+    }
+
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        self.kind().exit_code()
     }
 }
 

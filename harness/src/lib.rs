@@ -25,6 +25,9 @@
 //!    model-backed fake      unit tests of the search drivers, no privilege
 //! ```
 //!
+//! A command that fails ends with an [`errors::Failure`]: bad input, the environment or
+//! the harness, each kind with its exit code, chosen once, in `main`.
+//!
 //! No two top-level modules import each other, directly or round a loop. Lower layers
 //! never import higher ones: `plan` is pure data (trace events included); `history`
 //! imports only `plan`, `model`,
@@ -41,6 +44,7 @@ pub mod child;
 pub mod churn;
 pub mod dump;
 pub mod emit;
+pub mod errors;
 pub mod exec;
 pub mod execute;
 pub mod exit;

@@ -45,7 +45,7 @@ macro_rules! progress {
 mod cli;
 
 use nlstorm::child;
-use nlstorm::exit;
+use nlstorm::errors::{Failure, Kind};
 
 /// Floods netlink broadcast groups in a private network namespace and accounts exactly
 /// for what each receiver got, lost, and was told (ENOBUFS).
@@ -163,21 +163,59 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
-                exit::BAD_INPUT as u8
+                Kind::BadInput.exit_code() as u8
             } else {
                 0
             });
         }
     };
-    match dispatch(cli) {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            err!("nlstorm: {e:#}");
-            ExitCode::from(exit::HARNESS as u8)
+    let name = cli.command.name();
+    ExitCode::from(match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => said(name, &e),
+    } as u8)
+}
+
+/// Says why `nlstorm NAME` failed and returns the exit code of that kind of failure: the
+/// one place an error becomes a code. An error that is no [`Failure`] is nlstorm's own.
+fn said(name: &str, e: &anyhow::Error) -> i32 {
+    match e.downcast_ref::<Failure>() {
+        Some(f) => {
+            if let Some(m) = f.message() {
+                err!("nlstorm {name}: {m}");
+            }
+            f.kind().exit_code()
+        }
+        None => {
+            err!("nlstorm {name}: {e:#}");
+            Kind::Harness.exit_code()
         }
     }
 }
 
+impl Command {
+    /// The command's name, as the user typed it, for its messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Run { .. } => "run",
+            Command::Validate { .. } => "validate",
+            Command::Probe { .. } => "probe",
+            Command::Threshold(_) => "threshold",
+            Command::Sweep(_) => "sweep",
+            Command::Explore(_) => "explore",
+            Command::Repro(_) => "repro",
+            Command::Merge(_) => "merge",
+            Command::Check(_) => "check",
+            Command::Trace(c) => c.name(),
+            Command::Qualify(_) => "qualify",
+            Command::Diff(_) => "diff",
+            Command::Vm(a) => a.name(),
+        }
+    }
+}
+
+/// A command's result: its verdict's exit code (0 or 1, or a code a sandbox or guest
+/// reported), or the [`Failure`] that ended it.
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run {

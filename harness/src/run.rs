@@ -94,7 +94,7 @@ pub fn run_one(
             return rep;
         }
         Err(e) => {
-            rep.exit_code = e.exit_code();
+            rep.exit_code = e.kind().exit_code();
             rep.status = status_name(rep.exit_code).into();
             rep.error = Some(crate::child::error_chain(&e));
             return rep;

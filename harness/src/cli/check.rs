@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use nlstorm::exit;
 use nlstorm::history::History;
 use nlstorm::plan::Plan;
 use nlstorm::report::{self, Report};
@@ -46,19 +45,17 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
         .as_deref()
         .map(|p| super::args::check_output("--json", p))
     {
-        err!("nlstorm check: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
     let mut scenarios = Vec::new();
     for dir in &a.records {
         let (plan, history) = match read(dir) {
             Ok(x) => x,
             Err(e) => {
-                err!(
-                    "nlstorm check: {} is not a readable run record: {e}",
+                return Err(super::bad_input(format!(
+                    "{} is not a readable run record: {e}",
                     dir.display()
-                );
-                return Ok(exit::BAD_INPUT);
+                )));
             }
         };
         let mut rep = nlstorm::run::blank_report(&plan, dir);

@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{self, EmitterArg, OnOff};
-use nlstorm::child;
 use nlstorm::execute::ChildSession;
 use nlstorm::exit;
 use nlstorm::search::explore::{ExploreJob, ExploreReport, Property, Space};
@@ -234,16 +233,9 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| a.out.join("regressions.txt"));
     a.regressions = Some(regressions.clone());
     if let Some(Err(e)) = a.json.as_deref().map(|p| args::check_output("--json", p)) {
-        err!("nlstorm explore: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
-    let key_space = match a.job(vec![]) {
-        Ok(j) => j.space,
-        Err(e) => {
-            err!("nlstorm explore: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let key_space = a.job(vec![]).map_err(super::bad_input)?.space;
     let key = regression_key(a.property, &key_space);
     let replay = if a.no_persist {
         vec![]
@@ -269,13 +261,7 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
     };
     let explored = ChildSession::start(&exe, vec![nlstorm::exec::device_name(0)], world)
         .and_then(|s| nlstorm::search::explore::explore(&s, &job));
-    let rep = match explored {
-        Ok(r) => r,
-        Err(e) => {
-            err!("nlstorm explore: {}", child::error_chain(&e));
-            return Ok(e.exit_code());
-        }
-    };
+    let rep = explored.map_err(super::exec_failed)?;
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&rep)?)
             .with_context(|| format!("failed to write {}", p.display()))?;

@@ -6,27 +6,21 @@ use std::time::Duration;
 use anyhow::Context;
 
 use nlstorm::child::{self, Answer, Job};
+use nlstorm::errors::Kind;
 use nlstorm::exit;
 use nlstorm::probe::ProbeReport;
 use nlstorm::report;
 
-/// Runs the probe in a sandbox child. `Err` is the exit code, the reason already said
-/// on stderr under `command`'s name.
-pub fn measure(command: &str) -> anyhow::Result<Result<ProbeReport, i32>> {
+/// Runs the probe in a sandbox child.
+pub fn measure() -> anyhow::Result<ProbeReport> {
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    let answer = match child::run_job(&exe, &Job::Probe, Duration::from_secs(120)) {
-        Ok(a) => a,
-        Err(e) => {
-            err!("nlstorm {command}: {}", child::error_chain(&e));
-            return Ok(Err(e.exit_code()));
-        }
-    };
+    let answer = child::run_job(&exe, &Job::Probe, Duration::from_secs(120))
+        .map_err(|e| super::failure(e.kind(), child::error_chain(&e)))?;
     match answer {
-        Answer::Probed(p) => Ok(Ok(*p)),
+        Answer::Probed(p) => Ok(*p),
         Answer::Failed { code, message } => {
-            err!("nlstorm {command}: {message}");
-            Ok(Err(code))
+            Err(super::failure(Kind::from_exit_code(code), message))
         }
         _ => anyhow::bail!("the sandbox answered a probe with something else"),
     }
@@ -37,13 +31,9 @@ pub fn run(json: Option<PathBuf>) -> anyhow::Result<i32> {
         .as_deref()
         .map(|p| super::args::check_output("--json", p))
     {
-        err!("nlstorm probe: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
-    let p = match measure("probe")? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let p = measure()?;
     out_raw!("{}", report::print_probe(&p));
     if let Some(path) = json {
         std::fs::write(&path, serde_json::to_string_pretty(&p)?)

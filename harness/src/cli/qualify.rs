@@ -46,21 +46,13 @@ pub struct DiffArgs {
 pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
     for (flag, p) in [("--json", &a.json), ("--junit", &a.junit)] {
         if let Some(Err(e)) = p.as_deref().map(|p| super::args::check_output(flag, p)) {
-            err!("nlstorm qualify: {e}");
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(e));
         }
     }
-    let baseline = match baseline_file(&a.baseline) {
-        Ok(b) => b,
-        Err(e) => {
-            err!("nlstorm qualify: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let baseline = baseline_file(&a.baseline).map_err(super::bad_input)?;
     let baseline = match baseline.map(|(p, m)| qualify::read_profile(&p).map(|b| (p, m, b))) {
         Some(Err(e)) => {
-            err!("nlstorm qualify: --baseline {e}");
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(format!("--baseline {e}")));
         }
         Some(Ok(b)) => Some(b),
         None => None,
@@ -69,10 +61,7 @@ pub fn qualify(a: QualifyArgs) -> anyhow::Result<i32> {
         "nlstorm qualify: measuring suite {} in a sandbox",
         qualify::SUITE
     );
-    let probe = match super::probe::measure("qualify")? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let probe = super::probe::measure()?;
     let mut profile = Profile::from_probe(
         &probe,
         KernelId::current(),
@@ -137,16 +126,9 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<i32> {
         .as_deref()
         .map(|p| super::args::check_output("--json", p))
     {
-        err!("nlstorm diff: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
-    let cur = match qualify::read_profile(&a.current) {
-        Ok(c) => c,
-        Err(e) => {
-            err!("nlstorm diff: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let cur = qualify::read_profile(&a.current).map_err(super::bad_input)?;
     let baseline_path = if a.baseline.is_dir() {
         match baseline_in(&a.baseline, &cur.kernel.release) {
             Ok(Some((p, _))) => p,
@@ -159,20 +141,13 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<i32> {
                 return Ok(exit::PASS);
             }
             Err(e) => {
-                err!("nlstorm diff: {e}");
-                return Ok(exit::BAD_INPUT);
+                return Err(super::bad_input(e));
             }
         }
     } else {
         a.baseline.clone()
     };
-    let base = match qualify::read_profile(&baseline_path) {
-        Ok(b) => b,
-        Err(e) => {
-            err!("nlstorm diff: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let base = qualify::read_profile(&baseline_path).map_err(super::bad_input)?;
     out!(
         "baseline {} ({} measured {} on {}), current {} ({} measured {} on {})",
         baseline_path.display(),
@@ -239,8 +214,7 @@ pub fn is_profile(path: &Path) -> bool {
 pub fn merge_profiles(inputs: &[PathBuf], json: &Path, html: Option<&Path>) -> anyhow::Result<i32> {
     for (flag, p) in [("--json", Some(json)), ("--html", html)] {
         if let Some(Err(e)) = p.map(|p| super::args::check_output(flag, p)) {
-            err!("nlstorm merge: {e}");
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(e));
         }
     }
     let mut profiles = Vec::new();
@@ -248,8 +222,7 @@ pub fn merge_profiles(inputs: &[PathBuf], json: &Path, html: Option<&Path>) -> a
         match qualify::read_profile(p) {
             Ok(pr) => profiles.push(pr),
             Err(e) => {
-                err!("nlstorm merge: {e}");
-                return Ok(exit::BAD_INPUT);
+                return Err(super::bad_input(e));
             }
         }
     }

@@ -45,29 +45,21 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
     let outputs = [("--json", a.json.as_deref()), ("--out", a.out.as_deref())];
     for (flag, p) in outputs {
         if let Some(Err(e)) = p.map(|p| super::args::check_output(flag, p)) {
-            err!("nlstorm repro: {e}");
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(e));
         }
     }
     let (plan, report) = if a.path.is_dir() {
-        match from_record(&a.path) {
-            Ok(x) => x,
-            Err(e) => {
-                err!(
-                    "nlstorm repro: {} is not a readable run record: {e}",
-                    a.path.display()
-                );
-                return Ok(exit::BAD_INPUT);
-            }
-        }
+        from_record(&a.path).map_err(|e| {
+            super::bad_input(format!(
+                "{} is not a readable run record: {e}",
+                a.path.display()
+            ))
+        })?
     } else {
-        let plan = match nlstorm::scenario::load(&a.path) {
-            Ok(p) => p,
-            Err(e) => {
-                err!("{e}");
-                return Ok(exit::BAD_INPUT);
-            }
-        };
+        let plan = nlstorm::scenario::load(&a.path).map_err(|e| {
+            err!("{e}");
+            super::diagnosed()
+        })?;
         let exe = std::env::current_exe()
             .context("failed to find the nlstorm binary to run the sandbox")?;
         err!(
@@ -76,18 +68,13 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
         );
         let report = nlstorm::run::run_one(&exe, &a.path, &plan, None);
         if let Some(e) = &report.error {
-            err!("nlstorm repro: the run failed: {e}");
-            return Ok(report.exit_code);
+            let kind = super::Kind::from_exit_code(report.exit_code);
+            return Err(super::failure(kind, format!("the run failed: {e}")));
         }
         (plan, report)
     };
-    let repro = match nlstorm::repro::generate(&plan, &report, &a.path.display().to_string()) {
-        Ok(c) => c,
-        Err(e) => {
-            err!("nlstorm repro: cannot reproduce {}: {e}", plan.name);
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let repro = nlstorm::repro::generate(&plan, &report, &a.path.display().to_string())
+        .map_err(|e| super::bad_input(format!("cannot reproduce {}: {e}", plan.name)))?;
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("{}-repro.c", plan.name)));

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use nlstorm::exit;
 use nlstorm::report::{self, Report};
 use nlstorm::run;
 
@@ -15,20 +14,14 @@ pub fn run(
     junit: Option<PathBuf>,
     records: Option<PathBuf>,
 ) -> anyhow::Result<i32> {
-    let plans = match load(paths) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let plans = load(paths)?;
     let outputs = [("--json", &json), ("--junit", &junit)];
     let checked = outputs
         .iter()
         .filter_map(|(flag, p)| p.as_deref().map(|p| super::args::check_output(flag, p)))
         .chain(records.as_deref().map(super::args::check_record_root))
         .collect::<Result<Vec<()>, String>>();
-    if let Err(e) = checked {
-        err!("nlstorm run: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
+    checked.map_err(super::bad_input)?;
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
     let tty = std::io::stderr().is_terminal();
@@ -74,15 +67,12 @@ pub fn run(
     Ok(code)
 }
 
-fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, nlstorm::scenario::Source)>, i32> {
-    let files = run::collect(paths).map_err(|e| {
-        err!("nlstorm: {e}");
-        exit::BAD_INPUT
-    })?;
+fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, nlstorm::scenario::Source)>> {
+    let files = run::collect(paths).map_err(super::bad_input)?;
     run::load_all(&files).map_err(|errs| {
         for e in errs {
             err!("{e}");
         }
-        exit::BAD_INPUT
+        super::diagnosed()
     })
 }

@@ -11,7 +11,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, FixedArgs};
-use nlstorm::child;
+use nlstorm::errors::Kind;
 use nlstorm::execute::ChildSession;
 use nlstorm::exit;
 use nlstorm::search::axis::{parse_axis, Axis, Param, Shard};
@@ -165,17 +165,8 @@ impl Progress {
 }
 
 pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
-    let spec = match a.spec() {
-        Ok(s) => s,
-        Err(e) => {
-            err!("nlstorm sweep: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
-    if let Err(e) = outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()) {
-        err!("nlstorm sweep: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
+    let spec = a.spec().map_err(super::bad_input)?;
+    outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()).map_err(super::bad_input)?;
     let shard = a.shard.unwrap_or(Shard::ALL);
     let header = PartialHeader {
         spec: spec.clone(),
@@ -185,19 +176,10 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     let mut cells: Vec<Cell> = Vec::new();
     if partial.exists() {
         if !a.resume {
-            err!(
-                "nlstorm sweep: an interrupted sweep left {}: pass --resume to continue it, or delete it to start over",
-                partial.display()
-            );
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(format!("an interrupted sweep left {}: pass --resume to continue it, or delete it to start over",
+                partial.display())));
         }
-        cells = match read_partial(&partial, &header) {
-            Ok(c) => c,
-            Err(e) => {
-                err!("nlstorm sweep: {e}");
-                return Ok(exit::BAD_INPUT);
-            }
-        };
+        cells = read_partial(&partial, &header).map_err(super::bad_input)?;
         // Rewrite without a torn last line, so appends stay parseable.
         let mut f = File::create(&partial)
             .with_context(|| format!("failed to write {}", partial.display()))?;
@@ -263,9 +245,10 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
         match answer {
             Ok(e) => env.push(e),
             Err(e) => {
-                err!("\nnlstorm sweep: {}", child::error_chain(&e));
+                // End the progress line; the failure is said after it.
+                err!();
                 keep_or_remove(&partial, cells.len());
-                return Ok(e.exit_code());
+                return Err(super::exec_failed(e));
             }
         }
     }
@@ -273,11 +256,12 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     write_outputs(&report, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
     std::fs::remove_file(&partial)
         .with_context(|| format!("failed to remove {}", partial.display()))?;
-    Ok(summarise(&report, "sweep", exit::HARNESS))
+    summarise(&report, Kind::Harness)
 }
 
-/// After a failure: a partial file with finished cells is kept for --resume; one with
-/// none would only stand in the way of the next attempt.
+/// After a failure: a partial file with finished cells is kept for --resume (said here,
+/// before the failure itself); one with none would only stand in the way of the next
+/// attempt.
 fn keep_or_remove(partial: &Path, finished: usize) {
     if finished == 0 {
         let _ = std::fs::remove_file(partial);
@@ -309,7 +293,9 @@ fn write_outputs(
 }
 
 /// Prints the summary; the exit code says whether the model held in every cell.
-fn summarise(r: &SweepReport, what: &str, missing_code: i32) -> i32 {
+/// Says what the sweep measured; its verdict, or the failure of `missing`'s kind when
+/// cells are missing.
+fn summarise(r: &SweepReport, missing: Kind) -> anyhow::Result<i32> {
     let na = r.cells.len() - r.model_agrees - r.model_disagrees;
     out!(
         "sweep: {} of {} measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
@@ -347,22 +333,24 @@ fn summarise(r: &SweepReport, what: &str, missing_code: i32) -> i32 {
     }
     // Missing cells are not a finding about the kernel: the measurement is incomplete.
     if !r.missing.is_empty() {
-        err!(
-            "nlstorm {what}: {} not measured: {}",
-            args::count(r.missing.len(), "cell"),
-            if what == "merge" {
-                "merge every shard of the sweep"
-            } else {
-                "the sweep did not finish; run it again with --resume"
-            }
-        );
-        return missing_code;
+        return Err(super::failure(
+            missing,
+            format!(
+                "{} not measured: {}",
+                args::count(r.missing.len(), "cell"),
+                if missing == Kind::BadInput {
+                    "merge every shard of the sweep"
+                } else {
+                    "the sweep did not finish; run it again with --resume"
+                }
+            ),
+        ));
     }
-    if r.model_disagrees > 0 {
+    Ok(if r.model_disagrees > 0 {
         exit::FINDING
     } else {
         exit::PASS
-    }
+    })
 }
 
 /// Join shards of one sweep into one result.
@@ -402,48 +390,47 @@ fn outputs_writable(json: &Path, csv: Option<&Path>, svg: Option<&Path>) -> Resu
 pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     if super::qualify::is_profile(&a.inputs[0]) {
         if a.csv.is_some() || a.svg.is_some() {
-            err!("nlstorm merge: --csv and --svg are for sweeps; kernel profiles merge into --json and --html");
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(
+                "--csv and --svg are for sweeps; kernel profiles merge into --json and --html",
+            ));
         }
         return super::qualify::merge_profiles(&a.inputs, &a.json, a.html.as_deref());
     }
     if a.html.is_some() {
-        err!("nlstorm merge: --html is for kernel profiles (nlstorm qualify --json); a sweep takes --csv and --svg");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(
+            "--html is for kernel profiles (nlstorm qualify --json); a sweep takes --csv and --svg",
+        ));
     }
-    if let Err(e) = outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()) {
-        err!("nlstorm merge: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
+    outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()).map_err(super::bad_input)?;
     let mut reports = Vec::new();
     for p in &a.inputs {
         let text = match std::fs::read_to_string(p) {
             Ok(t) => t,
             Err(e) => {
-                err!("nlstorm merge: cannot read {}: {e}", p.display());
-                return Ok(exit::BAD_INPUT);
+                return Err(super::bad_input(format!(
+                    "cannot read {}: {e}",
+                    p.display()
+                )));
             }
         };
         match serde_json::from_str::<SweepReport>(&text) {
             Ok(r) => reports.push(r),
             Err(e) => {
-                err!(
-                    "nlstorm merge: {} is not a sweep JSON file: {e}",
+                return Err(super::bad_input(format!(
+                    "{} is not a sweep JSON file: {e}",
                     p.display()
-                );
-                return Ok(exit::BAD_INPUT);
+                )));
             }
         }
     }
     let spec = reports[0].spec.clone();
     for (r, p) in reports.iter().zip(&a.inputs).skip(1) {
         if r.spec != spec {
-            err!(
-                "nlstorm merge: {} is a different sweep from {} (axes or fixed values differ)",
+            return Err(super::bad_input(format!(
+                "{} is a different sweep from {} (axes or fixed values differ)",
                 p.display(),
                 a.inputs[0].display()
-            );
-            return Ok(exit::BAD_INPUT);
+            )));
         }
     }
     let mut env: Vec<SweepEnv> = Vec::new();
@@ -458,5 +445,5 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     }
     let merged = SweepReport::new(spec, Shard::ALL, env, cells);
     write_outputs(&merged, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
-    Ok(summarise(&merged, "merge", exit::BAD_INPUT))
+    summarise(&merged, Kind::BadInput)
 }

@@ -6,7 +6,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{self, FixedArgs};
-use nlstorm::child;
 use nlstorm::execute::ChildSession;
 use nlstorm::exit;
 use nlstorm::search::threshold::{Find, ThresholdJob};
@@ -105,28 +104,15 @@ impl ThresholdArgs {
 
 pub fn run(a: ThresholdArgs) -> anyhow::Result<i32> {
     if let Some(Err(e)) = a.json.as_deref().map(|p| args::check_output("--json", p)) {
-        err!("nlstorm threshold: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
-    let job = match a.job() {
-        Ok(j) => j,
-        Err(e) => {
-            err!("nlstorm threshold: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let job = a.job().map_err(super::bad_input)?;
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
     err!("nlstorm threshold: searching in a sandbox ...");
     let searched = ChildSession::for_emitter(&exe, job.fixed.emitter)
         .and_then(|s| nlstorm::search::threshold::threshold(&s, &job));
-    let rep = match searched {
-        Ok(r) => r,
-        Err(e) => {
-            err!("nlstorm threshold: {}", child::error_chain(&e));
-            return Ok(e.exit_code());
-        }
-    };
+    let rep = searched.map_err(super::exec_failed)?;
     out_raw!("{}", nlstorm::report::print_threshold(&rep));
     if let Some(p) = a.json {
         std::fs::write(&p, serde_json::to_string_pretty(&rep)?)

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use nlstorm::child::{self, Answer, Job};
+use nlstorm::errors::Kind;
 use nlstorm::exit;
 use nlstorm::plan::*;
 use nlstorm::trace::record::{RecordJob, Recording};
@@ -64,6 +65,16 @@ pub struct ShowArgs {
     udev_events: bool,
 }
 
+impl TraceCommand {
+    /// `trace record` or `trace show`, for the command's messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceCommand::Record(_) => "trace record",
+            TraceCommand::Show(_) => "trace show",
+        }
+    }
+}
+
 pub fn run(c: TraceCommand) -> anyhow::Result<i32> {
     match c {
         TraceCommand::Record(a) => record(a),
@@ -72,10 +83,7 @@ pub fn run(c: TraceCommand) -> anyhow::Result<i32> {
 }
 
 fn record(a: RecordArgs) -> anyhow::Result<i32> {
-    if let Err(e) = args::check_output("--out", &a.out) {
-        err!("nlstorm trace record: {e}");
-        return Ok(exit::BAD_INPUT);
-    }
+    args::check_output("--out", &a.out).map_err(super::bad_input)?;
     let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
     let job = RecordJob {
         command: a.command.clone(),
@@ -93,14 +101,10 @@ fn record(a: RecordArgs) -> anyhow::Result<i32> {
             kernel_release,
         }) => (*recording, kernel_release),
         Ok(Answer::Failed { code, message }) => {
-            err!("nlstorm trace record: {message}");
-            return Ok(code);
+            return Err(super::failure(Kind::from_exit_code(code), message))
         }
         Ok(_) => anyhow::bail!("the sandbox process gave an unexpected answer"),
-        Err(e) => {
-            err!("nlstorm trace record: {}", child::error_chain(&e));
-            return Ok(e.exit_code());
-        }
+        Err(e) => return Err(super::failure(e.kind(), child::error_chain(&e))),
     };
     let trace = with_provenance(&a, &rec, &kernel);
     write_atomically(&a.out, &trace::format(&trace))?;
@@ -122,8 +126,10 @@ fn record(a: RecordArgs) -> anyhow::Result<i32> {
         );
     }
     if rec.overflowed {
-        err!("nlstorm trace record: the recording socket overflowed (ENOBUFS): the trace is missing events");
-        return Ok(exit::HARNESS);
+        return Err(super::failure(
+            Kind::Harness,
+            "the recording socket overflowed (ENOBUFS): the trace is missing events",
+        ));
     }
     Ok(match rec.exit_code {
         Some(0) | None if !rec.killed => exit::PASS,
@@ -254,28 +260,21 @@ struct Below {
 
 fn show(a: ShowArgs) -> anyhow::Result<i32> {
     if let Some(Err(e)) = a.json.as_deref().map(|p| args::check_output("--json", p)) {
-        err!("nlstorm trace show: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
     let shown_name = a.file.display().to_string();
     let text = match std::fs::read_to_string(&a.file) {
         Ok(t) => t,
         Err(e) => {
-            err!("nlstorm trace show: cannot read {shown_name}: {e}");
-            return Ok(exit::BAD_INPUT);
+            return Err(super::bad_input(format!("cannot read {shown_name}: {e}")));
         }
     };
-    let t = match trace::parse(&text, &shown_name) {
-        Ok(t) => t,
-        Err(e) => {
-            err!("nlstorm trace show: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let t = trace::parse(&text, &shown_name).map_err(super::bad_input)?;
     let events: Vec<&TraceEvent> = t.replayable(a.udev_events).collect();
     if events.is_empty() {
-        err!("nlstorm trace show: {shown_name} holds no event to summarise");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(format!(
+            "{shown_name} holds no event to summarise"
+        )));
     }
     let s = Summary::of(&events);
     for p in &t.provenance {
@@ -310,8 +309,9 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|e| (*e).clone())
             .collect();
-        match hold_burst(&shown_name, burst) {
-            Ok(h) => {
+        {
+            let h = hold_burst(&shown_name, burst)?;
+            {
                 out!(
                     "  on {}: the smallest SO_RCVBUF request that holds that burst unread is {} (effective {} B, by the model); replayed flat out into such a socket: {} queued, {} lost",
                     h.kernel_release,
@@ -330,10 +330,6 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
                     );
                 }
                 held = Some(h);
-            }
-            Err((code, message)) => {
-                err!("nlstorm trace show: {message}");
-                return Ok(code);
             }
         }
     }
@@ -356,7 +352,7 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
 
 /// Replays `burst` flat out (injected-uevent) into one unread receiver whose SO_RCVBUF
 /// the model fits to it, and reports what the kernel queued.
-fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> Result<Held, (i32, String)> {
+fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
     use nlstorm::execute::{ChildSession, Execute};
     let n = burst.len();
     let plan = Plan {
@@ -391,9 +387,9 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> Result<Held, (i32, String)>
         programs: vec![],
         timing_bound: false,
     };
-    let exe = std::env::current_exe().map_err(|e| (exit::HARNESS, e.to_string()))?;
-    let fail = |e: nlstorm::exec::ExecError| (e.exit_code(), child::error_chain(&e));
-    let session = ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(fail)?;
+    let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
+    let session =
+        ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(super::exec_failed)?;
     let (setup, queued, lost) = replayed(&session, &plan)?;
     let below = match setup.rcvbuf_requested {
         Some(req) if req > 0 => {
@@ -424,14 +420,12 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> Result<Held, (i32, String)>
 fn replayed(
     session: &impl nlstorm::execute::Execute,
     plan: &Plan,
-) -> Result<(nlstorm::history::ReceiverSetup, u64, u64), (i32, String)> {
-    let h = session
-        .execute(plan)
-        .map_err(|e| (e.exit_code(), child::error_chain(&e)))?;
+) -> anyhow::Result<(nlstorm::history::ReceiverSetup, u64, u64)> {
+    let h = session.execute(plan).map_err(super::exec_failed)?;
     let r = &h
         .receivers
         .first()
-        .ok_or((exit::HARNESS, "the run recorded no receiver".to_string()))?
+        .ok_or_else(|| super::failure(Kind::Harness, "the run recorded no receiver"))?
         .record;
     let got: u64 = r.sources.iter().map(|s| s.delivered()).sum();
     let sent: u64 = h.emitters.iter().map(|e| e.sent).sum();

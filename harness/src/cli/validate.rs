@@ -21,16 +21,9 @@ pub fn run(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32> {
         .as_deref()
         .map(|p| super::args::check_output("--json", p))
     {
-        err!("nlstorm validate: {e}");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(e));
     }
-    let files = match run::collect(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            err!("nlstorm: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let files = run::collect(paths).map_err(super::bad_input)?;
     let mut results = Vec::new();
     for f in &files {
         results.push(match nlstorm::scenario::load(f) {
@@ -66,14 +59,13 @@ pub fn run(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32> {
             }
         });
     }
-    let code = if results.iter().all(|r| r.ok) {
-        exit::PASS
-    } else {
-        exit::BAD_INPUT
-    };
     if let Some(p) = json {
         std::fs::write(&p, serde_json::to_string_pretty(&results)?)
             .with_context(|| format!("failed to write {}", p.display()))?;
     }
-    Ok(code)
+    if results.iter().all(|r| r.ok) {
+        Ok(exit::PASS)
+    } else {
+        Err(super::diagnosed())
+    }
 }

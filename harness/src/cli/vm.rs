@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use nlstorm::errors::{Failure, Kind};
 use nlstorm::exit;
 use nlstorm::vm::{self, Accel, BootOptions, GuestKernel};
 
@@ -52,85 +53,49 @@ enum VmCommand {
 
 pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     if let Some(VmCommand::Fetch { line }) = &a.fetch {
-        return Ok(match vm::fetch(line) {
-            Ok(p) => {
-                out!("{}", p.display());
-                exit::PASS
-            }
-            Err(e) => {
-                err!("nlstorm vm fetch: {e}");
-                e.exit_code()
-            }
-        });
+        let p = vm::fetch(line).map_err(failed)?;
+        out!("{}", p.display());
+        return Ok(exit::PASS);
     }
     let Some(kernel) = a.kernel.as_deref() else {
-        err!("nlstorm vm: --kernel is required (a .deb, a kernel image, or a line such as 6.12)");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(
+            "--kernel is required (a .deb, a kernel image, or a line such as 6.12)",
+        ));
     };
     if a.command.is_empty() {
-        err!("nlstorm vm: no command: give it after --, as in nlstorm vm --kernel 6.12 -- qualify");
-        return Ok(exit::BAD_INPUT);
+        return Err(super::bad_input(
+            "no command: give it after --, as in nlstorm vm --kernel 6.12 -- qualify",
+        ));
     }
     if !Path::new(kernel).exists() && vm::kernel_line(kernel).is_none() {
-        err!(
-            "nlstorm vm: --kernel {}: not a file (a linux-image .deb, a kernel image) nor a line such as 6.12",
+        return Err(super::bad_input(format!(
+            "--kernel {}: not a file (a linux-image .deb, a kernel image) nor a line such as 6.12",
             nlstorm::untrusted::terminal_line(kernel)
-        );
-        return Ok(exit::BAD_INPUT);
+        )));
     }
-    let nlstorm = match static_nlstorm(a.nlstorm.as_deref()) {
-        Ok(p) => p,
-        Err(e) => {
-            err!("nlstorm vm: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let nlstorm = static_nlstorm(a.nlstorm.as_deref()).map_err(super::bad_input)?;
     let kernel_path = if !Path::new(kernel).exists() && vm::kernel_line(kernel).is_some() {
-        match vm::fetch(kernel) {
-            Ok(p) => p,
-            Err(e) => {
-                err!("nlstorm vm: {e}");
-                return Ok(e.exit_code());
-            }
-        }
+        vm::fetch(kernel).map_err(failed)?
     } else {
         PathBuf::from(kernel)
     };
     let wanted = wanted_files(&a.command);
-    let inputs = match inputs(&wanted) {
-        Ok(i) => i,
-        Err(e) => {
-            err!("nlstorm vm: {e}");
-            return Ok(exit::BAD_INPUT);
-        }
-    };
+    let inputs = inputs(&wanted).map_err(super::bad_input)?;
     // What the command names comes back, unless it was sent in.
     let returned: Vec<&String> = wanted
         .iter()
         .filter(|w| !inputs.iter().any(|(n, _)| n == *w))
         .collect();
-    let opts = match GuestKernel::open(&kernel_path) {
-        Ok(k) => BootOptions {
-            kernel: k,
-            nlstorm,
-            command: a.command.clone(),
-            inputs,
-            accel: a.accel,
-            timeout: Duration::from_secs(a.timeout),
-            memory_mib: a.memory,
-        },
-        Err(e) => {
-            err!("nlstorm vm: {e}");
-            return Ok(e.exit_code());
-        }
+    let opts = BootOptions {
+        kernel: GuestKernel::open(&kernel_path).map_err(failed)?,
+        nlstorm,
+        command: a.command.clone(),
+        inputs,
+        accel: a.accel,
+        timeout: Duration::from_secs(a.timeout),
+        memory_mib: a.memory,
     };
-    let booted = match vm::boot(&opts) {
-        Ok(b) => b,
-        Err(e) => {
-            err!("nlstorm vm: {e}");
-            return Ok(e.exit_code());
-        }
-    };
+    let booted = vm::boot(&opts).map_err(failed)?;
     let r = &booted.result;
     for e in &r.module_errors {
         err!(
@@ -160,12 +125,30 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
         booted.elapsed.as_secs_f64(),
         r.exit_code
     );
-    // The guest's word is untrusted: only a documented exit code passes through.
-    Ok(if (exit::PASS..=exit::HARNESS).contains(&r.exit_code) {
-        r.exit_code
-    } else {
-        exit::HARNESS
-    })
+    // The guest's word is untrusted: only a documented exit code passes through, and
+    // the guest's command said its failure on the console already.
+    match r.exit_code {
+        exit::PASS | exit::FINDING => Ok(r.exit_code),
+        code @ (exit::BAD_INPUT | exit::ENVIRONMENT) => {
+            Err(Failure::already_said(Kind::from_exit_code(code)).into())
+        }
+        _ => Err(Failure::already_said(Kind::Harness).into()),
+    }
+}
+
+/// A kernel that could not be fetched, opened or booted, as the failure of its kind.
+fn failed(e: vm::VmError) -> anyhow::Error {
+    super::failure(e.kind(), e)
+}
+
+impl VmArgs {
+    /// `vm` or `vm fetch`, for the command's messages.
+    pub fn name(&self) -> &'static str {
+        match self.fetch {
+            Some(VmCommand::Fetch { .. }) => "vm fetch",
+            None => "vm",
+        }
+    }
 }
 
 /// The files among `names` that exist in the current directory: the guest's command

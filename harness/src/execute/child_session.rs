@@ -115,7 +115,7 @@ impl Execute for ChildSession {
 /// A sandbox process that could not be run or did not answer, as the plan's error.
 fn process(e: child::ChildError) -> ExecError {
     ExecError::Child {
-        code: e.exit_code(),
+        code: e.kind().exit_code(),
         message: child::error_chain(&e),
     }
 }

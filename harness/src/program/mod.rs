@@ -61,17 +61,18 @@ pub enum ProgramError {
 }
 
 impl ProgramError {
-    /// The documented exit code.
-    pub fn exit_code(&self) -> i32 {
+    /// What the user does about this error.
+    pub fn kind(&self) -> crate::errors::Kind {
+        use crate::errors::Kind;
         match self {
-            ProgramError::NotInstalled { .. } => crate::exit::ENVIRONMENT,
-            ProgramError::NeverReady { .. } => crate::exit::BAD_INPUT,
+            ProgramError::NotInstalled { .. } => Kind::Environment,
+            ProgramError::NeverReady { .. } => Kind::BadInput,
             ProgramError::Start { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
-                crate::exit::ENVIRONMENT
+                Kind::Environment
             }
-            ProgramError::Start { .. } => crate::exit::HARNESS,
+            ProgramError::Start { .. } => Kind::Harness,
         }
     }
 }

@@ -32,12 +32,13 @@ pub enum VmError {
 }
 
 impl VmError {
-    /// The documented exit code.
-    pub fn exit_code(&self) -> i32 {
+    /// What the user does about this error.
+    pub fn kind(&self) -> crate::errors::Kind {
+        use crate::errors::Kind;
         match self {
-            VmError::Kernel(_) => crate::exit::BAD_INPUT,
-            VmError::Environment(_) => crate::exit::ENVIRONMENT,
-            VmError::Guest(_) | VmError::Io(..) => crate::exit::HARNESS,
+            VmError::Kernel(_) => Kind::BadInput,
+            VmError::Environment(_) => Kind::Environment,
+            VmError::Guest(_) | VmError::Io(..) => Kind::Harness,
         }
     }
 }
