@@ -19,7 +19,8 @@
 //!      (vm::guest); the guest's files and exit code come back over a serial port
 //!
 //!  Execute implementations:
-//!    exec::Session          in the sandbox process: sandbox, emit, receive, dump, churn,
+//!    exec::Session          in the sandbox process (exec/: session, predict, flood,
+//!                           sampler, watchdog, signals): sandbox, emit, receive, dump, churn,
 //!                           calibrate, model (the fitted admission rule), nlsock, procnet
 //!    execute::ChildSession  in the parent: streams plans to one sandbox child (child)
 //!    model-backed fake      unit tests of the search drivers, no privilege

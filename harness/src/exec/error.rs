@@ -1,0 +1,69 @@
+//! Why a run could not be carried out, and what the user does about each cause.
+
+use crate::errors::Kind;
+use crate::receive::ReceiverError;
+use crate::sandbox::SandboxError;
+
+/// Why a run could not be carried out. Losses and ENOBUFS are never errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Building the sandbox failed.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A receiver could not be set up.
+    #[error(transparent)]
+    Receiver(#[from] ReceiverError),
+    /// The scenario asks for something this kernel cannot do (e.g. a payload smaller
+    /// than the kernel's own uevent header).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The sandbox process failed the plan; `code` is the exit code it gave.
+    #[error("{message}")]
+    Child {
+        /// Exit code (see `exit.rs`).
+        code: i32,
+        /// What went wrong, as the child said it.
+        message: String,
+    },
+    /// A program under test could not be run.
+    #[error(transparent)]
+    Program(#[from] crate::program::ProgramError),
+    /// Anything else the harness failed at.
+    #[error("failed to {what}")]
+    Io {
+        /// The step.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExecError {
+    /// What the user does about this error.
+    pub fn kind(&self) -> Kind {
+        match self {
+            ExecError::Sandbox(e) if e.is_environment() => Kind::Environment,
+            ExecError::Receiver(e) if e.is_permission() => Kind::Environment,
+            ExecError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Kind::Environment
+            }
+            ExecError::Unsupported(_) => Kind::BadInput,
+            ExecError::Program(e) => e.kind(),
+            ExecError::Child { code, .. } => Kind::from_exit_code(*code),
+            _ => Kind::Harness,
+        }
+    }
+
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        self.kind().exit_code()
+    }
+}
+
+pub(super) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExecError {
+    let what = what.into();
+    move |source| ExecError::Io { what, source }
+}
