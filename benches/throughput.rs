@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput};
 use nlstorm::emit::Emitter;
 use nlstorm::exec::Session;
 use nlstorm::model::Request;
-use nlstorm::nlsock::{group_mask, NlSocket, Received, SockOpt};
+use nlstorm::sys::nlsock::{group_mask, NlSocket, Received, SockOpt};
 use nlstorm::payload::RunId;
 use nlstorm::plan::{
     EmitterKind, EmitterPlan, PayloadPlan, Protocol, RcvbufPlan, ReadMode, ReceiverPlan, Schedule,

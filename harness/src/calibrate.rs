@@ -7,8 +7,8 @@ use std::io;
 
 use crate::emit::Emitter;
 use crate::model::{AdmitRule, BufferFacts};
-use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::plan::Protocol;
+use crate::sys::nlsock::{NlSocket, Received, SockOpt};
 
 fn read_sysctl(name: &str) -> io::Result<u64> {
     let path = format!("/proc/sys/{}", name.replace('.', "/"));

@@ -7,7 +7,6 @@
 //! parent.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
@@ -126,15 +125,7 @@ pub fn spawn(exe: &Path, job: &Job) -> Result<(Child, mpsc::Receiver<String>), C
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::sys::process::die_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
         exe: exe.display().to_string(),
         source,

@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use crate::emit::wait_until;
 use crate::history::ChurnRecord;
-use crate::nlsock::NlSocket;
 use crate::plan::Churn;
+use crate::sys::nlsock::NlSocket;
 
 use crate::rtlink::{add_veth_msg, del_link_msg, set_up_msg};
 
 /// Counts the error acks waiting on the churn socket.
 fn read_acks(sock: &NlSocket, rec: &mut ChurnRecord, buf: &mut [u8]) {
-    while let crate::nlsock::Received::Datagram { len, .. } = sock.recv(buf, libc::MSG_DONTWAIT) {
+    while let crate::sys::nlsock::Received::Datagram { len, .. } =
+        sock.recv(buf, libc::MSG_DONTWAIT)
+    {
         for h in crate::dump::wire::headers(&buf[..len.min(buf.len())]) {
             if let Some(e) = h.error.filter(|&e| e != 0) {
                 rec.errors += 1;

@@ -21,10 +21,13 @@
 //!  Execute implementations:
 //!    exec::Session          in the sandbox process (exec/: session, predict, flood,
 //!                           sampler, watchdog, signals): sandbox, emit, receive, dump, churn,
-//!                           calibrate, model (the fitted admission rule), nlsock, procnet
+//!                           calibrate, model (the fitted admission rule), procnet
 //!    execute::ChildSession  in the parent: streams plans to one sandbox child (child)
 //!    model-backed fake      unit tests of the search drivers, no privilege
 //! ```
+//!
+//! All `unsafe` code is in `sys` (netlink sockets, fork-to-exec set-up, the wake-up
+//! signal), each block with a SAFETY comment; the rest of the crate denies `unsafe_code`.
 //!
 //! A command that fails ends with an [`errors::Failure`]: bad input, the environment or
 //! the harness, each kind with its exit code, chosen once, in `main`.
@@ -36,6 +39,7 @@
 //! modules `exit` and `units`); the workers
 //! import `history` to fill it.
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod accounting;
 pub mod bpf;
@@ -53,7 +57,6 @@ pub mod exit;
 pub mod faults;
 pub mod history;
 pub mod model;
-pub mod nlsock;
 pub mod payload;
 pub mod plan;
 pub mod probe;
@@ -71,6 +74,9 @@ pub mod sandbox;
 pub mod scenario;
 pub mod schedule;
 pub mod search;
+#[allow(unsafe_code)]
+#[deny(clippy::undocumented_unsafe_blocks)]
+pub mod sys;
 pub mod trace;
 pub mod units;
 pub mod untrusted;

@@ -15,17 +15,15 @@ pub struct RunId(pub [u8; 16]);
 impl RunId {
     /// A fresh random id (from getrandom(2)).
     pub fn random() -> Self {
-        let mut b = [0u8; 16];
         // getrandom on a 16-byte buffer never returns short and never fails once the
         // pool is initialised; fall back to time and pid if it somehow does.
-        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-        if n != 16 {
+        let mut b = crate::sys::random16().unwrap_or_else(|| {
             let t = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_nanos();
-            b = (t ^ (std::process::id() as u128) << 64).to_le_bytes();
-        }
+            (t ^ (std::process::id() as u128) << 64).to_le_bytes()
+        });
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         RunId(b)

@@ -10,10 +10,10 @@ use crate::emit::Emitter;
 use crate::exec::{device_name, ExecError};
 use crate::history::SandboxInfo;
 use crate::model::{AdmitRule, BufferFacts, Request};
-use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::payload::RunId;
 use crate::plan::{EmitterKind, EmitterPlan, PayloadPlan, Protocol, Schedule};
 use crate::sandbox;
+use crate::sys::nlsock::{NlSocket, Received, SockOpt};
 
 /// How one SO_RCVBUF request came out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

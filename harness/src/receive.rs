@@ -10,10 +10,10 @@ use crate::accounting::SeqTracker;
 use crate::emit::wait_until;
 use crate::history::{EnobufsAt, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
 use crate::model::Request;
-use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::payload::{decode, RunId, Tag};
 use crate::plan::{Protocol, ReadMode, ReadStart, ReceiverPlan};
 use crate::procnet;
+use crate::sys::nlsock::{Batch, NlSocket, Received, SockOpt};
 
 /// What every thread of a run shares.
 #[derive(Debug)]
@@ -343,60 +343,30 @@ impl Reader<'_> {
     }
 
     fn batches(&mut self, vlen: usize) {
-        let len = self.plan.read_buffer.get() as usize;
-        let mut bufs = vec![0u8; len * vlen];
-        let mut iovs: Vec<libc::iovec> = bufs
-            .chunks_mut(len)
-            .map(|c| libc::iovec {
-                iov_base: c.as_mut_ptr().cast(),
-                iov_len: len,
-            })
-            .collect();
-        let mut hdrs: Vec<libc::mmsghdr> = iovs
-            .iter_mut()
-            .map(|iov| {
-                // SAFETY: mmsghdr is plain data; zero is a valid empty header.
-                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                h.msg_hdr.msg_iov = iov;
-                h.msg_hdr.msg_iovlen = 1;
-                h
-            })
-            .collect();
+        let mut batch = Batch::new(vlen, self.plan.read_buffer.get() as usize);
         while !self.stopped() {
             let done = self.shared.emission_done.load(Ordering::Acquire);
-            // SAFETY: hdrs point into iovs and bufs, which outlive the call and are not moved.
-            let n = unsafe {
-                libc::recvmmsg(
-                    self.sock.raw(),
-                    hdrs.as_mut_ptr(),
-                    vlen as u32,
-                    libc::MSG_DONTWAIT,
-                    std::ptr::null_mut(),
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO);
-                match self.outcome(Received::Errno(e), &[]) {
-                    Next::Empty if done => break,
-                    Next::Empty => {
-                        self.sock.wait_readable(Duration::from_millis(10));
+            let n = match batch.recv(self.sock, libc::MSG_DONTWAIT) {
+                Ok(n) => n,
+                Err(e) => {
+                    match self.outcome(Received::Errno(e), &[]) {
+                        Next::Empty if done => break,
+                        Next::Empty => {
+                            self.sock.wait_readable(Duration::from_millis(10));
+                        }
+                        Next::Stop => break,
+                        Next::Continue => {}
                     }
-                    Next::Stop => break,
-                    Next::Continue => {}
+                    continue;
                 }
-                continue;
-            }
-            for (i, h) in hdrs.iter_mut().take(n as usize).enumerate() {
-                let got = (h.msg_len as usize).min(len);
-                let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-                h.msg_hdr.msg_flags = 0;
+            };
+            for i in 0..n {
+                let (bytes, truncated) = batch.datagram(i);
                 account(
                     &mut self.rec,
                     self.plan.protocol,
                     self.shared,
-                    &bufs[i * len..i * len + got],
+                    bytes,
                     truncated,
                 );
                 self.consume();

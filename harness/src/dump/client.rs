@@ -11,8 +11,8 @@ use super::objects::{self, ObjectId};
 use super::wire::{messages, NLMSG_DONE, NLMSG_ERROR};
 use crate::emit::wait_until;
 use crate::history::{DumpRecord, Hang};
-use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::plan::{DumpPlan, DumpRequest, RcvbufPlan, Reaction};
+use crate::sys::nlsock::{NlSocket, Received, SockOpt};
 
 /// How many recent messages and decisions a client keeps for hang evidence.
 const RECENT: usize = 16;
@@ -165,7 +165,8 @@ impl DumpClient {
     /// Runs every dump, or until `stop`.
     pub fn run(self, t0: Instant, stop: &AtomicBool) -> DumpRecord {
         let st = &self.state;
-        st.tid.store(unsafe { libc::gettid() }, Ordering::Release);
+        st.tid
+            .store(nix::unistd::gettid().as_raw(), Ordering::Release);
         let mut run = Run {
             plan: &self.plan,
             st,

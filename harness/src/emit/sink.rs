@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use crate::nlsock::{NlSocket, SockOpt};
 use crate::plan::Protocol;
+use crate::sys::nlsock::{NlSocket, SockOpt};
 
 /// One of the three paths into a broadcast group.
 #[derive(Debug)]
@@ -76,12 +76,7 @@ impl Sink {
 
     /// A socket setting the alias of `dev`, which the sandbox made and set up.
     pub fn link_alias(dev: &str) -> io::Result<Self> {
-        let name = std::ffi::CString::new(dev).map_err(io::Error::other)?;
-        // SAFETY: `name` is a NUL-terminated string that outlives the call.
-        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if index == 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let index = nix::net::if_::if_nametoindex(dev).map_err(io::Error::from)?;
         let sock = NlSocket::open(Protocol::Route)?;
         sock.bind(&[])?;
         Ok(Sink::LinkAlias {
@@ -131,7 +126,7 @@ fn inject(sock: &NlSocket, buf: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
 fn read_ack(sock: &NlSocket, what: &str) -> io::Result<()> {
     let mut ack = [0u8; 64];
     match sock.recv(&mut ack, libc::MSG_DONTWAIT) {
-        crate::nlsock::Received::Datagram { len, .. } if len >= NLMSG_HDRLEN + 4 => {
+        crate::sys::nlsock::Received::Datagram { len, .. } if len >= NLMSG_HDRLEN + 4 => {
             let code = i32::from_ne_bytes(ack[16..20].try_into().expect("4 bytes"));
             if code == 0 {
                 Ok(())
@@ -139,10 +134,10 @@ fn read_ack(sock: &NlSocket, what: &str) -> io::Result<()> {
                 Err(io::Error::from_raw_os_error(-code))
             }
         }
-        crate::nlsock::Received::Datagram { .. } => Err(io::Error::other(format!(
+        crate::sys::nlsock::Received::Datagram { .. } => Err(io::Error::other(format!(
             "the kernel's ack to {what} was short"
         ))),
-        crate::nlsock::Received::Errno(e) => Err(io::Error::other(format!(
+        crate::sys::nlsock::Received::Errno(e) => Err(io::Error::other(format!(
             "the kernel sent no ack to {what} ({})",
             io::Error::from_raw_os_error(e)
         ))),

@@ -5,7 +5,7 @@
 //! `session` enters the sandbox and runs one plan; `predict` calibrates the emitters and
 //! predicts each receiver's capacity; `flood` starts every participant; `sampler` records
 //! the queues meanwhile; `watchdog` enforces the deadline and abandons what does not
-//! return; `signals` is the wake-up that interrupts a blocked call; `error` says why a run
+//! return (waking blocked calls with `sys::signals`); `error` says why a run
 //! could not be carried out.
 
 mod error;
@@ -13,9 +13,8 @@ mod flood;
 mod predict;
 mod sampler;
 mod session;
-mod signals;
 mod watchdog;
 
+pub use crate::sys::signals::install_wakeup_handler;
 pub use error::ExecError;
 pub use session::{device_name, devices_for, execute, Session};
-pub use signals::install_wakeup_handler;

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::signals::wake;
 use crate::dump::ClientState;
 use crate::history::{DumpRecord, EmitterRecord, ReceiverRecord};
 use crate::receive::Shared;
+use crate::sys::signals::wake;
 
 /// How long after the deadline a thread still in a call is waited for before it is
 /// abandoned (and dies with the sandbox process).

@@ -3,7 +3,7 @@
 //! with the sandbox, watched from outside while the flood runs, stopped by signal and
 //! then by SIGKILL to its process group, never waited on past the run's deadline.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -190,9 +190,10 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
     // the user it runs as may not be able to reach the file (a checkout under a private
     // directory), only to execute it.
     let by_fd = match plan.uid.or(plan.gid) {
-        Some(_) => {
-            Some(ExecByFd::new(&exe, &plan.command, &env).map_err(fail("open its executable"))?)
-        }
+        Some(_) => Some(
+            crate::sys::process::ExecByFd::new(&exe, &plan.command, &env)
+                .map_err(fail("open its executable"))?,
+        ),
         None => None,
     };
     let mut cmd = Command::new(&exe);
@@ -210,33 +211,10 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
     if let Some(uid) = plan.uid {
         cmd.uid(uid);
     }
-    let parent = nix::unistd::getpid().as_raw();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            // Its own process group, so it and whatever it starts are stopped together.
-            if libc::setpgid(0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The sandbox died between fork and prctl: nothing would kill this one.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            // The sandbox's threads block signals of their own; the program gets none.
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-            // std has already switched user and group by now; exec from the descriptor.
-            if let Some(e) = &by_fd {
-                e.exec();
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // Its own process group (stopped together with what it starts), killed with the
+    // sandbox, no blocked signals, and exec'd from the descriptor when it runs as
+    // another user.
+    crate::sys::process::as_program(&mut cmd, by_fd);
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -291,64 +269,6 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
     })
 }
 
-/// An executable opened before fork, with argv and envp prepared as C arrays, so the
-/// child can fexecve() it with nothing but async-signal-safe calls.
-struct ExecByFd {
-    file: std::fs::File,
-    _strings: Vec<CString>,
-    argv: Vec<*const libc::c_char>,
-    envp: Vec<*const libc::c_char>,
-}
-
-// SAFETY: the pointers point into `_strings`, owned by the same value and never mutated.
-unsafe impl Send for ExecByFd {}
-// SAFETY: as above; exec() only reads them.
-unsafe impl Sync for ExecByFd {}
-
-impl ExecByFd {
-    fn new(exe: &Path, argv: &[String], env: &[(OsString, OsString)]) -> std::io::Result<Self> {
-        use std::os::unix::ffi::OsStrExt;
-        let file = std::fs::File::open(exe)?;
-        let nul = |b: &[u8]| {
-            CString::new(b).map_err(|_| std::io::Error::other("an argument holds a NUL byte"))
-        };
-        let args: Vec<CString> = argv
-            .iter()
-            .map(|a| nul(a.as_bytes()))
-            .collect::<Result<_, _>>()?;
-        let envs: Vec<CString> = env
-            .iter()
-            .map(|(k, v)| nul(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
-            .collect::<Result<_, _>>()?;
-        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-            v.iter()
-                .map(|c| c.as_ptr())
-                .chain([std::ptr::null()])
-                .collect()
-        };
-        let (argv, envp) = (ptrs(&args), ptrs(&envs));
-        Ok(Self {
-            file,
-            _strings: args.into_iter().chain(envs).collect(),
-            argv,
-            envp,
-        })
-    }
-
-    /// fexecve(); returns only on failure (errno set).
-    fn exec(&self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: NUL-terminated arrays of pointers into live CStrings.
-        unsafe {
-            libc::fexecve(
-                self.file.as_raw_fd(),
-                self.argv.as_ptr(),
-                self.envp.as_ptr(),
-            )
-        };
-    }
-}
-
 /// A thread collecting a stream's lines with the time each was read; the first stdout
 /// line matching `ready` is announced on `tx`.
 fn read_lines(
@@ -393,34 +313,6 @@ fn read_lines(
         }
         (lines, truncated)
     })
-}
-
-/// SO_RCVBUF of another process's socket, through a duplicate of its descriptor
-/// (pidfd_getfd, Linux 5.6; needs ptrace access to it, which its parent has).
-pub fn peek_rcvbuf(pid: u32, fd: i32) -> Option<u64> {
-    // SAFETY: raw system calls on integers; every descriptor obtained is closed here.
-    unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) as libc::c_int;
-        if pidfd < 0 {
-            return None;
-        }
-        let dup = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) as libc::c_int;
-        libc::close(pidfd);
-        if dup < 0 {
-            return None;
-        }
-        let mut v: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        let r = libc::getsockopt(
-            dup,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        );
-        libc::close(dup);
-        (r == 0).then_some(v as u64)
-    }
 }
 
 impl Running {

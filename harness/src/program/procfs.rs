@@ -79,8 +79,11 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
 /// CPU time of `pid` in ns, if it still exists.
 pub fn cpu_ns(pid: u32) -> Option<u64> {
     let ticks = cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1) as u64;
     Some(ticks * (1_000_000_000 / hz))
 }
 

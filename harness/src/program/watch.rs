@@ -246,7 +246,7 @@ fn discovered(pid: u32, fd: i32, row: &NetlinkRow, now: u64) -> ProgramSocket {
         protocol: row.protocol,
         portid: row.portid,
         groups: row.groups,
-        rcvbuf: super::peek_rcvbuf(pid, fd),
+        rcvbuf: crate::sys::process::peek_rcvbuf(pid, fd),
         first_seen_ns: now,
         last_seen_ns: now,
         closed: false,

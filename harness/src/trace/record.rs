@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Source, Trace, TraceEvent};
-use crate::nlsock::{NlSocket, Received, SockOpt};
 use crate::plan::Protocol;
+use crate::sys::nlsock::{NlSocket, Received, SockOpt};
 
 /// What to record.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,6 +18,6 @@ pub fn install_wakeup_handler() {
 
 /// Interrupts a thread of this run blocked in a system call (SIGUSR1 has a handler that
 /// does nothing, so the call returns EINTR and the thread sees why it was woken).
-pub(super) fn wake(thread: libc::pthread_t) {
+pub fn wake(thread: libc::pthread_t) {
     let _ = nix::sys::pthread::pthread_kill(thread, nix::sys::signal::SIGUSR1);
 }

@@ -1,4 +1,5 @@
-//! Netlink sockets with typed options: every raw constant is mapped here, once.
+//! Netlink sockets with typed options: every raw constant is mapped here, once, and
+//! every system call on a netlink socket is made here.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -75,6 +76,7 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 impl NlSocket {
     /// Opens a raw netlink socket of `protocol`.
     pub fn open(protocol: Protocol) -> io::Result<Self> {
+        // SAFETY: socket(2) takes integers only.
         let fd = check(unsafe {
             libc::socket(
                 libc::AF_NETLINK,
@@ -83,6 +85,7 @@ impl NlSocket {
             )
         })?;
         Ok(Self {
+            // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
         })
     }
@@ -90,6 +93,7 @@ impl NlSocket {
     /// Opens a raw netlink socket of family number `family` (NETLINK_ROUTE,
     /// NETLINK_SOCK_DIAG, ...), for the dump clients' request/reply traffic.
     pub fn open_family(family: libc::c_int) -> io::Result<Self> {
+        // SAFETY: socket(2) takes integers only.
         let fd = check(unsafe {
             libc::socket(
                 libc::AF_NETLINK,
@@ -98,6 +102,7 @@ impl NlSocket {
             )
         })?;
         Ok(Self {
+            // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
         })
     }
@@ -119,8 +124,12 @@ impl NlSocket {
 
     /// The port id the kernel gave this socket at bind (getsockname).
     pub fn portid(&self) -> io::Result<u32> {
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid. getsockname(2) writes at most
+        // `len` bytes into `sa`, both live locals.
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
         let mut len = size_of::<libc::sockaddr_nl>() as u32;
+        // SAFETY: as above: the kernel touches only the live locals given, at the
+        // lengths given.
         check(unsafe {
             libc::getsockname(
                 self.raw(),
@@ -138,9 +147,13 @@ impl NlSocket {
 
     /// sendto(2) to the kernel's port with `groups` as the destination group mask.
     fn sendto(&self, groups: u32, bytes: &[u8]) -> io::Result<()> {
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid. sendto(2) reads `bytes` and `sa`,
+        // both live for the call, at the lengths given.
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
         sa.nl_family = libc::AF_NETLINK as u16;
         sa.nl_groups = groups;
+        // SAFETY: as above: the kernel touches only the live locals given, at the
+        // lengths given.
         let r = unsafe {
             libc::sendto(
                 self.raw(),
@@ -159,9 +172,13 @@ impl NlSocket {
 
     /// Binds with a kernel-chosen port id, joining `groups` (1-based, at most 32).
     pub fn bind(&self, groups: &[u32]) -> io::Result<()> {
+        // SAFETY: sockaddr_nl is plain data; all-zero is valid. bind(2) reads `sa`, a live local
+        // of the length given.
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
         sa.nl_family = libc::AF_NETLINK as u16;
         sa.nl_groups = group_mask(groups);
+        // SAFETY: as above: the kernel touches only the live locals given, at the
+        // lengths given.
         check(unsafe {
             libc::bind(
                 self.raw(),
@@ -203,6 +220,7 @@ impl NlSocket {
     }
 
     fn setopt<T>(&self, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
+        // SAFETY: `v` is a live `T` of size_of::<T>() bytes, read during the call only.
         check(unsafe {
             libc::setsockopt(
                 self.raw(),
@@ -218,6 +236,7 @@ impl NlSocket {
     fn getopt_int(&self, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
         let mut v: libc::c_int = 0;
         let mut len = size_of::<libc::c_int>() as u32;
+        // SAFETY: `v` and `len` are live locals; the kernel writes at most `len` bytes into `v`.
         check(unsafe {
             libc::getsockopt(
                 self.raw(),
@@ -249,6 +268,7 @@ impl NlSocket {
     pub fn meminfo(&self) -> io::Result<MemInfo> {
         let mut v = [0u32; SK_MEMINFO_VARS];
         let mut len = size_of::<[u32; SK_MEMINFO_VARS]>() as u32;
+        // SAFETY: `v` is a live array of `len` bytes; the kernel writes at most that many.
         check(unsafe {
             libc::getsockopt(
                 self.raw(),
@@ -267,7 +287,10 @@ impl NlSocket {
 
     /// The socket's inode: the key of its /proc/net/netlink row.
     pub fn inode(&self) -> io::Result<u64> {
+        // SAFETY: stat is plain data; all-zero is valid. fstat(2) writes into `st`, a live local.
         let mut st: libc::stat = unsafe { zeroed() };
+        // SAFETY: as above: the kernel touches only the live locals given, at the
+        // lengths given.
         check(unsafe { libc::fstat(self.raw(), &mut st) })?;
         Ok(st.st_ino)
     }
@@ -288,9 +311,13 @@ impl NlSocket {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
         };
+        // SAFETY: msghdr is plain data; all-zero is valid. recvmsg(2) writes into `buf` through
+        // `iov`, both live for the call, at most `buf.len()` bytes.
         let mut msg: libc::msghdr = unsafe { zeroed() };
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
+        // SAFETY: as above: the kernel touches only the live locals given, at the
+        // lengths given.
         let r = unsafe { libc::recvmsg(self.raw(), &mut msg, flags) };
         if r < 0 {
             return Received::Errno(
@@ -313,6 +340,8 @@ impl NlSocket {
         };
         // SAFETY: sockaddr_nl and msghdr are plain C structs for which all-zero is valid.
         let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+        // SAFETY: as above: the kernel touches only the live locals given, at the
+        // lengths given.
         let mut msg: libc::msghdr = unsafe { zeroed() };
         msg.msg_name = (&mut sa as *mut libc::sockaddr_nl).cast();
         msg.msg_namelen = size_of::<libc::sockaddr_nl>() as u32;
@@ -342,6 +371,7 @@ impl NlSocket {
             revents: 0,
         };
         let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `p` is one live pollfd, and 1 is the count passed.
         unsafe { libc::poll(&mut p, 1, ms) > 0 }
     }
 
@@ -357,6 +387,80 @@ pub fn group_mask(groups: &[u32]) -> u32 {
         .iter()
         .filter(|g| (1..=32).contains(*g))
         .fold(0, |m, g| m | 1u32 << (g - 1))
+}
+
+/// Buffers for one recvmmsg(2) call: up to `vlen` datagrams of up to `len` bytes each.
+/// The headers point into the buffers, which live on the heap and never move while the
+/// batch exists.
+pub struct Batch {
+    len: usize,
+    bufs: Vec<u8>,
+    /// Kept alive for `hdrs`, which point into them.
+    _iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl Batch {
+    /// Room for `vlen` datagrams of `len` bytes.
+    pub fn new(vlen: usize, len: usize) -> Batch {
+        let mut bufs = vec![0u8; len * vlen];
+        let mut iovs: Vec<libc::iovec> = bufs
+            .chunks_mut(len)
+            .map(|c| libc::iovec {
+                iov_base: c.as_mut_ptr().cast(),
+                iov_len: len,
+            })
+            .collect();
+        let hdrs = iovs
+            .iter_mut()
+            .map(|iov| {
+                // SAFETY: mmsghdr is plain data; all-zero is a valid empty header.
+                let mut h: libc::mmsghdr = unsafe { zeroed() };
+                h.msg_hdr.msg_iov = iov;
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
+        Batch {
+            len,
+            bufs,
+            _iovs: iovs,
+            hdrs,
+        }
+    }
+
+    /// One recvmmsg(2) on `sock`: how many datagrams arrived, or the errno.
+    pub fn recv(&mut self, sock: &NlSocket, flags: libc::c_int) -> Result<usize, i32> {
+        for h in &mut self.hdrs {
+            h.msg_hdr.msg_flags = 0;
+        }
+        // SAFETY: each header points at its iovec, which points at its `len` bytes of
+        // `bufs`; all three outlive the call and are not moved during it, and the
+        // count passed is the number of headers.
+        let n = unsafe {
+            libc::recvmmsg(
+                sock.raw(),
+                self.hdrs.as_mut_ptr(),
+                self.hdrs.len() as u32,
+                flags,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
+        }
+        Ok(n as usize)
+    }
+
+    /// Datagram `i` of the last call: its bytes and whether it was cut short (MSG_TRUNC).
+    pub fn datagram(&self, i: usize) -> (&[u8], bool) {
+        let h = &self.hdrs[i];
+        let got = (h.msg_len as usize).min(self.len);
+        let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        (&self.bufs[i * self.len..i * self.len + got], truncated)
+    }
 }
 
 #[cfg(test)]
