@@ -18,7 +18,6 @@ use criterion::{Criterion, Throughput};
 use nlstorm::emit::Emitter;
 use nlstorm::exec::Session;
 use nlstorm::model::Request;
-use nlstorm::sys::nlsock::{group_mask, NlSocket, Received, SockOpt};
 use nlstorm::payload::RunId;
 use nlstorm::plan::{
     EmitterKind, EmitterPlan, PayloadPlan, Protocol, RcvbufPlan, ReadMode, ReceiverPlan, Schedule,
@@ -28,6 +27,7 @@ use nlstorm::search::axis::{parse_axis, Param};
 use nlstorm::search::case::Fixed;
 use nlstorm::search::sweep::{run_cells, SweepSpec};
 use nlstorm::search::threshold::{threshold, Find, ThresholdJob};
+use nlstorm::sys::nlsock::{group_mask, NlSocket, Received, SockOpt};
 
 const GROUP: u32 = 7;
 const PAYLOAD: u32 = 64;

@@ -438,3 +438,32 @@ fn lateness(ns: u64) -> String {
         _ => format!("{:.2} ms", ns as f64 / 1e6),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table a user reads, for stored records of a loss, a stalled dump and a
+    /// truncated one (their figures measured on the kernel named in fixtures/records).
+    #[test]
+    fn the_terminal_table_of_stored_verdicts() {
+        let verdicts = [
+            include_str!("../../../fixtures/records/overrun-one-receiver/verdict.json"),
+            include_str!("../../../fixtures/records/hang-dump-stalled/verdict.json"),
+            include_str!("../../../fixtures/records/hang-truncated/verdict.json"),
+        ];
+        let table: String = verdicts
+            .iter()
+            .map(|v| print_scenario(&serde_json::from_str(v).unwrap()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        // Durations are the one part a re-recorded fixture changes without a change of
+        // behaviour; the layout and every count stay.
+        insta::with_settings!({filters => vec![
+            (r"\b\d+\.\d+s\b", "[time]"),
+            (r"\b\d+ ms for seq", "[time] for seq"),
+        ]}, {
+            insta::assert_snapshot!(table);
+        });
+    }
+}

@@ -1,58 +1,119 @@
 //! JUnit XML: one test suite per scenario, one test case per expectation; failures carry
-//! the measured value.
+//! the measured value. The document is built with quick-junit, which escapes the markup;
+//! every string in it is untrusted (names, messages, a merged record's text), so control
+//! and invisible characters are first made visible as escapes such as `\u{1b}` (quick-junit
+//! would silently drop them, and a reader should see that they were there).
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::model::Report;
 
-/// Every string in the document is untrusted (names, messages, a merged record's text).
-fn esc(s: &str) -> String {
-    crate::untrusted::xml(s)
+/// An attribute's value: one line, everything invisible made visible.
+pub(super) fn attr(s: &str) -> String {
+    crate::untrusted::terminal_line(s)
+}
+
+/// Element text: newlines kept, everything else invisible made visible.
+pub(super) fn text(s: &str) -> String {
+    crate::untrusted::terminal(s)
+}
+
+/// A test case of `classname` with a status of `kind` (failure or error), `message` and
+/// `ty`, its text `description` if any.
+pub(super) fn non_success(
+    name: &str,
+    classname: &str,
+    kind: NonSuccessKind,
+    message: &str,
+    ty: &str,
+    description: Option<&str>,
+) -> TestCase {
+    let mut status = TestCaseStatus::non_success(kind);
+    status.set_message(attr(message)).set_type(attr(ty));
+    if let Some(d) = description {
+        status.set_description(text(d));
+    }
+    case(name, classname, status)
+}
+
+/// A test case of `classname` named `name` with `status`.
+pub(super) fn case(name: &str, classname: &str, status: TestCaseStatus) -> TestCase {
+    let mut c = TestCase::new(attr(name), status);
+    c.set_classname(attr(classname));
+    c
+}
+
+/// A skipped test case, saying why.
+pub(super) fn skipped(name: &str, classname: &str, why: &str) -> TestCase {
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(attr(why));
+    case(name, classname, status)
+}
+
+/// The document of `suites` under the name `name`.
+pub(super) fn document(name: &str, suites: Vec<TestSuite>) -> String {
+    let mut r = quick_junit::Report::new(attr(name));
+    r.add_test_suites(suites);
+    r.to_string()
+        .expect("serializing into memory cannot fail: quick-junit only reports I/O errors")
 }
 
 /// Renders `report` as JUnit XML.
 pub fn junit(report: &Report) -> String {
-    let mut x =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nlstorm\">\n");
-    for s in &report.scenarios {
-        let failures = s.outcomes.iter().filter(|o| !o.passed).count();
-        let skipped = s.status == crate::report::SKIPPED;
-        let errors = usize::from(s.error.is_some() && !skipped) + s.problems.len();
-        let tests = s.outcomes.len() + errors + usize::from(skipped);
-        x.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{}\" time=\"{:.3}\">\n",
-            esc(&s.scenario),
-            usize::from(skipped),
-            s.elapsed_s.unwrap_or(0.0)
-        ));
-        if let (true, Some(why)) = (skipped, &s.error) {
-            x.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"run\">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                esc(&s.scenario),
-                esc(why)
-            ));
-        } else if let Some(e) = &s.error {
-            x.push_str(&format!("    <testcase classname=\"{}\" name=\"run\">\n      <error message=\"{}\" type=\"{}\"/>\n    </testcase>\n", esc(&s.scenario), esc(e), esc(&s.status)));
-        }
-        for p in &s.problems {
-            x.push_str(&format!("    <testcase classname=\"{}\" name=\"accounting\">\n      <error message=\"{}\" type=\"harness-error\"/>\n    </testcase>\n", esc(&s.scenario), esc(p)));
-        }
-        for o in &s.outcomes {
-            let name = format!("{}: {}", o.receiver, o.check);
-            x.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                esc(&s.scenario),
-                esc(&name)
-            ));
-            if o.passed {
-                x.push_str("/>\n");
-            } else {
-                let msg = format!("want {}, measured {} ({})", o.check, o.measured, o.location);
-                x.push_str(&format!(">\n      <failure message=\"{}\" type=\"expectation\">measured: {}</failure>\n    </testcase>\n", esc(&msg), esc(&o.measured)));
+    let suites = report
+        .scenarios
+        .iter()
+        .map(|s| {
+            let mut suite = TestSuite::new(attr(&s.scenario));
+            suite.set_time(Duration::from_secs_f64(s.elapsed_s.unwrap_or(0.0).max(0.0)));
+            let skipped_run = s.status == crate::report::SKIPPED;
+            match (&s.error, skipped_run) {
+                (Some(why), true) => {
+                    suite.add_test_case(skipped("run", &s.scenario, why));
+                }
+                (Some(e), false) => {
+                    suite.add_test_case(non_success(
+                        "run",
+                        &s.scenario,
+                        NonSuccessKind::Error,
+                        e,
+                        &s.status,
+                        None,
+                    ));
+                }
+                (None, _) => {}
             }
-        }
-        x.push_str("  </testsuite>\n");
-    }
-    x.push_str("</testsuites>\n");
-    x
+            for p in &s.problems {
+                suite.add_test_case(non_success(
+                    "accounting",
+                    &s.scenario,
+                    NonSuccessKind::Error,
+                    p,
+                    "harness-error",
+                    None,
+                ));
+            }
+            for o in &s.outcomes {
+                let name = format!("{}: {}", o.receiver, o.check);
+                suite.add_test_case(if o.passed {
+                    case(&name, &s.scenario, TestCaseStatus::success())
+                } else {
+                    non_success(
+                        &name,
+                        &s.scenario,
+                        NonSuccessKind::Failure,
+                        &format!("want {}, measured {} ({})", o.check, o.measured, o.location),
+                        "expectation",
+                        Some(&format!("measured: {}", o.measured)),
+                    )
+                });
+            }
+            suite
+        })
+        .collect();
+    document("nlstorm", suites)
 }
 
 #[cfg(test)]
@@ -102,15 +163,26 @@ mod tests {
             exit_code: 1,
             scenarios: vec![s],
         });
-        assert!(
-            x.contains("name=\"a&lt;b\" tests=\"2\" failures=\"1\""),
-            "{x}"
-        );
-        assert!(
-            x.contains("<failure message=\"want lost == 0, measured 34 (f:3:1)\""),
-            "{x}"
-        );
-        assert!(x.contains("name=\"r: enobufs &gt;= 1\"/>"), "{x}");
+        insta::assert_snapshot!(x);
+    }
+
+    #[test]
+    fn control_characters_in_untrusted_text_are_shown_not_dropped() {
+        let mut s: ScenarioReport = serde_json::from_str(include_str!(
+            "../../../fixtures/records/overrun-one-receiver/verdict.json"
+        ))
+        .unwrap();
+        s.scenario = "evil\u{1b}[31m\u{0}name".into();
+        s.status = "harness-error".into();
+        s.outcomes.clear();
+        s.error = Some("line one\nline two \u{7}\u{202e}".into());
+        let x = junit(&Report {
+            nlstorm_version: "0".into(),
+            exit_code: 4,
+            scenarios: vec![s],
+        });
+        assert!(!x.chars().any(|c| c.is_control() && c != '\n'), "{x}");
+        insta::assert_snapshot!(x);
     }
 
     #[test]
@@ -128,7 +200,7 @@ mod tests {
             scenarios: vec![s],
         });
         assert!(
-            x.contains("tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"1\""),
+            x.contains("tests=\"1\" skipped=\"1\" errors=\"0\" failures=\"0\""),
             "{x}"
         );
         assert!(

@@ -1,7 +1,9 @@
 //! JUnit XML of a qualification: one test case per fact of the profile.
 
+use quick_junit::{NonSuccessKind, TestCaseStatus, TestSuite};
+
+use super::junit::{case, document, non_success, skipped, text};
 use crate::qualify::{Change, Diff, Profile};
-use crate::untrusted::xml;
 
 /// One test suite for the kernel; a fact fails where it differs from the baseline
 /// (timings outside their band only say so in system-out), and every case is skipped
@@ -14,53 +16,42 @@ pub fn qualify_junit(p: &Profile, d: Option<&Diff>) -> String {
                 .find(|x| x.id == id && x.change.fails())
         })
     };
-    let failures = d.map_or(0, Diff::failing);
-    let mut x = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nlstorm qualify\">\n",
-    );
-    x.push_str(&format!(
-        "  <testsuite name=\"{} {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{}\">\n",
-        xml(&p.suite),
-        xml(&p.kernel.release),
-        p.facts.len(),
-        if d.is_some() { 0 } else { p.facts.len() }
-    ));
+    let class = &p.kernel.release;
+    let mut suite = TestSuite::new(super::junit::attr(&format!("{} {}", p.suite, class)));
     for f in &p.facts {
-        x.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\">",
-            xml(&p.kernel.release),
-            xml(&f.id)
-        ));
-        match (d, failed(&f.id)) {
-            (None, _) => x.push_str("<skipped message=\"no baseline for this kernel\"/>"),
-            (Some(_), Some(diff)) => x.push_str(&format!(
-                "<failure message=\"{}\" type=\"differs-from-baseline\"/>",
-                xml(&diff.words)
-            )),
-            (Some(_), None) => {}
-        }
-        x.push_str(&format!(
-            "<system-out>{}{}: {}</system-out></testcase>\n",
-            xml(&f.value.to_string()),
-            f.unit
-                .as_deref()
-                .map(|u| format!(" {}", xml(u)))
-                .unwrap_or_default(),
-            xml(&f.how)
-        ));
+        let mut c = match (d, failed(&f.id)) {
+            (None, _) => skipped(&f.id, class, "no baseline for this kernel"),
+            (Some(_), Some(diff)) => non_success(
+                &f.id,
+                class,
+                NonSuccessKind::Failure,
+                &diff.words,
+                "differs-from-baseline",
+                None,
+            ),
+            (Some(_), None) => case(&f.id, class, TestCaseStatus::success()),
+        };
+        let unit = f
+            .unit
+            .as_deref()
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default();
+        c.set_system_out(text(&format!("{}{unit}: {}", f.value, f.how)));
+        suite.add_test_case(c);
     }
     for missing in d
         .into_iter()
         .flat_map(|d| &d.differences)
         .filter(|x| x.change == Change::OnlyInBaseline)
     {
-        x.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\"><failure message=\"{}\" type=\"missing\"/></testcase>\n",
-            xml(&p.kernel.release),
-            xml(&missing.id),
-            xml(&missing.words)
+        suite.add_test_case(non_success(
+            &missing.id,
+            class,
+            NonSuccessKind::Failure,
+            &missing.words,
+            "missing",
+            None,
         ));
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+    document("nlstorm qualify", vec![suite])
 }

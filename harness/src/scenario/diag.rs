@@ -76,3 +76,15 @@ impl<'a> SourceMap<'a> {
         format!("{}:{line}:{col}", self.file)
     }
 }
+
+#[cfg(test)]
+mod snapshot_tests {
+    /// Every problem of a file at once, each at its line and column, as a user reads them.
+    #[test]
+    fn the_diagnostics_of_a_broken_file() {
+        let text = "deadline = 3\n[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 40\nschedule = { kind = \"burst\", size = 0 }\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\nrcvbuf = \"12 parsecs\"\nunknown-key = 1\n";
+        let e =
+            crate::scenario::compile_str(std::path::Path::new("broken.toml"), text).unwrap_err();
+        insta::assert_snapshot!(e.to_string());
+    }
+}
