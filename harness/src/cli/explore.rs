@@ -259,8 +259,23 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
     } else {
         Default::default()
     };
-    let explored = ChildSession::start(&exe, vec![nlstorm::exec::device_name(0)], world)
-        .and_then(|s| nlstorm::search::explore::explore(&s, &job));
+    // New cases and replayed seeds; once a case fails, shrinking runs past that count.
+    let progress = std::cell::RefCell::new(super::progress::Progress::new(
+        u64::from(job.cases) + replay.len() as u64,
+        "cases",
+        "explore",
+    ));
+    let explored =
+        ChildSession::start(&exe, vec![nlstorm::exec::device_name(0)], world).and_then(|s| {
+            nlstorm::search::explore::explore(&s, &job, &|r| {
+                let note = match r.failing {
+                    0 => String::new(),
+                    n => format!("{n} failing: shrinking"),
+                };
+                progress.borrow_mut().set(r.runs, &note);
+            })
+        });
+    progress.borrow().finish();
     let rep = explored.map_err(super::exec_failed)?;
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&rep)?)

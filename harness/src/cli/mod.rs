@@ -30,6 +30,7 @@ pub mod args;
 pub mod check;
 pub mod explore;
 pub mod probe;
+pub mod progress;
 pub mod qualify;
 pub mod repro;
 pub mod run;

@@ -2,9 +2,8 @@
 //! an interrupted sweep keeps them and `--resume` runs only the rest.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
@@ -127,43 +126,6 @@ fn read_partial(path: &Path, header: &PartialHeader) -> Result<Vec<Cell>, String
         .collect())
 }
 
-struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    tty: bool,
-    last_pct: usize,
-}
-
-impl Progress {
-    fn tick(&mut self) {
-        self.done += 1;
-        let el = self.started.elapsed().as_secs_f64();
-        let eta = el / self.done as f64 * (self.total - self.done) as f64;
-        let pct = self.done * 100 / self.total.max(1);
-        let width = 30;
-        let filled = self.done * width / self.total.max(1);
-        let line = format!(
-            "[{}{}] {}/{} cells  {:.1}s  ETA {:.1}s",
-            "#".repeat(filled),
-            ".".repeat(width - filled),
-            self.done,
-            self.total,
-            el,
-            eta
-        );
-        if self.tty {
-            progress!("{line}");
-            if self.done == self.total {
-                err!();
-            }
-        } else if pct / 10 > self.last_pct / 10 || self.done == self.total {
-            err!("{line}");
-        }
-        self.last_pct = pct;
-    }
-}
-
 pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     let spec = a.spec().map_err(super::bad_input)?;
     outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()).map_err(super::bad_input)?;
@@ -221,13 +183,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
             .append(true)
             .open(&partial)
             .with_context(|| format!("failed to append to {}", partial.display()))?;
-        let mut progress = Progress {
-            total: todo.len(),
-            done: 0,
-            started: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
-            last_pct: 0,
-        };
+        let mut progress = super::progress::Progress::new(todo.len() as u64, "cells", "sweep");
         let mut write_err = None;
         let answer = ChildSession::for_emitter(&exe, spec.fixed.emitter).and_then(|s| {
             nlstorm::search::sweep::run_cells(&s, &spec, &todo, |c| {
@@ -236,17 +192,16 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
                     write_err.get_or_insert(e);
                 }
                 cells.push(c);
-                progress.tick();
+                progress.tick("");
             })
         });
+        progress.finish();
         if let Some(e) = write_err {
             anyhow::bail!("failed to append to {}: {e}", partial.display());
         }
         match answer {
             Ok(e) => env.push(e),
             Err(e) => {
-                // End the progress line; the failure is said after it.
-                err!();
                 keep_or_remove(&partial, cells.len());
                 return Err(super::exec_failed(e));
             }

@@ -11,7 +11,6 @@ pub use crate::check::property::Property;
 use crate::untrusted::Name;
 use std::any::Any;
 use std::cell::{Cell as StdCell, RefCell};
-use std::io::Write as _;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -285,12 +284,34 @@ impl Explorable for Case {
 }
 
 /// Runs the exploration in `session`. Progress goes to stderr.
-pub fn explore(session: &dyn Execute, job: &ExploreJob) -> Result<ExploreReport, ExecError> {
+///
+/// `progress` hears after every case run how far the search has got (the caller draws
+/// it; the search itself writes nothing).
+pub fn explore(
+    session: &dyn Execute,
+    job: &ExploreJob,
+    progress: &dyn Fn(Runs),
+) -> Result<ExploreReport, ExecError> {
     if job.property.about_dumps() {
-        search(session, job, super::hang_space::strategy(&job.space))
+        search(
+            session,
+            job,
+            super::hang_space::strategy(&job.space),
+            progress,
+        )
     } else {
-        search(session, job, case_strategy(&job.space))
+        search(session, job, case_strategy(&job.space), progress)
     }
+}
+
+/// How far a search has got: cases run (replayed seeds, new cases and shrinking steps
+/// alike) and how many of them broke the property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Runs {
+    /// Cases run so far.
+    pub runs: u64,
+    /// Of them, cases that broke the property.
+    pub failing: u64,
 }
 
 fn run_case(session: &dyn Execute, c: &impl Explorable) -> Result<(Plan, Verdict), ExecError> {
@@ -304,6 +325,7 @@ fn search<S>(
     session: &dyn Execute,
     job: &ExploreJob,
     strategy: S,
+    progress: &dyn Fn(Runs),
 ) -> Result<ExploreReport, ExecError>
 where
     S: Strategy,
@@ -341,16 +363,10 @@ where
             return Ok(());
         }
         runs.set(runs.get() + 1);
-        if runs.get().is_multiple_of(25) {
-            // Progress only: a closed stderr must not stop the search.
-            let _ = writeln!(
-                std::io::stderr(),
-                "explore: {} runs, {} failing, {:.1}s",
-                runs.get(),
-                failing.get(),
-                started.elapsed().as_secs_f64()
-            );
-        }
+        progress(Runs {
+            runs: runs.get(),
+            failing: failing.get(),
+        });
         match run_case(session, &c) {
             Err(e) => {
                 *harness_error.borrow_mut() = Some(e);

@@ -117,7 +117,7 @@ fn explore_finds_a_loss_and_shrinks_it_to_one_receiver_losing_one_message() {
         time: Duration::from_secs(60),
         replay: Vec::new(),
     };
-    let r = explore(&fake, &job).unwrap();
+    let r = explore(&fake, &job, &|_| {}).unwrap();
     let f = r
         .failure
         .expect("an unread burst loses somewhere in the space");
