@@ -1,105 +1,117 @@
-//! RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK requests, built by hand: a header, a struct
-//! ifinfomsg and attributes, every one asking for an ack so a refusal is an error of
-//! the call that made it.
+//! RTM_NEWLINK / RTM_SETLINK / RTM_DELLINK requests, built with netlink-packet-route,
+//! every one asking for an ack so a refusal is an error of the call that made it.
 
-const RTM_NEWLINK: u16 = 16;
-const RTM_DELLINK: u16 = 17;
-const RTM_SETLINK: u16 = 19;
-const IFF_UP: u32 = 1;
-const NLM_F_REQUEST_ACK: u16 = 0x1 | 0x4;
-const NLM_F_CREATE_EXCL: u16 = 0x400 | 0x200;
-const IFLA_IFNAME: u16 = 3;
+use netlink_packet_core::{
+    DefaultNla, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+
+/// IFLA_IFALIAS (include/uapi/linux/if_link.h).
 const IFLA_IFALIAS: u16 = 20;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
-const VETH_INFO_PEER: u16 = 1;
 
-/// A netlink request under construction: header, ifinfomsg, attributes.
-struct Request(Vec<u8>);
-
-impl Request {
-    fn link(kind: u16, flags: u16, index: i32, ifi_flags: u32, change: u32) -> Self {
-        let mut m = Vec::with_capacity(128);
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&(NLM_F_REQUEST_ACK | flags).to_ne_bytes());
-        m.extend_from_slice(&[0u8; 8]);
-        Request(m).ifinfo(index, ifi_flags, change)
-    }
-
-    /// struct ifinfomsg: family, pad, type, index, flags, change.
-    fn ifinfo(mut self, index: i32, flags: u32, change: u32) -> Self {
-        self.0.extend_from_slice(&[0u8; 4]);
-        self.0.extend_from_slice(&index.to_ne_bytes());
-        self.0.extend_from_slice(&flags.to_ne_bytes());
-        self.0.extend_from_slice(&change.to_ne_bytes());
-        self
-    }
-
-    fn attr(mut self, kind: u16, data: &[u8]) -> Self {
-        self.0
-            .extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
-        self.0.extend_from_slice(&kind.to_ne_bytes());
-        self.0.extend_from_slice(data);
-        self.0.resize(self.0.len().next_multiple_of(4), 0);
-        self
-    }
-
-    /// Opens a nested attribute; `end` closes it.
-    fn nest(self, kind: u16) -> (Self, usize) {
-        let at = self.0.len();
-        (self.attr(kind, &[]), at)
-    }
-
-    fn end(mut self, at: usize) -> Self {
-        let len = (self.0.len() - at) as u16;
-        self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
-        self
-    }
-
-    fn done(mut self) -> Vec<u8> {
-        let len = self.0.len() as u32;
-        self.0[..4].copy_from_slice(&len.to_ne_bytes());
-        self.0
-    }
+/// A link message for `index` with `flags` under `change`: family and type unspecified
+/// (0), as a request that names its link by index or by name.
+fn link(index: u32, flags: LinkFlags, change: LinkFlags) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.header.link_layer_type = LinkLayerType::from(0u16);
+    m.header.flags = flags;
+    m.header.change_mask = change;
+    m
 }
 
-fn name_attr(name: &str) -> Vec<u8> {
-    let mut v = name.as_bytes().to_vec();
-    v.push(0);
-    v
+/// `message` as a request with an ack, plus `extra` header flags, in wire bytes.
+fn request(message: RouteNetlinkMessage, extra: u16) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_ACK | extra;
+    let mut m = NetlinkMessage::new(header, NetlinkPayload::from(message));
+    m.finalize();
+    let mut buf = vec![0u8; m.buffer_len()];
+    m.serialize(&mut buf);
+    buf
 }
 
 /// RTM_NEWLINK that sets or clears IFF_UP on `index`.
 pub fn set_up_msg(index: i32, up: bool) -> Vec<u8> {
-    Request::link(RTM_NEWLINK, 0, index, if up { IFF_UP } else { 0 }, IFF_UP).done()
+    let flags = if up {
+        LinkFlags::Up
+    } else {
+        LinkFlags::empty()
+    };
+    let m = link(index as u32, flags, LinkFlags::Up);
+    request(RouteNetlinkMessage::NewLink(m), 0)
 }
 
 /// RTM_NEWLINK creating veth pair `name`/`name`p.
 pub fn add_veth_msg(name: &str) -> Vec<u8> {
-    let r =
-        Request::link(RTM_NEWLINK, NLM_F_CREATE_EXCL, 0, 0, 0).attr(IFLA_IFNAME, &name_attr(name));
-    let (r, info) = r.nest(IFLA_LINKINFO);
-    let r = r.attr(IFLA_INFO_KIND, b"veth");
-    let (r, data) = r.nest(IFLA_INFO_DATA);
-    let (r, peer) = r.nest(VETH_INFO_PEER);
-    let r = r
-        .ifinfo(0, 0, 0)
-        .attr(IFLA_IFNAME, &name_attr(&format!("{name}p")));
-    r.end(peer).end(data).end(info).done()
+    let empty = LinkFlags::empty();
+    let mut peer = link(0, empty, empty);
+    peer.attributes
+        .push(LinkAttribute::IfName(format!("{name}p")));
+    let mut m = link(0, empty, empty);
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+    ]));
+    request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
 }
 
-/// RTM_SETLINK of `index`'s alias (IFLA_IFALIAS) to `alias`, acked.
+/// RTM_SETLINK of `index`'s alias (IFLA_IFALIAS) to `alias`, acked. The alias goes as
+/// raw bytes, without the NUL that `LinkAttribute::IfAlias` appends: dev_set_alias()
+/// counts the attribute's whole length against IFALIASZ, so a NUL would cost the
+/// longest alias (and so the largest message of the link-alias path) a byte.
 pub fn set_alias_msg(index: i32, alias: &[u8]) -> Vec<u8> {
-    Request::link(RTM_SETLINK, 0, index, 0, 0)
-        .attr(IFLA_IFALIAS, alias)
-        .done()
+    let empty = LinkFlags::empty();
+    let mut m = link(index as u32, empty, empty);
+    m.attributes.push(LinkAttribute::Other(DefaultNla::new(
+        IFLA_IFALIAS,
+        alias.to_vec(),
+    )));
+    request(RouteNetlinkMessage::SetLink(m), 0)
 }
 
 /// RTM_DELLINK of `name` (its peer goes with it).
 pub fn del_link_msg(name: &str) -> Vec<u8> {
-    Request::link(RTM_DELLINK, 0, 0, 0, 0)
-        .attr(IFLA_IFNAME, &name_attr(name))
-        .done()
+    let empty = LinkFlags::empty();
+    let mut m = link(0, empty, empty);
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    request(RouteNetlinkMessage::DelLink(m), 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields the kernel reads, at their offsets: header, ifinfomsg, one attribute.
+    #[test]
+    fn an_alias_request_carries_the_bytes_exactly() {
+        let m = set_alias_msg(3, b"abc");
+        let u16_at = |i: usize| u16::from_ne_bytes([m[i], m[i + 1]]);
+        let u32_at = |i: usize| u32::from_ne_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
+        assert_eq!(u32_at(0) as usize, m.len());
+        assert_eq!(u16_at(4), 19, "RTM_SETLINK");
+        assert_eq!(u16_at(6), 0x1 | 0x4, "NLM_F_REQUEST | NLM_F_ACK");
+        assert_eq!(u32_at(16 + 4), 3, "ifi_index");
+        assert_eq!((u16_at(32), u16_at(34)), (4 + 3, IFLA_IFALIAS));
+        assert_eq!(&m[36..39], b"abc");
+    }
+
+    #[test]
+    fn a_link_is_set_up_by_flag_and_mask() {
+        let m = set_up_msg(7, true);
+        let u32_at = |i: usize| u32::from_ne_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
+        assert_eq!(m.len(), 32, "header and ifinfomsg, no attribute");
+        assert_eq!(
+            (u32_at(24), u32_at(28)),
+            (1, 1),
+            "IFF_UP under the IFF_UP mask"
+        );
+        let down = set_up_msg(7, false);
+        assert_eq!(&down[24..28], &[0, 0, 0, 0]);
+    }
 }
