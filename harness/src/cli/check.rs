@@ -58,15 +58,15 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
                 )));
             }
         };
-        let mut rep = nlstorm::run::blank_report(&plan, dir);
-        nlstorm::run::judge(&mut rep, &plan, &history);
+        let mut rep = nlstorm::report::blank_report(&plan, dir);
+        nlstorm::report::judge(&mut rep, &plan, &history);
         rep.record_dir = Some(dir.display().to_string());
         out_raw!("{}", report::print_scenario(&rep));
         out!();
         scenarios.push(rep);
     }
-    let code = nlstorm::run::overall(&scenarios, false);
-    out!("{}", nlstorm::run::summary(&scenarios));
+    let code = nlstorm::report::overall(&scenarios, false);
+    out!("{}", nlstorm::report::summary(&scenarios));
     if let Some(p) = a.json {
         let report = Report {
             nlstorm_version: env!("CARGO_PKG_VERSION").into(),

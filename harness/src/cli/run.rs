@@ -50,8 +50,8 @@ pub fn run(
         scenarios.push(rep);
     }
     let require_all = std::env::var_os("NLSTORM_REQUIRE_SANDBOX").is_some_and(|v| v == "1");
-    let code = run::overall(&scenarios, require_all);
-    out!("{}", run::summary(&scenarios));
+    let code = report::overall(&scenarios, require_all);
+    out!("{}", report::summary(&scenarios));
     let report = Report {
         nlstorm_version: env!("CARGO_PKG_VERSION").into(),
         exit_code: code,
@@ -68,8 +68,8 @@ pub fn run(
 }
 
 fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, nlstorm::scenario::Source)>> {
-    let files = run::collect(paths).map_err(super::bad_input)?;
-    run::load_all(&files).map_err(|errs| {
+    let files = nlstorm::scenario::collect(paths).map_err(super::bad_input)?;
+    nlstorm::scenario::load_all(&files).map_err(|errs| {
         for e in errs {
             err!("{e}");
         }

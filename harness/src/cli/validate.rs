@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use nlstorm::exit;
-use nlstorm::run;
 
 /// One file's result, for `validate --json`.
 #[derive(serde::Serialize)]
@@ -23,7 +22,7 @@ pub fn run(paths: &[PathBuf], json: Option<PathBuf>) -> anyhow::Result<i32> {
     {
         return Err(super::bad_input(e));
     }
-    let files = run::collect(paths).map_err(super::bad_input)?;
+    let files = nlstorm::scenario::collect(paths).map_err(super::bad_input)?;
     let mut results = Vec::new();
     for f in &files {
         results.push(match nlstorm::scenario::load(f) {

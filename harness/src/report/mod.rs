@@ -5,6 +5,7 @@ mod junit;
 mod kernels;
 mod model;
 mod qualify;
+mod scenario;
 mod search;
 
 pub use human::{print_probe, print_scenario};
@@ -12,6 +13,7 @@ pub use junit::junit;
 pub use kernels::{kernel_table_html, kernel_table_text};
 pub use model::{Report, ScenarioReport};
 pub use qualify::qualify_junit;
+pub use scenario::{blank_report, combine, judge, overall, status_name, summary};
 pub use search::print_threshold;
 
 /// The status of a scenario this machine cannot run (no privilege for something it
