@@ -9,7 +9,8 @@
 //!                 untrusted)                 │                      a run; workers         hang classes,         repro: C)
 //!                                            │                      fill it)               dump completeness,
 //!                                            │                                             the model's figure)
-//!                   search (threshold, sweep, explore) drives Execute with many plans
+//!                   run drives it with one plan per scenario (in its own child),
+//!                   search (threshold, sweep, explore) with many plans in one session
 //!
 //!  probe + qualify::dumps' frozen scenarios (in the sandbox, judged by check)
 //!        ──▶ qualify::Profile (facts with ids) ──qualify::diff──▶ differences in words
