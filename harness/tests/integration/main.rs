@@ -3,6 +3,16 @@
 //! the machine cannot create them, unless NLSTORM_REQUIRE_SANDBOX=1 (CI), where a skip
 //! is a failure.
 
+/// A test's skip line, written to the process's stderr itself: libtest captures
+/// `eprintln!` and shows it only for a failing test, so a skip said that way would be
+/// swallowed and the test would look as if it had passed.
+macro_rules! skip_line {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod accounting;
 mod capacity;
 mod dumps;

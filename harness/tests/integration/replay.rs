@@ -159,7 +159,7 @@ fn the_recorder_writes_what_udevadm_monitor_writes() {
         if std::env::var("NLSTORM_REQUIRE_SANDBOX").is_ok_and(|v| v == "1") {
             panic!("{} is missing: run ci/programs.sh", udevadm.display());
         }
-        eprintln!(
+        skip_line!(
             "skipping the_recorder_writes_what_udevadm_monitor_writes: no {} (ci/programs.sh extracts it)",
             udevadm.display()
         );
@@ -204,8 +204,10 @@ fn the_recorder_writes_what_udevadm_monitor_writes() {
 
 #[test]
 fn a_rootless_replay_works_where_user_namespaces_are_allowed() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping a_rootless_replay_works: needs root to drop to an unprivileged uid");
+    if let Err(why) = can_become_nobody() {
+        skip_line!(
+            "skipping a_rootless_replay_works: cannot switch to an unprivileged uid here ({why})"
+        );
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -231,7 +233,7 @@ fn a_rootless_replay_works_where_user_namespaces_are_allowed() {
             if std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
                 .is_ok_and(|v| v.trim() == "0") =>
         {
-            eprintln!("skipping a_rootless_replay_works: user namespaces are disabled here")
+            skip_line!("skipping a_rootless_replay_works: user namespaces are disabled here")
         }
         c => panic!(
             "want exit 0 (or 3 where user namespaces are off) / got {c:?}\n{stdout}\n{}",

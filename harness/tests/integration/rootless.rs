@@ -5,10 +5,8 @@ use crate::support::*;
 
 #[test]
 fn rootless_run_works_or_says_why() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!(
-            "skipping rootless_run_works_or_says_why: needs root to drop to an unprivileged uid"
-        );
+    if let Err(why) = can_become_nobody() {
+        skip_line!("skipping rootless_run_works_or_says_why: cannot switch to an unprivileged uid here ({why})");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +40,7 @@ fn rootless_run_works_or_says_why() {
             {
                 panic!("user namespaces look enabled but the rootless run gave exit 3: {stdout}");
             }
-            eprintln!(
+            skip_line!(
                 "skipping rootless_run_works_or_says_why: unprivileged user namespaces unavailable"
             );
         }
@@ -58,13 +56,13 @@ fn rootless_run_works_or_says_why() {
 /// goes on, and the summary and exit code count only what ran.
 #[test]
 fn rootless_run_skips_what_needs_root_and_goes_on() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping rootless_run_skips_what_needs_root_and_goes_on: needs root to drop to an unprivileged uid");
+    if let Err(why) = can_become_nobody() {
+        skip_line!("skipping rootless_run_skips_what_needs_root_and_goes_on: cannot switch to an unprivileged uid here ({why})");
         return;
     }
     if std::fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|v| v.trim() == "0")
     {
-        eprintln!("skipping rootless_run_skips_what_needs_root_and_goes_on: unprivileged user namespaces are off");
+        skip_line!("skipping rootless_run_skips_what_needs_root_and_goes_on: unprivileged user namespaces are off");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -80,7 +80,7 @@ pub fn sandbox_or_skip(test: &str) -> bool {
             if std::env::var("NLSTORM_REQUIRE_SANDBOX").is_ok_and(|v| v == "1") {
                 panic!("{test}: cannot create a sandbox and NLSTORM_REQUIRE_SANDBOX=1: {why}");
             }
-            eprintln!("skipping {test}: cannot create a network namespace ({why})");
+            skip_line!("skipping {test}: cannot create a network namespace ({why})");
             false
         }
     }
@@ -160,12 +160,42 @@ pub fn validate_refuses(name: &str, text: &str) -> String {
 /// util-linux; the caller must be root).
 pub fn as_nobody(exe: &std::path::Path) -> Command {
     let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-    ])
-    .arg(exe);
+    c.args(AS_NOBODY).arg(exe);
     c
+}
+
+/// setpriv's arguments for running as nobody with no capability.
+const AS_NOBODY: [&str; 4] = [
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--inh-caps=-all",
+];
+
+/// setpriv's arguments for root without any capability (a container without
+/// --privileged).
+pub const NO_CAPABILITIES: [&str; 2] = ["--bounding-set=-all", "--inh-caps=-all"];
+
+/// Whether this process may run a program under `setpriv ARGS`: tried (`setpriv ARGS
+/// true`), not inferred from the euid. `Err` says why not, for the skip line.
+pub fn setpriv_works(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("setpriv")
+        .args(args)
+        .arg("true")
+        .output()
+        .map_err(|e| format!("cannot run setpriv from util-linux: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "setpriv {} refused: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether this process may become nobody (see [`setpriv_works`]).
+pub fn can_become_nobody() -> Result<(), String> {
+    setpriv_works(&AS_NOBODY)
 }

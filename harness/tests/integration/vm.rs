@@ -43,7 +43,7 @@ fn guest_or_skip(test: &str) -> bool {
             panic!("{test}: cannot boot a guest and NLSTORM_REQUIRE_SANDBOX=1: {why}")
         }
         Some(why) => {
-            eprintln!("skipping {test}: cannot boot a guest kernel ({why})");
+            skip_line!("skipping {test}: cannot boot a guest kernel ({why})");
             false
         }
     }
