@@ -1,6 +1,6 @@
 //! The run record: a directory per run with everything needed to re-check it offline.
 //!
-//! Its name is built from the scenario's [`Name`](crate::untrusted::Name) and the run
+//! Its name is built from the scenario's [`Name`] and the run
 //! id, each checked to be one plain path component, and every file in it is created
 //! through [`OutDir`], so a crafted scenario cannot write outside the record root.
 

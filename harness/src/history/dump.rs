@@ -146,9 +146,9 @@ pub struct Hang {
     pub reason: String,
     /// What was seen.
     pub observation: Observation,
-    /// /proc/self/task/<tid>/wchan of the blocked thread.
+    /// `/proc/self/task/<tid>/wchan` of the blocked thread.
     pub wchan: Option<String>,
-    /// /proc/self/task/<tid>/stack, where readable (root).
+    /// `/proc/self/task/<tid>/stack`, where readable (root).
     pub stack: Option<String>,
     /// The last messages the client saw and the decisions it took, oldest first.
     pub recent: Vec<String>,

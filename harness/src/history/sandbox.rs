@@ -1,6 +1,6 @@
 //! What the sandbox was built with.
 
-/// What [`enter`] built.
+/// What [`enter`](crate::sandbox::enter) built.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SandboxInfo {
     /// A user namespace was created (rootless run).

@@ -80,7 +80,7 @@ pub const DRAINED_FOR: Duration = Duration::from_millis(50);
 pub struct ProgramPlan {
     /// Name from the scenario.
     pub name: Name,
-    /// argv; argv[0] is a path (made absolute against the scenario's directory) or a
+    /// argv; `argv[0]` is a path (made absolute against the scenario's directory) or a
     /// name looked up in PATH. Run directly, never through a shell.
     pub command: Vec<String>,
     /// Added to the environment (PATH, HOME, TMPDIR, NLSTORM_RUN_ID are set for it).

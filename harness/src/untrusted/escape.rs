@@ -34,7 +34,7 @@ fn for_terminal(s: &str, keep_newlines: bool) -> String {
     out
 }
 
-/// `s` safe to print on a terminal: see [`for_terminal`]; newlines are kept, since
+/// `s` safe to print on a terminal: see `for_terminal`; newlines are kept, since
 /// nlstorm prints multi-line messages, while every other control character is escaped.
 pub fn terminal(s: &str) -> String {
     for_terminal(s, true)

@@ -20,7 +20,7 @@ pub struct GuestKernel {
     pub release: Option<String>,
     /// The modules to load, dependencies first: (file name, uncompressed bytes).
     pub modules: Vec<(String, Vec<u8>)>,
-    /// The kernel's configuration text, for the guest's /boot/config-<release>.
+    /// The kernel's configuration text, for the guest's `/boot/config-<release>`.
     pub config: Option<Vec<u8>>,
     /// Holds the unpacked package while the kernel is used.
     _unpacked: Option<tempfile::TempDir>,
