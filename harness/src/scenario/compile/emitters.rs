@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The payload of an emitter that names none, where its path takes that size.
+const DEFAULT_PAYLOAD: u64 = 512;
+
 impl Cx<'_> {
     pub(super) fn emitter(
         &mut self,
@@ -81,6 +84,14 @@ impl Cx<'_> {
 
     pub(super) fn payload(&mut self, path: &str, raw: &RawEmitter) -> Option<PayloadPlan> {
         let kind = *raw.kind.get_ref();
+        let path_kind = match kind {
+            RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
+            RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
+            RawEmitterKind::InjectedUevent => EmitterKind::InjectedUevent,
+            RawEmitterKind::LinkAlias => EmitterKind::LinkAlias,
+            RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
+            RawEmitterKind::Replay => unreachable!("compiled by replay()"),
+        };
         let plan = match (&raw.payload, &raw.contents) {
             (Some(p), Some(_)) => {
                 self.error(
@@ -105,7 +116,14 @@ impl Cx<'_> {
                     },
                 });
             }
-            (None, None) => PayloadPlan::Fixed { bytes: 512 },
+            // 512 B, or the nearest size the path takes (link-alias: 255 B, the longest
+            // alias the kernel keeps).
+            (None, None) => {
+                let (min, max, _) = path_kind.payload_limits();
+                PayloadPlan::Fixed {
+                    bytes: DEFAULT_PAYLOAD.clamp(min, max) as u32,
+                }
+            }
             (Some(p), None) => self.payload_size(&format!("{path}.payload"), p)?,
         };
         let (lo, hi) = match plan {
@@ -115,19 +133,14 @@ impl Cx<'_> {
                 unreachable!("returned above")
             }
         };
-        let problem = match kind {
-            RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
-            RawEmitterKind::SyntheticUevent => EmitterKind::SyntheticUevent,
-            RawEmitterKind::InjectedUevent => EmitterKind::InjectedUevent,
-            RawEmitterKind::LinkAlias => EmitterKind::LinkAlias,
-            RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
-            RawEmitterKind::Replay => unreachable!("compiled by replay()"),
-        }
-        .payload_problem(u64::from(lo), u64::from(hi));
-        if let Some(problem) = problem {
-            if let Some(p) = &raw.payload {
-                self.error(&format!("{path}.payload"), Some(p.span()), problem);
-            }
+        if let Some(problem) = path_kind.payload_problem(u64::from(lo), u64::from(hi)) {
+            // Said at the payload written, else at the emitter: an emitter is never
+            // dropped without a word.
+            let (key, span) = match &raw.payload {
+                Some(p) => (format!("{path}.payload"), Some(p.span())),
+                None => (path.to_string(), Some(raw.kind.span())),
+            };
+            self.error(&key, span, problem);
             return None;
         }
         Some(plan)

@@ -347,3 +347,13 @@ fn every_problem_of_a_file_is_reported_at_once() {
     }
     assert!(errs.starts_with("7 problems in scenario"), "{errs}");
 }
+
+#[test]
+fn a_link_alias_emitter_without_payload_gets_the_longest_alias() {
+    let p = compile(
+        "[[emitter]]\nname = \"alias\"\nkind = \"link-alias\"\nschedule = { kind = \"burst\", size = 2 }\n[[receiver]]\nname = \"r\"\nprotocol = \"route\"\n",
+    )
+    .unwrap();
+    assert_eq!(p.emitters.len(), 1, "{p:?}");
+    assert_eq!(p.emitters[0].payload, PayloadPlan::Fixed { bytes: 255 });
+}
