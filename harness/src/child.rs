@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::errors::Kind;
+use crate::errors::{Classified, Kind};
 use crate::history::History;
 use crate::model::{AdmitRule, BufferFacts};
 use crate::plan::{Plan, World};
@@ -102,10 +102,10 @@ pub enum ChildError {
     },
 }
 
-impl ChildError {
-    /// A binary this user may not execute is the environment's problem, anything else
-    /// is the harness's.
-    pub fn kind(&self) -> Kind {
+impl Classified for ChildError {
+    fn kind(&self) -> Kind {
+        // A binary this user may not execute is the environment's problem, anything
+        // else is the harness's.
         match self {
             ChildError::Spawn { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
@@ -220,10 +220,7 @@ pub fn child_main() -> i32 {
         }
         Ok(Job::Probe) => match crate::probe::probe() {
             Ok(p) => Answer::Probed(Box::new(p)),
-            Err(e) => Answer::Failed {
-                code: e.exit_code(),
-                message: error_chain(&e),
-            },
+            Err(e) => failed(&e),
         },
         Ok(Job::Record(job)) => record(&job),
         Ok(Job::Session { devices, world }) => {
@@ -280,7 +277,11 @@ fn record(job: &crate::trace::record::RecordJob) -> Answer {
             } else {
                 crate::exit::HARNESS
             },
-            message: format!("{}; {}", error_chain(&e), crate::sandbox::privilege_hint()),
+            message: format!(
+                "{}; {}",
+                crate::errors::chain(&e),
+                crate::sandbox::privilege_hint()
+            ),
         };
     }
     match crate::trace::record::record(job) {
@@ -295,24 +296,10 @@ fn record(job: &crate::trace::record::RecordJob) -> Answer {
     }
 }
 
-fn failed(e: &crate::exec::ExecError) -> Answer {
+/// `e` as the answer of a job that failed: its kind's code and its causes.
+fn failed(e: &dyn Classified) -> Answer {
     Answer::Failed {
-        code: e.exit_code(),
-        message: error_chain(e),
+        code: e.kind().exit_code(),
+        message: crate::errors::chain(e),
     }
-}
-
-/// `error: cause: cause`, for one-line messages.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
 }

@@ -41,6 +41,13 @@ impl Kind {
     }
 }
 
+/// An error that knows which [`Kind`] of failure it is: the library's error types
+/// classify themselves, and a command turns any of them into a [`Failure`] the same way.
+pub trait Classified: std::error::Error {
+    /// What the user does about this error.
+    fn kind(&self) -> Kind;
+}
+
 /// A command's failure: its kind, and the words `main` prints under the command's name
 /// (none when the command already said everything, as for a list of diagnostics).
 #[derive(Debug)]
@@ -56,6 +63,11 @@ impl Failure {
             kind,
             message: Some(message.to_string()),
         }
+    }
+
+    /// `e` as the failure of its kind, said with its causes (`a: b: c`).
+    pub fn of(e: &dyn Classified) -> Failure {
+        Failure::new(e.kind(), chain(e))
     }
 
     /// Bad input, said in `message`.
@@ -89,6 +101,21 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// `error: cause: cause`, for one-line messages.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
 
 #[cfg(test)]
 mod tests {

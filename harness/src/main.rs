@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Writes formatted text to `$w` with its untrusted parts escaped for the terminal,
 /// then `$end`. A closed pipe (`nlstorm ... | head`) is not an error, so a failed write
@@ -158,8 +158,11 @@ fn main() -> ExitCode {
     if nlstorm::vm::guest::is_guest_init() {
         nlstorm::vm::guest::guest_main();
     }
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (command_name(&m), cli)));
+    let (name, cli) = match parsed {
+        Ok(x) => x,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
@@ -169,10 +172,9 @@ fn main() -> ExitCode {
             });
         }
     };
-    let name = cli.command.name();
     ExitCode::from(match dispatch(cli) {
         Ok(code) => code,
-        Err(e) => said(name, &e),
+        Err(e) => said(&name, &e),
     } as u8)
 }
 
@@ -193,25 +195,16 @@ fn said(name: &str, e: &anyhow::Error) -> i32 {
     }
 }
 
-impl Command {
-    /// The command's name, as the user typed it, for its messages.
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Run { .. } => "run",
-            Command::Validate { .. } => "validate",
-            Command::Probe { .. } => "probe",
-            Command::Threshold(_) => "threshold",
-            Command::Sweep(_) => "sweep",
-            Command::Explore(_) => "explore",
-            Command::Repro(_) => "repro",
-            Command::Merge(_) => "merge",
-            Command::Check(_) => "check",
-            Command::Trace(c) => c.name(),
-            Command::Qualify(_) => "qualify",
-            Command::Diff(_) => "diff",
-            Command::Vm(a) => a.name(),
-        }
+/// The command as the user typed it (`sweep`, `trace record`, `vm fetch`), for its
+/// messages.
+fn command_name(m: &clap::ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut m = m;
+    while let Some((name, sub)) = m.subcommand() {
+        names.push(name);
+        m = sub;
     }
+    names.join(" ")
 }
 
 /// A command's result: its verdict's exit code (0 or 1, or a code a sandbox or guest

@@ -52,9 +52,9 @@ pub fn run_one(
             return rep;
         }
         Err(e) => {
-            rep.exit_code = e.kind().exit_code();
+            rep.exit_code = crate::errors::Classified::kind(&e).exit_code();
             rep.status = status_name(rep.exit_code).into();
-            rep.error = Some(crate::child::error_chain(&e));
+            rep.error = Some(crate::errors::chain(&e));
             return rep;
         }
     };
@@ -70,7 +70,7 @@ pub fn run_one(
                 rep.problems.push(format!(
                     "failed to write the run record under {}: {} (choose another place with --record-dir DIR, or --no-record)",
                     root.display(),
-                    crate::child::error_chain(&e)
+                    crate::errors::chain(&e)
                 ));
             }
         }

@@ -149,7 +149,7 @@ pub fn check_record_root(root: &std::path::Path) -> Result<(), String> {
             format!(
                 "cannot write run records under {}: {} (choose another place with --record-dir DIR, or --no-record)",
                 root.display(),
-                nlstorm::child::error_chain(&e)
+                nlstorm::errors::chain(&e)
             )
         })
 }

@@ -276,7 +276,7 @@ pub fn run(mut a: ExploreArgs) -> anyhow::Result<i32> {
             })
         });
     progress.borrow().finish();
-    let rep = explored.map_err(super::exec_failed)?;
+    let rep = explored.map_err(super::failed)?;
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&rep)?)
             .with_context(|| format!("failed to write {}", p.display()))?;

@@ -4,16 +4,22 @@
 
 use std::fmt::Display;
 
-pub use nlstorm::errors::{Failure, Kind};
+pub use nlstorm::errors::{Classified, Failure, Kind};
 
 /// Bad input (exit 2), said in `message`.
 pub fn bad_input(message: impl Display) -> anyhow::Error {
     Failure::bad_input(message).into()
 }
 
-/// A plan or search that could not run, as the failure of its kind, with its causes.
-pub fn exec_failed(e: nlstorm::exec::ExecError) -> anyhow::Error {
-    failure(e.kind(), nlstorm::child::error_chain(&e))
+/// A library error (a plan, search, sandbox or guest that could not run) as the failure
+/// of its kind, with its causes.
+pub fn failed(e: impl Classified) -> anyhow::Error {
+    Failure::of(&e).into()
+}
+
+/// A failure a sandbox child reported by its exit code, in its words.
+pub fn reported(code: i32, message: String) -> anyhow::Error {
+    failure(Kind::from_exit_code(code), message)
 }
 
 /// Bad input whose diagnostics (file:line:col: ...) are already on stderr.

@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use nlstorm::child::{self, Answer, Job};
-use nlstorm::errors::Kind;
 use nlstorm::exit;
 use nlstorm::probe::ProbeReport;
 use nlstorm::report;
@@ -15,13 +14,11 @@ use nlstorm::report;
 pub fn measure() -> anyhow::Result<ProbeReport> {
     let exe =
         std::env::current_exe().context("failed to find the nlstorm binary to run the sandbox")?;
-    let answer = child::run_job(&exe, &Job::Probe, Duration::from_secs(120))
-        .map_err(|e| super::failure(e.kind(), child::error_chain(&e)))?;
+    let answer =
+        child::run_job(&exe, &Job::Probe, Duration::from_secs(120)).map_err(super::failed)?;
     match answer {
         Answer::Probed(p) => Ok(*p),
-        Answer::Failed { code, message } => {
-            Err(super::failure(Kind::from_exit_code(code), message))
-        }
+        Answer::Failed { code, message } => Err(super::reported(code, message)),
         _ => anyhow::bail!("the sandbox answered a probe with something else"),
     }
 }

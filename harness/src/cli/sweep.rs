@@ -203,7 +203,7 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
             Ok(e) => env.push(e),
             Err(e) => {
                 keep_or_remove(&partial, cells.len());
-                return Err(super::exec_failed(e));
+                return Err(super::failed(e));
             }
         }
     }
@@ -211,7 +211,13 @@ pub fn run(a: SweepArgs) -> anyhow::Result<i32> {
     write_outputs(&report, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
     std::fs::remove_file(&partial)
         .with_context(|| format!("failed to remove {}", partial.display()))?;
-    summarise(&report, Kind::Harness)
+    summarise(
+        &report,
+        (
+            Kind::Harness,
+            "the sweep did not finish; run it again with --resume",
+        ),
+    )
 }
 
 /// After a failure: a partial file with finished cells is kept for --resume (said here,
@@ -248,9 +254,9 @@ fn write_outputs(
 }
 
 /// Prints the summary; the exit code says whether the model held in every cell.
-/// Says what the sweep measured; its verdict, or the failure of `missing`'s kind when
-/// cells are missing.
-fn summarise(r: &SweepReport, missing: Kind) -> anyhow::Result<i32> {
+/// Says what the sweep measured; its verdict, or, when cells are missing, a failure of
+/// `missing`'s kind that says what to do (`missing`'s words).
+fn summarise(r: &SweepReport, missing: (Kind, &str)) -> anyhow::Result<i32> {
     let na = r.cells.len() - r.model_agrees - r.model_disagrees;
     out!(
         "sweep: {} of {} measured ({} missing); model agrees in {}, disagrees in {}, not applicable in {}",
@@ -288,16 +294,12 @@ fn summarise(r: &SweepReport, missing: Kind) -> anyhow::Result<i32> {
     }
     // Missing cells are not a finding about the kernel: the measurement is incomplete.
     if !r.missing.is_empty() {
+        let (kind, what_to_do) = missing;
         return Err(super::failure(
-            missing,
+            kind,
             format!(
-                "{} not measured: {}",
-                args::count(r.missing.len(), "cell"),
-                if missing == Kind::BadInput {
-                    "merge every shard of the sweep"
-                } else {
-                    "the sweep did not finish; run it again with --resume"
-                }
+                "{} not measured: {what_to_do}",
+                args::count(r.missing.len(), "cell")
             ),
         ));
     }
@@ -400,5 +402,5 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     }
     let merged = SweepReport::new(spec, Shard::ALL, env, cells);
     write_outputs(&merged, &a.json, a.csv.as_deref(), a.svg.as_deref())?;
-    summarise(&merged, Kind::BadInput)
+    summarise(&merged, (Kind::BadInput, "merge every shard of the sweep"))
 }

@@ -112,7 +112,7 @@ pub fn run(a: ThresholdArgs) -> anyhow::Result<i32> {
     err!("nlstorm threshold: searching in a sandbox ...");
     let searched = ChildSession::for_emitter(&exe, job.fixed.emitter)
         .and_then(|s| nlstorm::search::threshold::threshold(&s, &job));
-    let rep = searched.map_err(super::exec_failed)?;
+    let rep = searched.map_err(super::failed)?;
     out_raw!("{}", nlstorm::report::print_threshold(&rep));
     if let Some(p) = a.json {
         std::fs::write(&p, serde_json::to_string_pretty(&rep)?)

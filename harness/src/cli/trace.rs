@@ -65,16 +65,6 @@ pub struct ShowArgs {
     udev_events: bool,
 }
 
-impl TraceCommand {
-    /// `trace record` or `trace show`, for the command's messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TraceCommand::Record(_) => "trace record",
-            TraceCommand::Show(_) => "trace show",
-        }
-    }
-}
-
 pub fn run(c: TraceCommand) -> anyhow::Result<i32> {
     match c {
         TraceCommand::Record(a) => record(a),
@@ -100,11 +90,9 @@ fn record(a: RecordArgs) -> anyhow::Result<i32> {
             recording,
             kernel_release,
         }) => (*recording, kernel_release),
-        Ok(Answer::Failed { code, message }) => {
-            return Err(super::failure(Kind::from_exit_code(code), message))
-        }
+        Ok(Answer::Failed { code, message }) => return Err(super::reported(code, message)),
         Ok(_) => anyhow::bail!("the sandbox process gave an unexpected answer"),
-        Err(e) => return Err(super::failure(e.kind(), child::error_chain(&e))),
+        Err(e) => return Err(super::failed(e)),
     };
     let trace = with_provenance(&a, &rec, &kernel);
     write_atomically(&a.out, &trace::format(&trace))?;
@@ -309,29 +297,25 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|e| (*e).clone())
             .collect();
-        {
-            let h = hold_burst(&shown_name, burst)?;
-            {
-                out!(
-                    "  on {}: the smallest SO_RCVBUF request that holds that burst unread is {} (effective {} B, by the model); replayed flat out into such a socket: {} queued, {} lost",
-                    h.kernel_release,
-                    h.rcvbuf_request.map_or("the default".into(), |b| format!("{b} B")),
-                    h.rcvbuf_effective,
-                    h.queued,
-                    h.lost
-                );
-                if let Some(b) = &h.below {
-                    out!(
-                        "  one byte less (SO_RCVBUF {} B, effective {} B): {} queued, {} lost",
-                        b.rcvbuf_request,
-                        b.rcvbuf_effective,
-                        b.queued,
-                        b.lost
-                    );
-                }
-                held = Some(h);
-            }
+        let h = hold_burst(&shown_name, burst)?;
+        out!(
+            "  on {}: the smallest SO_RCVBUF request that holds that burst unread is {} (effective {} B, by the model); replayed flat out into such a socket: {} queued, {} lost",
+            h.kernel_release,
+            h.rcvbuf_request.map_or("the default".into(), |b| format!("{b} B")),
+            h.rcvbuf_effective,
+            h.queued,
+            h.lost
+        );
+        if let Some(b) = &h.below {
+            out!(
+                "  one byte less (SO_RCVBUF {} B, effective {} B): {} queued, {} lost",
+                b.rcvbuf_request,
+                b.rcvbuf_effective,
+                b.queued,
+                b.lost
+            );
         }
+        held = Some(h);
     }
     // The model is wrong if its buffer lost, or if one byte less did not.
     let lost = held
@@ -389,7 +373,7 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
     };
     let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
     let session =
-        ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(super::exec_failed)?;
+        ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(super::failed)?;
     let (setup, queued, lost) = replayed(&session, &plan)?;
     let below = match setup.rcvbuf_requested {
         Some(req) if req > 0 => {
@@ -421,7 +405,7 @@ fn replayed(
     session: &impl nlstorm::execute::Execute,
     plan: &Plan,
 ) -> anyhow::Result<(nlstorm::history::ReceiverSetup, u64, u64)> {
-    let h = session.execute(plan).map_err(super::exec_failed)?;
+    let h = session.execute(plan).map_err(super::failed)?;
     let r = &h
         .receivers
         .first()

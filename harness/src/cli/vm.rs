@@ -53,7 +53,7 @@ enum VmCommand {
 
 pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     if let Some(VmCommand::Fetch { line }) = &a.fetch {
-        let p = vm::fetch(line).map_err(failed)?;
+        let p = vm::fetch(line).map_err(super::failed)?;
         out!("{}", p.display());
         return Ok(exit::PASS);
     }
@@ -75,7 +75,7 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     }
     let nlstorm = static_nlstorm(a.nlstorm.as_deref()).map_err(super::bad_input)?;
     let kernel_path = if !Path::new(kernel).exists() && vm::kernel_line(kernel).is_some() {
-        vm::fetch(kernel).map_err(failed)?
+        vm::fetch(kernel).map_err(super::failed)?
     } else {
         PathBuf::from(kernel)
     };
@@ -87,7 +87,7 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
         .filter(|w| !inputs.iter().any(|(n, _)| n == *w))
         .collect();
     let opts = BootOptions {
-        kernel: GuestKernel::open(&kernel_path).map_err(failed)?,
+        kernel: GuestKernel::open(&kernel_path).map_err(super::failed)?,
         nlstorm,
         command: a.command.clone(),
         inputs,
@@ -95,7 +95,7 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
         timeout: Duration::from_secs(a.timeout),
         memory_mib: a.memory,
     };
-    let booted = vm::boot(&opts).map_err(failed)?;
+    let booted = vm::boot(&opts).map_err(super::failed)?;
     let r = &booted.result;
     for e in &r.module_errors {
         err!(
@@ -129,25 +129,7 @@ pub fn run(a: VmArgs) -> anyhow::Result<i32> {
     // the guest's command said its failure on the console already.
     match r.exit_code {
         exit::PASS | exit::FINDING => Ok(r.exit_code),
-        code @ (exit::BAD_INPUT | exit::ENVIRONMENT) => {
-            Err(Failure::already_said(Kind::from_exit_code(code)).into())
-        }
-        _ => Err(Failure::already_said(Kind::Harness).into()),
-    }
-}
-
-/// A kernel that could not be fetched, opened or booted, as the failure of its kind.
-fn failed(e: vm::VmError) -> anyhow::Error {
-    super::failure(e.kind(), e)
-}
-
-impl VmArgs {
-    /// `vm` or `vm fetch`, for the command's messages.
-    pub fn name(&self) -> &'static str {
-        match self.fetch {
-            Some(VmCommand::Fetch { .. }) => "vm fetch",
-            None => "vm",
-        }
+        code => Err(Failure::already_said(Kind::from_exit_code(code)).into()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Why a run could not be carried out, and what the user does about each cause.
 
-use crate::errors::Kind;
+use crate::errors::{Classified, Kind};
 use crate::receive::ReceiverError;
 use crate::sandbox::SandboxError;
 
@@ -39,9 +39,8 @@ pub enum ExecError {
     },
 }
 
-impl ExecError {
-    /// What the user does about this error.
-    pub fn kind(&self) -> Kind {
+impl Classified for ExecError {
+    fn kind(&self) -> Kind {
         match self {
             ExecError::Sandbox(e) if e.is_environment() => Kind::Environment,
             ExecError::Receiver(e) if e.is_permission() => Kind::Environment,
@@ -55,11 +54,6 @@ impl ExecError {
             ExecError::Child { code, .. } => Kind::from_exit_code(*code),
             _ => Kind::Harness,
         }
-    }
-
-    /// The documented exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        self.kind().exit_code()
     }
 }
 

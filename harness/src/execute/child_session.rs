@@ -114,9 +114,10 @@ impl Execute for ChildSession {
 
 /// A sandbox process that could not be run or did not answer, as the plan's error.
 fn process(e: child::ChildError) -> ExecError {
+    use crate::errors::Classified;
     ExecError::Child {
         code: e.kind().exit_code(),
-        message: child::error_chain(&e),
+        message: crate::errors::chain(&e),
     }
 }
 

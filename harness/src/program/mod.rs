@@ -60,9 +60,8 @@ pub enum ProgramError {
     },
 }
 
-impl ProgramError {
-    /// What the user does about this error.
-    pub fn kind(&self) -> crate::errors::Kind {
+impl crate::errors::Classified for ProgramError {
+    fn kind(&self) -> crate::errors::Kind {
         use crate::errors::Kind;
         match self {
             ProgramError::NotInstalled { .. } => Kind::Environment,

@@ -157,7 +157,7 @@ pub fn measure(exe: &Path) -> (Vec<Fact>, Vec<String>) {
                 continue;
             }
             Err(e) => {
-                problems.push(format!("{}: {}", case.file, crate::child::error_chain(&e)));
+                problems.push(format!("{}: {}", case.file, crate::errors::chain(&e)));
                 continue;
             }
         };

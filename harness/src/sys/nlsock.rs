@@ -429,11 +429,10 @@ impl Batch {
         }
     }
 
-    /// One recvmmsg(2) on `sock`: how many datagrams arrived, or the errno.
+    /// One recvmmsg(2) on `sock`: how many datagrams arrived, or the errno. The kernel
+    /// writes `msg_len` and `msg_flags` of every header it fills (___sys_recvmsg puts
+    /// the flags back), so nothing is reset between calls.
     pub fn recv(&mut self, sock: &NlSocket, flags: libc::c_int) -> Result<usize, i32> {
-        for h in &mut self.hdrs {
-            h.msg_hdr.msg_flags = 0;
-        }
         // SAFETY: each header points at its iovec, which points at its `len` bytes of
         // `bufs`; all three outlive the call and are not moved during it, and the
         // count passed is the number of headers.

@@ -14,13 +14,14 @@ pub fn die_with_parent(cmd: &mut Command) {
     // SAFETY: the closure makes one prctl call, which is async-signal-safe, and touches
     // no memory shared with the parent.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(killed_with_parent);
     }
+}
+
+/// PR_SET_PDEATHSIG with SIGKILL: one prctl(2), async-signal-safe, so callable between
+/// fork and exec.
+fn killed_with_parent() -> std::io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(Into::into)
 }
 
 /// Sets `cmd` up as a program under test: its own process group (so it and whatever it
@@ -36,9 +37,7 @@ pub fn as_program(cmd: &mut Command, by_fd: Option<ExecByFd>) {
             if libc::setpgid(0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            killed_with_parent()?;
             // The sandbox died between fork and prctl: nothing would kill this one.
             if libc::getppid() != parent {
                 libc::_exit(1);

@@ -31,9 +31,8 @@ pub enum VmError {
     Io(String, #[source] std::io::Error),
 }
 
-impl VmError {
-    /// What the user does about this error.
-    pub fn kind(&self) -> crate::errors::Kind {
+impl crate::errors::Classified for VmError {
+    fn kind(&self) -> crate::errors::Kind {
         use crate::errors::Kind;
         match self {
             VmError::Kernel(_) => Kind::BadInput,
