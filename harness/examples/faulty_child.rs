@@ -9,6 +9,13 @@
 use std::sync::atomic::Ordering;
 
 fn main() {
+    // Programs under test are started through this binary too (it is the sandbox).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == nlstorm::program::confine::INIT_ARG)
+    {
+        std::process::exit(nlstorm::program::confine::init_main());
+    }
     let argv0 = std::env::args().next().unwrap_or_default();
     let fault = std::path::Path::new(&argv0)
         .file_name()

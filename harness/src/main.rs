@@ -82,6 +82,10 @@ enum Command {
         /// Do not write run records.
         #[arg(long)]
         no_record: bool,
+        /// Let programs whose scenario asks for root (`root = true`) run as root. Without
+        /// it such a scenario is skipped: a scenario file never grants root by itself.
+        #[arg(long)]
+        allow_root_programs: bool,
     },
     /// Check scenario files without running them (no privileges needed).
     #[command(
@@ -147,12 +151,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // The sandbox child must run before anything starts a thread.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == child::CHILD_ARG)
-    {
+    // The sandbox child and a program's init must run before anything starts a thread.
+    let first = std::env::args_os().nth(1);
+    if first.as_ref().is_some_and(|a| a == child::CHILD_ARG) {
         return ExitCode::from(child::child_main() as u8);
+    }
+    if first.is_some_and(|a| a == nlstorm::program::confine::INIT_ARG) {
+        return ExitCode::from(nlstorm::program::confine::init_main() as u8);
     }
     // Booted by `nlstorm vm` as a guest kernel's init.
     if nlstorm::vm::guest::is_guest_init() {
@@ -217,7 +222,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             junit,
             record_dir,
             no_record,
-        } => cli::run::run(&paths, json, junit, (!no_record).then_some(record_dir)),
+            allow_root_programs,
+        } => cli::run::run(
+            &paths,
+            json,
+            junit,
+            (!no_record).then_some(record_dir),
+            nlstorm::run::Grant {
+                root_programs: allow_root_programs,
+            },
+        ),
         Command::Validate { paths, json } => cli::validate::run(&paths, json),
         Command::Probe { json } => cli::probe::run(json),
         Command::Threshold(a) => cli::threshold::run(a),

@@ -18,16 +18,42 @@ pub struct RecordTo<'a> {
     pub scenario: &'a str,
 }
 
+/// What the person running nlstorm allows that no scenario file can grant itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// Programs whose scenario asks for root (`root = true`) may have it
+    /// (`--allow-root-programs`).
+    pub root_programs: bool,
+}
+
+pub use crate::plan::ALLOW_ROOT_FLAG;
+
 /// Runs one plan and checks it; writes a record if asked to.
 pub fn run_one(
     exe: &Path,
     file: &Path,
     plan: &Plan,
     record: Option<RecordTo<'_>>,
+    grant: Grant,
 ) -> ScenarioReport {
     let mut rep = blank_report(plan, file);
     // The sandbox runs on this kernel, so a run that fails or is skipped still names it.
     rep.kernel_release = Some(crate::sandbox::kernel_release());
+    let wants_root: Vec<&str> = plan
+        .programs
+        .iter()
+        .filter(|p| p.root)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !wants_root.is_empty() && !grant.root_programs {
+        rep.status = SKIPPED.into();
+        rep.exit_code = crate::exit::ENVIRONMENT;
+        rep.error = Some(format!(
+            "program {} asks for root (`root = true`), which a scenario file cannot grant itself: run with {ALLOW_ROOT_FLAG} to grant it",
+            wants_root.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ));
+        return rep;
+    }
     if plan.timing_bound && crate::sandbox::Place::current().emulated() {
         rep.status = SKIPPED.into();
         rep.exit_code = crate::exit::ENVIRONMENT;

@@ -80,6 +80,13 @@ pub fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
+/// True when this process runs in a user namespace other than the host's (a rootless
+/// sandbox): the initial one maps every id to itself, `0 0 4294967295`.
+pub fn in_user_namespace() -> bool {
+    fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
 /// Enters fresh namespaces and sets them up. Must be called while single-threaded.
 pub fn enter(devices: &[String]) -> Result<SandboxInfo, SandboxError> {
     let rootless = !geteuid().is_root();

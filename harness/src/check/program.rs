@@ -19,6 +19,9 @@ pub struct ProgramResult {
     pub name: String,
     /// argv.
     pub command: Vec<String>,
+    /// Who it ran as: `root` only by the operator's grant.
+    #[serde(default)]
+    pub identity: Option<crate::history::program::Identity>,
     /// Messages sent by the emitters it is meant to see.
     pub sent: u64,
     /// Distinct ones it reported.
@@ -251,6 +254,7 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
     ProgramResult {
         name: rec.name.clone(),
         command: pp.command.clone(),
+        identity: rec.identity,
         sent,
         seen,
         lost: if tracked { lost } else { 0 },

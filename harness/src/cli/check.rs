@@ -28,13 +28,12 @@ pub struct CheckArgs {
 /// The record's plan and history; both are untrusted, so names are checked as they
 /// are read (a [`Plan`] cannot hold an invalid name).
 fn read(dir: &Path) -> Result<(Plan, History), String> {
-    let part = |name: &str| {
-        let p = dir.join(name);
-        std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
-    };
-    let plan = serde_json::from_str(&part("plan.json")?)
+    use nlstorm::untrusted::{read_untrusted, Bound};
+    let part =
+        |name: &str, bound| read_untrusted(&dir.join(name), bound).map_err(|e| e.to_string());
+    let plan = serde_json::from_str(&part("plan.json", Bound::RecordPart)?)
         .map_err(|e| format!("{}: not a plan: {e}", dir.join("plan.json").display()))?;
-    let history = serde_json::from_str(&part("history.json")?)
+    let history = serde_json::from_str(&part("history.json", Bound::History)?)
         .map_err(|e| format!("{}: not a history: {e}", dir.join("history.json").display()))?;
     Ok((plan, history))
 }

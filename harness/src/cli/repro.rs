@@ -30,13 +30,17 @@ pub struct ReproArgs {
 /// records older than plan.json fall back to compiling their scenario.toml.
 fn from_record(dir: &Path) -> Result<(nlstorm::plan::Plan, ScenarioReport), String> {
     let plan_json = dir.join("plan.json");
-    let plan = match std::fs::read_to_string(&plan_json) {
+    use nlstorm::untrusted::{read_untrusted, Bound, FileError};
+    let plan = match read_untrusted(&plan_json, Bound::RecordPart) {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| format!("{}: not a plan: {e}", plan_json.display()))?,
-        Err(_) => nlstorm::scenario::load(&dir.join("scenario.toml")).map_err(|e| e.to_string())?,
+        Err(FileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            nlstorm::scenario::load(&dir.join("scenario.toml")).map_err(|e| e.to_string())?
+        }
+        Err(e) => return Err(e.to_string()),
     };
-    let text = std::fs::read_to_string(dir.join("verdict.json"))
-        .map_err(|e| format!("{}: {e}", dir.join("verdict.json").display()))?;
+    let text =
+        read_untrusted(&dir.join("verdict.json"), Bound::RecordPart).map_err(|e| e.to_string())?;
     let report = serde_json::from_str(&text).map_err(|e| format!("verdict.json: {e}"))?;
     Ok((plan, report))
 }
@@ -66,7 +70,8 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
             "nlstorm repro: running {} once to see what it finds ...",
             a.path.display()
         );
-        let report = nlstorm::run::run_one(&exe, &a.path, &plan, None);
+        let report =
+            nlstorm::run::run_one(&exe, &a.path, &plan, None, nlstorm::run::Grant::default());
         if let Some(e) = &report.error {
             let kind = super::Kind::from_exit_code(report.exit_code);
             return Err(super::failure(kind, format!("the run failed: {e}")));

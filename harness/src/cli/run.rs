@@ -13,6 +13,7 @@ pub fn run(
     json: Option<PathBuf>,
     junit: Option<PathBuf>,
     records: Option<PathBuf>,
+    grant: run::Grant,
 ) -> anyhow::Result<i32> {
     let plans = load(paths)?;
     let outputs = [("--json", &json), ("--junit", &junit)];
@@ -41,7 +42,7 @@ pub fn run(
             root,
             scenario: &source.text,
         });
-        let rep = run::run_one(&exe, file, plan, record);
+        let rep = run::run_one(&exe, file, plan, record, grant);
         if tty {
             progress!("");
         }

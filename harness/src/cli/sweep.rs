@@ -2,7 +2,7 @@
 //! an interrupted sweep keeps them and `--resume` runs only the rest.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -105,8 +105,9 @@ fn partial_path(json: &Path) -> PathBuf {
 
 /// Reads the finished cells of a partial file written for `header`.
 fn read_partial(path: &Path, header: &PartialHeader) -> Result<Vec<Cell>, String> {
-    let f = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut lines = BufReader::new(f).lines();
+    let text = nlstorm::untrusted::read_untrusted(path, nlstorm::untrusted::Bound::Sweep)
+        .map_err(|e| format!("cannot read {e}"))?;
+    let mut lines = text.lines().map(|l| Ok::<_, std::io::Error>(l.to_string()));
     let first = lines
         .next()
         .and_then(Result::ok)
@@ -361,14 +362,9 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<i32> {
     outputs_writable(&a.json, a.csv.as_deref(), a.svg.as_deref()).map_err(super::bad_input)?;
     let mut reports = Vec::new();
     for p in &a.inputs {
-        let text = match std::fs::read_to_string(p) {
+        let text = match nlstorm::untrusted::read_untrusted(p, nlstorm::untrusted::Bound::Sweep) {
             Ok(t) => t,
-            Err(e) => {
-                return Err(super::bad_input(format!(
-                    "cannot read {}: {e}",
-                    p.display()
-                )));
-            }
+            Err(e) => return Err(super::bad_input(format!("cannot read {e}"))),
         };
         match serde_json::from_str::<SweepReport>(&text) {
             Ok(r) => reports.push(r),

@@ -251,11 +251,9 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
         return Err(super::bad_input(e));
     }
     let shown_name = a.file.display().to_string();
-    let text = match std::fs::read_to_string(&a.file) {
+    let text = match nlstorm::untrusted::read_untrusted(&a.file, nlstorm::untrusted::Bound::Trace) {
         Ok(t) => t,
-        Err(e) => {
-            return Err(super::bad_input(format!("cannot read {shown_name}: {e}")));
-        }
+        Err(e) => return Err(super::bad_input(format!("cannot read {e}"))),
     };
     let t = trace::parse(&text, &shown_name).map_err(super::bad_input)?;
     let events: Vec<&TraceEvent> = t.replayable(a.udev_events).collect();

@@ -74,13 +74,34 @@ pub struct Exit {
     pub signal: Option<i32>,
 }
 
+/// Who a program ran as (see `program::confine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Identity {
+    /// This uid and gid with no supplementary group, every capability dropped (the
+    /// bounding set included) and no_new_privs, so no exec can gain one back.
+    Unprivileged {
+        /// uid in the sandbox's user namespace (the host's when nlstorm runs as root).
+        uid: u32,
+        /// gid there.
+        gid: u32,
+    },
+    /// As the sandbox runs: real root when nlstorm runs as root. Only by the operator's
+    /// grant (`--allow-root-programs`), never by a scenario file alone.
+    Root,
+}
+
 /// Everything recorded about one program.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProgramRecord {
     /// Name from the scenario.
     pub name: String,
-    /// Its PID (in the sandbox's PID namespace, which is the host's).
+    /// Its PID in the sandbox's PID namespace (the host's); it ran in a PID namespace of
+    /// its own, below that.
     pub pid: u32,
+    /// Who it ran as (None in records written before programs were confined).
+    #[serde(default)]
+    pub identity: Option<Identity>,
     /// When it was ready to listen (None: never).
     pub ready_ns: Option<u64>,
     /// The run's t0 (emission starts) on the program's timeline.

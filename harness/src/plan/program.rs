@@ -72,6 +72,10 @@ pub const STOP_SIGNALS: [(&str, i32); 7] = [
     ("KILL", libc::SIGKILL),
 ];
 
+/// The command-line flag by which the person running nlstorm grants root to the
+/// programs whose scenario asks for it (`root = true`).
+pub const ALLOW_ROOT_FLAG: &str = "--allow-root-programs";
+
 /// How long a program's queues must stay empty before it counts as drained.
 pub const DRAINED_FOR: Duration = Duration::from_millis(50);
 
@@ -85,10 +89,14 @@ pub struct ProgramPlan {
     pub command: Vec<String>,
     /// Added to the environment (PATH, HOME, TMPDIR, NLSTORM_RUN_ID are set for it).
     pub env: Vec<(String, String)>,
-    /// User to run as.
+    /// User to run as (nobody when unset; never 0: root is asked with `root`).
     pub uid: Option<u32>,
     /// Group to run as.
     pub gid: Option<u32>,
+    /// The scenario asks for real root (`root = true`). The file alone never grants it:
+    /// a run executes such a plan only with the operator's `--allow-root-programs`.
+    #[serde(default)]
+    pub root: bool,
     /// Indices of the emitters whose messages it is meant to see.
     pub emitters: Vec<usize>,
     /// How long to wait before starting it, after nlstorm's sockets are set up and the

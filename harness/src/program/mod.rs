@@ -1,11 +1,10 @@
-//! A program under test, run inside the sandbox: started with no shell in its own
-//! process group, with a private tmpfs as its working directory, PDEATHSIG so it dies
-//! with the sandbox, watched from outside while the flood runs, stopped by signal and
-//! then by SIGKILL to its process group, never waited on past the run's deadline.
+//! A program under test, run inside the sandbox: started with no shell, confined (its
+//! own PID and mount namespaces, no capability, a read-only host filesystem but for its
+//! work directory: see [`confine`] and [`view`]), watched from outside while the flood
+//! runs, stopped by signal and then by SIGKILL to its namespace's init, never waited on
+//! past the run's deadline.
 
-use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -13,11 +12,14 @@ use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod confine;
 pub mod procfs;
+pub mod view;
 pub mod watch;
 
-use crate::history::program::{Exit, Line, ProgramRecord, Stream, OUTPUT_KEPT};
+use crate::history::program::{Exit, Identity, Line, ProgramRecord, Stream, OUTPUT_KEPT};
 use crate::plan::{ProgramPlan, Ready};
+use confine::Report;
 use watch::{Clock, Watched};
 
 /// Why a program could not be run.
@@ -58,6 +60,65 @@ pub enum ProgramError {
         #[source]
         source: std::io::Error,
     },
+    /// Its init could not confine or start it.
+    #[error("program `{name}`: failed to {step}: {source}{hint}")]
+    Refused {
+        /// Program name.
+        name: String,
+        /// The step.
+        step: String,
+        /// The kernel's answer.
+        #[source]
+        source: std::io::Error,
+        /// What it means and what to do.
+        hint: String,
+        /// Whose problem it is.
+        kind: crate::errors::Kind,
+    },
+}
+
+impl ProgramError {
+    /// The error for `step` failing with `errno` in the program's init: its own file or
+    /// arguments (bad input), what this machine or its uid allows (environment), or
+    /// nlstorm's confinement failing (harness).
+    fn refused(plan: &ProgramPlan, step: &str, errno: i32) -> Self {
+        use crate::errors::Kind;
+        let exec = step.starts_with("exec");
+        let (kind, hint) = match errno {
+            libc::E2BIG if exec => (
+                Kind::BadInput,
+                "; its arguments and environment are more than exec(2) takes (each string at most 128 KiB)".to_string(),
+            ),
+            libc::ENOENT if exec => (
+                Kind::BadInput,
+                "; the file is there, so the interpreter its `#!` line names (or its ELF loader) is missing".into(),
+            ),
+            libc::ENOEXEC | libc::ELIBBAD if exec => {
+                (Kind::BadInput, "; it is not in a format this kernel executes".into())
+            }
+            libc::EACCES | libc::EPERM if exec => (
+                Kind::Environment,
+                "; the uid it runs as may not execute it: make it executable by others, or grant root with `root = true` and --allow-root-programs".into(),
+            ),
+            libc::EINVAL if step.starts_with("switch to") => (
+                Kind::Environment,
+                "; a rootless sandbox maps only your own ids: drop uid/gid or run nlstorm as root".into(),
+            ),
+            libc::EPERM | libc::EACCES => (
+                Kind::Environment,
+                "; this machine does not let nlstorm confine programs (it needs PID and mount namespaces and a fresh /proc)".into(),
+            ),
+            libc::EINVAL if step.contains("NUL") => (Kind::BadInput, String::new()),
+            _ => (Kind::Harness, String::new()),
+        };
+        ProgramError::Refused {
+            name: plan.name.to_string(),
+            step: step.to_string(),
+            source: std::io::Error::from_raw_os_error(errno),
+            hint,
+            kind,
+        }
+    }
 }
 
 impl crate::errors::Classified for ProgramError {
@@ -72,57 +133,31 @@ impl crate::errors::Classified for ProgramError {
                 Kind::Environment
             }
             ProgramError::Start { .. } => Kind::Harness,
+            ProgramError::Refused { kind, .. } => *kind,
         }
     }
 }
 
-/// A tmpfs mounted on a fresh directory, in the sandbox's own mount namespace: the
-/// program's working directory and HOME. It is unmounted and removed after the run.
-struct Workdir {
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Workdir {
-    fn new() -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("nlstorm-program-")
-            .tempdir()?;
-        nix::mount::mount(
-            Some("tmpfs"),
-            dir.path(),
-            Some("tmpfs"),
-            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
-            Some("mode=1777,size=64m"),
-        )
-        .map_err(std::io::Error::from)?;
-        Ok(Self { dir: Some(dir) })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.as_ref().map_or(Path::new("/"), |d| d.path())
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        if let Some(d) = self.dir.take() {
-            let _ = nix::mount::umount2(d.path(), nix::mount::MntFlags::MNT_DETACH);
-            drop(d);
-        }
-    }
-}
-
-/// A started program.
+/// A started program: its relay (our child), and what its init has reported.
 pub struct Running {
     plan: ProgramPlan,
-    child: Child,
-    pid: u32,
+    /// The relay, the process nlstorm started (see [`confine`]).
+    relay: Child,
+    relay_pid: u32,
+    /// The init of the program's PID namespace, once it reported.
+    init: Option<u32>,
+    reports: mpsc::Receiver<Report>,
+    /// The program's exec succeeded.
+    exec_done: bool,
+    /// Confining or starting it failed: step and errno.
+    failed: Option<(String, i32)>,
+    /// How the program ended, as its init saw it.
+    ended: Option<Exit>,
     clock: Arc<Clock>,
     watch: Option<JoinHandle<Watched>>,
     readers: Vec<JoinHandle<(Vec<Line>, bool)>>,
     ready_line: mpsc::Receiver<u64>,
     rec: ProgramRecord,
-    _workdir: Workdir,
 }
 
 /// Where `argv0` resolves: a path as written, or the first match in PATH.
@@ -144,12 +179,13 @@ fn resolve(plan: &ProgramPlan) -> Result<PathBuf, ProgramError> {
     };
     if argv0.contains('/') {
         let p = PathBuf::from(argv0);
-        return if executable(&p) {
-            Ok(p)
-        } else if p.exists() {
-            Err(missing("it is not an executable file".into()))
-        } else {
-            Err(missing("no such file".into()))
+        return match std::fs::metadata(&p) {
+            Ok(_) if executable(&p) => Ok(p),
+            Ok(_) => Err(missing("it is not an executable file".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(missing(
+                "permission denied on a directory of its path".into(),
+            )),
+            Err(_) => Err(missing("no such file".into())),
         };
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
@@ -159,8 +195,28 @@ fn resolve(plan: &ProgramPlan) -> Result<PathBuf, ProgramError> {
         .ok_or_else(|| missing("not found in PATH".into()))
 }
 
-/// Starts `plan` in the sandbox. Call from the thread that outlives the program (the
-/// sandbox's main thread): PDEATHSIG fires when the thread that forked it exits.
+/// Who the program runs as: root only when the plan carries the operator's grant;
+/// otherwise its scenario's uid/gid or nobody, with no capability. A rootless sandbox
+/// maps only uid 0 (the user who ran nlstorm), so that is the default there.
+fn identity(plan: &ProgramPlan) -> Identity {
+    if plan.root {
+        return Identity::Root;
+    }
+    let default = if crate::sandbox::in_user_namespace() {
+        0
+    } else {
+        confine::NOBODY
+    };
+    let uid = plan.uid.unwrap_or(default);
+    Identity::Unprivileged {
+        uid,
+        gid: plan.gid.or(plan.uid).unwrap_or(default),
+    }
+}
+
+/// Starts `plan` in the sandbox, confined (see [`confine`]). Call from the thread that
+/// outlives the program (the sandbox's main thread): PDEATHSIG fires when the thread
+/// that forked the relay exits.
 pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError> {
     let exe = resolve(plan)?;
     let fail = |what: &str| {
@@ -168,67 +224,45 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
         let what = what.to_string();
         move |source| ProgramError::Start { name, what, source }
     };
-    let workdir =
-        Workdir::new().map_err(fail("mount a private tmpfs for its working directory"))?;
-    let home = workdir.path().as_os_str().to_os_string();
-    let env: Vec<(OsString, OsString)> = [
+    let env: Vec<(String, String)> = [
         (
-            "PATH".into(),
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
         ),
-        ("HOME".into(), home.clone()),
-        ("TMPDIR".into(), home),
+        ("HOME".into(), view::WORKDIR.into()),
+        ("TMPDIR".into(), view::WORKDIR.into()),
         ("LC_ALL".into(), "C".into()),
         ("NLSTORM_RUN_ID".into(), run_uuid.into()),
         ("NLSTORM_PROGRAM".into(), plan.name.as_str().into()),
     ]
     .into_iter()
-    .chain(plan.env.iter().map(|(k, v)| (k.into(), v.into())))
+    .chain(plan.env.iter().cloned())
     .collect();
-    // A program run as another user is executed from a descriptor opened here, as root:
-    // the user it runs as may not be able to reach the file (a checkout under a private
-    // directory), only to execute it.
-    let by_fd = match plan.uid.or(plan.gid) {
-        Some(_) => Some(
-            crate::sys::process::ExecByFd::new(&exe, &plan.command, &env)
-                .map_err(fail("open its executable"))?,
-        ),
-        None => None,
+    let identity = identity(plan);
+    let spec = confine::Spec {
+        exe,
+        argv: plan.command.clone(),
+        env,
+        identity,
     };
-    let mut cmd = Command::new(&exe);
-    cmd.arg0(&plan.command[0])
-        .args(&plan.command[1..])
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| fail("make a pipe")(e.into()))?;
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg(confine::INIT_ARG)
         .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(workdir.path())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(gid) = plan.gid.or(plan.uid) {
-        cmd.gid(gid);
-    }
-    if let Some(uid) = plan.uid {
-        cmd.uid(uid);
-    }
-    // Its own process group (stopped together with what it starts), killed with the
-    // sandbox, no blocked signals, and exec'd from the descriptor when it runs as
-    // another user.
-    crate::sys::process::as_program(&mut cmd, by_fd);
+    crate::sys::process::as_program_init(&mut cmd, &report_w, confine::REPORT_FD);
     let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| match (plan.uid.or(plan.gid), e.raw_os_error()) {
-            // setuid/setgid to an id the sandbox's user namespace does not map.
-            (Some(id), Some(libc::EINVAL | libc::EPERM)) => ProgramError::Start {
-                name: plan.name.to_string(),
-                what: format!(
-                    "switch to user/group {id} (a rootless sandbox maps only your own ids)"
-                ),
-                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-            },
-            _ => fail("start it")(e),
-        })?;
-    let pid = child.id();
+    let mut relay = cmd.spawn().map_err(fail("start its init"))?;
+    drop(report_w);
+    if let Some(mut stdin) = relay.stdin.take() {
+        let text = serde_json::to_vec(&spec).expect("specs serialise");
+        // An init that died early closes the pipe; its report tells the story.
+        let _ = stdin.write_all(&text);
+    }
+    let relay_pid = relay.id();
     let clock = Arc::new(Clock::new(started));
     let (ready_tx, ready_line) = mpsc::channel();
     let pattern = match &plan.ready {
@@ -236,7 +270,7 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
         _ => None,
     };
     let mut readers = Vec::new();
-    if let Some(out) = child.stdout.take() {
+    if let Some(out) = relay.stdout.take() {
         readers.push(read_lines(
             out,
             Stream::Stdout,
@@ -245,27 +279,48 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
             Some(ready_tx),
         ));
     }
-    if let Some(err) = child.stderr.take() {
+    if let Some(err) = relay.stderr.take() {
         readers.push(read_lines(err, Stream::Stderr, clock.clone(), None, None));
     }
-    let watch =
-        watch::start(pid, clock.clone(), plan.call_deadline).map_err(fail("start its watcher"))?;
+    let watch = watch::start(relay_pid, clock.clone(), plan.call_deadline)
+        .map_err(fail("start its watcher"))?;
     Ok(Running {
         plan: plan.clone(),
-        child,
-        pid,
+        relay,
+        relay_pid,
+        init: None,
+        reports: read_reports(report_r),
+        exec_done: false,
+        failed: None,
+        ended: None,
         clock,
         watch: Some(watch),
         readers,
         ready_line,
         rec: ProgramRecord {
             name: plan.name.to_string(),
-            pid,
+            identity: Some(identity),
             sample_interval_ns: watch::SAMPLE.as_nanos() as u64,
             ..Default::default()
         },
-        _workdir: workdir,
     })
+}
+
+/// A thread reading the init's reports (one JSON line each) until every holder of the
+/// pipe, relay and init, has ended.
+fn read_reports(fd: std::os::fd::OwnedFd) -> mpsc::Receiver<Report> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let r = BufReader::new(std::fs::File::from(fd));
+        for line in r.lines().map_while(Result::ok) {
+            if let Ok(report) = serde_json::from_str::<Report>(&line) {
+                if tx.send(report).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// A thread collecting a stream's lines with the time each was read; the first stdout
@@ -315,16 +370,67 @@ fn read_lines(
 }
 
 impl Running {
+    /// Takes in what the init reported since the last look.
+    fn pump(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            self.note(r);
+        }
+    }
+
+    fn note(&mut self, r: Report) {
+        match r {
+            Report::Init(pid) => self.init = Some(pid),
+            Report::Running => {
+                self.exec_done = true;
+                self.rec.pid = self
+                    .init
+                    .and_then(|i| procfs::children(i).first().copied())
+                    .unwrap_or(0);
+            }
+            Report::Failed { step, errno } => self.failed = Some((step, errno)),
+            Report::Exited { code, signal } => self.ended = Some(Exit { code, signal }),
+        }
+    }
+
+    /// True once the relay has ended; every report is in by then (the relay ends after
+    /// the init, and the pipe closes with the last of them).
+    fn relay_ended(&mut self) -> bool {
+        if !matches!(self.relay.try_wait(), Ok(Some(_))) {
+            self.pump();
+            return false;
+        }
+        let until = Instant::now() + Duration::from_secs(1);
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match self.reports.recv_timeout(left) {
+                Ok(r) => self.note(r),
+                Err(_) => break,
+            }
+        }
+        true
+    }
+
+    /// The error for a program its init could not confine or start.
+    fn refused(&self) -> Option<ProgramError> {
+        let (step, errno) = self.failed.clone()?;
+        Some(ProgramError::refused(&self.plan, &step, errno))
+    }
+
     /// Waits for the ready condition; an error if it does not hold within the timeout
     /// or the program ends first.
     pub fn wait_ready(&mut self) -> Result<(), ProgramError> {
         let until = Instant::now() + self.plan.ready_timeout;
         loop {
-            let ready = match self.plan.ready {
-                Ready::Started => true,
-                Ready::NetlinkSocket => self.clock.subscribed.load(Ordering::Acquire),
-                Ready::Line { .. } => self.ready_line.try_recv().is_ok(),
-            };
+            let ended = self.relay_ended();
+            if let Some(e) = self.refused() {
+                self.kill();
+                return Err(e);
+            }
+            let ready = self.exec_done
+                && match self.plan.ready {
+                    Ready::Started => true,
+                    Ready::NetlinkSocket => self.clock.subscribed.load(Ordering::Acquire),
+                    Ready::Line { .. } => self.ready_line.try_recv().is_ok(),
+                };
             if ready {
                 self.rec.ready_ns = Some(self.clock.now_ns());
                 return Ok(());
@@ -332,12 +438,11 @@ impl Running {
             let what = match &self.plan.ready {
                 Ready::Line { regex } => format!("no stdout line matched {regex:?}"),
                 Ready::NetlinkSocket => "it bound no netlink socket to a multicast group".into(),
-                Ready::Started => unreachable!(),
+                Ready::Started => "its init never started it".into(),
             };
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(
-                    self.never_ready(format!("{what}; it ended first ({})", describe(status)))
-                );
+            if ended {
+                let how = describe(self.ended);
+                return Err(self.never_ready(format!("{what}; it ended first ({how})")));
             }
             if Instant::now() >= until {
                 return Err(self.never_ready(what));
@@ -348,7 +453,7 @@ impl Running {
 
     fn never_ready(&mut self, what: String) -> ProgramError {
         self.kill();
-        let _ = self.child.wait();
+        let _ = self.relay.wait();
         self.clock.stop.store(true, Ordering::Release);
         let mut lines: Vec<Line> = std::mem::take(&mut self.readers)
             .into_iter()
@@ -382,16 +487,25 @@ impl Running {
         self.clock.t0_ns.store(ns, Ordering::Release);
     }
 
+    /// Records the program's end once its relay has gone: how the init saw it end, or
+    /// SIGKILL when nlstorm killed the whole namespace before the init could say.
+    fn take_exit(&mut self) {
+        self.rec.exit = Some(self.ended.unwrap_or(Exit {
+            code: None,
+            signal: Some(libc::SIGKILL),
+        }));
+        self.rec.exit_ns = Some(self.clock.now_ns());
+    }
+
     /// One step of the stop sequence; true once the program has ended.
     /// `emission_end` is when the last emitter finished, `deadline_hit` ends it at once.
     pub fn step(&mut self, emission_end: Option<Instant>, deadline_hit: bool) -> bool {
         if self.rec.exit.is_some() {
             return true;
         }
-        if let Ok(Some(status)) = self.child.try_wait() {
-            self.rec.exit = Some(exit_of(status));
-            self.rec.exit_ns = Some(self.clock.now_ns());
-            // Whatever it started and left behind goes too: they are ours.
+        if self.relay_ended() {
+            self.take_exit();
+            // Whatever it started and left behind went with its namespace.
             self.kill();
             return true;
         }
@@ -417,7 +531,7 @@ impl Running {
             None if drained || now >= end + self.plan.stop.after => {
                 self.rec.stop_sent_ns = Some(self.clock.now_ns());
                 self.clock.stopping.store(true, Ordering::Release);
-                signal_group(self.pid, self.plan.stop.signal);
+                self.signal(self.plan.stop.signal);
             }
             Some(sent)
                 if !self.rec.killed
@@ -430,13 +544,25 @@ impl Running {
         false
     }
 
-    /// SIGKILL to its process group: the program and everything it started.
+    /// `signal` to every process of the program's namespace: through the relay, which
+    /// hands it to the init, which sends it to all the others (kill(-1)).
+    fn signal(&mut self, signal: i32) {
+        if signal == libc::SIGKILL {
+            return self.kill();
+        }
+        if let Ok(sig) = nix::sys::signal::Signal::try_from(signal) {
+            let _ = nix::sys::signal::kill(pid_of(self.relay_pid), sig);
+        }
+    }
+
+    /// SIGKILL to the init (the kernel then kills everything in its namespace) and to
+    /// the relay: processes nlstorm started, by PID.
     fn kill(&mut self) {
         self.clock.stopping.store(true, Ordering::Release);
         if self.rec.exit.is_none() {
             self.rec.killed = true;
         }
-        signal_group(self.pid, libc::SIGKILL);
+        kill_now(self.init, self.relay_pid);
     }
 
     /// Ends the watch and collects the record. A program still running is killed and
@@ -444,10 +570,9 @@ impl Running {
     pub fn finish(mut self) -> ProgramRecord {
         if self.rec.exit.is_none() {
             self.kill();
-            if let Ok(status) = self.child.wait() {
-                self.rec.exit = Some(exit_of(status));
-                self.rec.exit_ns = Some(self.clock.now_ns());
-            }
+            let _ = self.relay.wait();
+            self.relay_ended();
+            self.take_exit();
         }
         self.clock.stop.store(true, Ordering::Release);
         let watched = self
@@ -479,34 +604,29 @@ impl Drop for Running {
     /// A program whose run failed before [`Running::finish`] is not left behind.
     fn drop(&mut self) {
         if self.rec.exit.is_none() {
-            signal_group(self.pid, libc::SIGKILL);
-            let _ = self.child.wait();
+            kill_now(self.init, self.relay_pid);
+            let _ = self.relay.wait();
         }
         self.clock.stop.store(true, Ordering::Release);
     }
 }
 
-fn exit_of(status: std::process::ExitStatus) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    Exit {
-        code: status.code(),
-        signal: status.signal(),
-    }
+fn pid_of(pid: u32) -> nix::unistd::Pid {
+    nix::unistd::Pid::from_raw(pid as i32)
 }
 
-fn describe(status: std::process::ExitStatus) -> String {
-    let e = exit_of(status);
-    match (e.code, e.signal) {
-        (Some(c), _) => format!("exit status {c}"),
-        (_, Some(s)) => format!("killed by signal {s}"),
+fn kill_now(init: Option<u32>, relay: u32) {
+    use nix::sys::signal::{kill, SIGKILL};
+    if let Some(init) = init {
+        let _ = kill(pid_of(init), SIGKILL);
+    }
+    let _ = kill(pid_of(relay), SIGKILL);
+}
+
+fn describe(exit: Option<Exit>) -> String {
+    match exit.map(|e| (e.code, e.signal)) {
+        Some((Some(c), _)) => format!("exit status {c}"),
+        Some((_, Some(s))) => format!("killed by signal {s}"),
         _ => "ended".into(),
     }
-}
-
-/// `signal` to the process group created for the program (its PID is the group's id):
-/// the program and whatever it started, never anything else.
-fn signal_group(pid: u32, signal: i32) {
-    // The compiler admits only signals nix knows (TERM, INT, HUP, QUIT, USR1, USR2, KILL).
-    let sig = nix::sys::signal::Signal::try_from(signal).unwrap_or(nix::sys::signal::SIGKILL);
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
 }

@@ -22,6 +22,19 @@ pub fn tree(root: u32) -> Vec<u32> {
     out
 }
 
+/// The children of `pid`'s threads, in the order the kernel lists them.
+pub fn children(pid: u32) -> Vec<u32> {
+    tasks(pid)
+        .into_iter()
+        .filter_map(|tid| fs::read_to_string(format!("/proc/{pid}/task/{tid}/children")).ok())
+        .flat_map(|t| {
+            t.split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// True while `pid` exists and is not a zombie (a zombie has no descriptors left).
 pub fn running(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))

@@ -395,6 +395,12 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
         pct(p.cpu_during_flood),
         pct(p.cpu_after_flood)
     )];
+    if p.identity == Some(crate::history::program::Identity::Root) {
+        notes.push(format!(
+            "ran as root (granted by {})",
+            crate::plan::ALLOW_ROOT_FLAG
+        ));
+    }
     match p.keeps_reading {
         Some(true) => notes.push("kept reading after its first drop".into()),
         Some(false) => notes.push("stopped reading after its first drop".into()),

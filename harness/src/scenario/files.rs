@@ -8,7 +8,13 @@ use super::{load_source, ScenarioErrors, Source};
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        // metadata, not exists(): a path in a directory nlstorm may not search is
+        // "permission denied", not "does not exist".
+        let meta = std::fs::metadata(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("{} does not exist", p.display()),
+            _ => format!("{}: {e}", p.display()),
+        })?;
+        if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| format!("cannot read directory {}: {e}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -19,10 +25,8 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 return Err(format!("{} has no .toml scenario files", p.display()));
             }
             out.extend(found);
-        } else if p.exists() {
-            out.push(p.clone());
         } else {
-            return Err(format!("{} does not exist", p.display()));
+            out.push(p.clone());
         }
     }
     Ok(out)

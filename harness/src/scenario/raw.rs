@@ -270,6 +270,7 @@ pub struct RawProgram {
     pub env: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
     pub uid: Option<Spanned<i64>>,
     pub gid: Option<Spanned<i64>>,
+    pub root: Option<Spanned<bool>>,
     pub emitters: Option<Spanned<Vec<Spanned<String>>>>,
     pub start: Option<Spanned<DurationText>>,
     pub ready: Option<Spanned<String>>,

@@ -144,6 +144,9 @@ fn program(s: &mut String, p: &ProgramPlan, plan: &Plan) {
     if let Some(gid) = p.gid {
         let _ = writeln!(s, "gid = {gid}");
     }
+    if p.root {
+        let _ = writeln!(s, "root = true");
+    }
     let names = p.emitters.iter().map(|&i| &*plan.emitters[i].name);
     let _ = writeln!(s, "emitters = {}", list(names));
     match &p.ready {

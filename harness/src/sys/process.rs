@@ -1,11 +1,10 @@
 //! What a child process does between fork and exec, and the other process-level calls
 //! that neither std nor nix wraps in a form usable there: PDEATHSIG, a process group of
-//! its own, fexecve() from a descriptor, and pidfd_getfd() to read another process's
-//! socket option.
+//! its own, a report descriptor at a fixed number, fork in a single-threaded process,
+//! and pidfd_getfd() to read another process's socket option.
 
-use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Command;
 
 /// The child `cmd` starts is killed (SIGKILL) when this thread's process dies: a sandbox
@@ -24,14 +23,15 @@ fn killed_with_parent() -> std::io::Result<()> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(Into::into)
 }
 
-/// Sets `cmd` up as a program under test: its own process group (so it and whatever it
-/// starts are stopped together), killed with the sandbox, no signal blocked, and, when
-/// `by_fd` is given, exec'd from that descriptor.
-pub fn as_program(cmd: &mut Command, by_fd: Option<ExecByFd>) {
+/// Sets `cmd` up as a program's init (see `program::confine`): its own process group,
+/// killed with the sandbox, no signal blocked, and `report` as its descriptor
+/// `report_at`, where the init writes what became of the program.
+pub fn as_program_init(cmd: &mut Command, report: &OwnedFd, report_at: RawFd) {
     let parent = nix::unistd::getpid().as_raw();
+    let report = report.as_raw_fd();
     // SAFETY: between fork and exec the closure makes only async-signal-safe calls
-    // (setpgid, prctl, getppid, _exit, sigemptyset, sigprocmask, fexecve) and reads only
-    // `parent` and `by_fd`, which were prepared before fork and are not mutated.
+    // (setpgid, prctl, getppid, _exit, sigemptyset, sigprocmask, dup2) and reads only
+    // integers copied before fork.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setpgid(0, 0) != 0 {
@@ -42,13 +42,12 @@ pub fn as_program(cmd: &mut Command, by_fd: Option<ExecByFd>) {
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
-            // The sandbox's threads block signals of their own; the program gets none.
+            // The sandbox's threads block signals of their own; the init gets none.
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
             libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-            // std has already switched user and group by now; exec from the descriptor.
-            if let Some(e) = &by_fd {
-                e.exec();
+            // dup2 leaves the copy without close-on-exec, so the init inherits it.
+            if libc::dup2(report, report_at) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -56,62 +55,55 @@ pub fn as_program(cmd: &mut Command, by_fd: Option<ExecByFd>) {
     }
 }
 
-/// An executable opened before fork, with argv and envp prepared as C arrays, so the
-/// child can fexecve() it with nothing but async-signal-safe calls.
-pub struct ExecByFd {
-    file: std::fs::File,
-    _strings: Vec<CString>,
-    argv: Vec<*const libc::c_char>,
-    envp: Vec<*const libc::c_char>,
+/// The descriptor `fd` this process inherited, if it is open. Call once per number:
+/// the value returned owns it.
+pub fn inherited(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: F_GETFD on an integer only asks whether the descriptor is open.
+    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    // SAFETY: it is open, it was inherited at exec (nothing in this process created or
+    // owns it), and the caller takes it once.
+    open.then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-// SAFETY: the pointers point into `_strings`, owned by the same value and never mutated.
-unsafe impl Send for ExecByFd {}
-// SAFETY: as above; exec() only reads them.
-unsafe impl Sync for ExecByFd {}
+/// fork(2), for a process that is still single-threaded (the program's init, run
+/// first thing after exec): the child may then run ordinary code.
+pub fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
+    let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+    assert_eq!(
+        threads, 1,
+        "fork_single_threaded called with threads running"
+    );
+    // SAFETY: this process has one thread (checked above), so no lock another thread
+    // holds can be copied into the child in a locked state.
+    unsafe { nix::unistd::fork() }
+}
 
-impl ExecByFd {
-    /// Opens `exe` and prepares `argv` and `env` for fexecve().
-    pub fn new(exe: &Path, argv: &[String], env: &[(OsString, OsString)]) -> std::io::Result<Self> {
-        use std::os::unix::ffi::OsStrExt;
-        let file = std::fs::File::open(exe)?;
-        let nul = |b: &[u8]| {
-            CString::new(b).map_err(|_| std::io::Error::other("an argument holds a NUL byte"))
-        };
-        let args: Vec<CString> = argv
-            .iter()
-            .map(|a| nul(a.as_bytes()))
-            .collect::<Result<_, _>>()?;
-        let envs: Vec<CString> = env
-            .iter()
-            .map(|(k, v)| nul(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
-            .collect::<Result<_, _>>()?;
-        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-            v.iter()
-                .map(|c| c.as_ptr())
-                .chain([std::ptr::null()])
-                .collect()
-        };
-        let (argv, envp) = (ptrs(&args), ptrs(&envs));
-        Ok(Self {
-            file,
-            _strings: args.into_iter().chain(envs).collect(),
-            argv,
-            envp,
-        })
+/// Closes every descriptor from `from` up, except the standard ones below it (close_range,
+/// Linux 5.9; on older kernels, one close per open descriptor listed in /proc/self/fd).
+pub fn close_from(from: RawFd) {
+    // SAFETY: close_range takes integers; it closes descriptors this process owns, and
+    // is called only right before exec, when nothing else uses them.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
+    if r == 0 {
+        return;
     }
-
-    /// fexecve(); returns only on failure (errno set).
-    fn exec(&self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: NUL-terminated arrays of pointers into live CStrings.
-        unsafe {
-            libc::fexecve(
-                self.file.as_raw_fd(),
-                self.argv.as_ptr(),
-                self.envp.as_ptr(),
-            )
-        };
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd >= from)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // SAFETY: as above; a descriptor already closed (the directory's own) gives EBADF.
+        unsafe { libc::close(fd) };
     }
 }
 

@@ -20,6 +20,13 @@ impl Limits {
     /// Start delays plus ready timeouts of all programs: time that passes before the
     /// first send, outside the run's deadline.
     pub const PROGRAM_SETUP: std::time::Duration = std::time::Duration::from_secs(60);
+    /// Bytes of one program argument or environment entry: the kernel's MAX_ARG_STRLEN
+    /// (32 pages) less its NUL.
+    pub const PROGRAM_ARG_BYTES: usize = 32 * 4096 - 1;
+    /// Bytes of a program's argv and environment together (the kernel takes a quarter
+    /// of the stack limit, 2 MiB with the usual 8 MiB; this leaves room for nlstorm's
+    /// own variables).
+    pub const PROGRAM_ARGS_TOTAL: usize = 1 << 20;
     /// Bytes of a trace file a replay reads (a large capture is hours of a busy machine).
     pub const TRACE_BYTES: u64 = 16 << 20;
     /// Messages one replay sends: its events times `repeat`.

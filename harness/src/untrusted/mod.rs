@@ -11,7 +11,7 @@ mod name;
 mod outdir;
 
 pub use escape::{c_comment, c_string, csv_field, terminal, terminal_line, xml};
-pub use file::read_bounded;
+pub use file::{read_bounded, read_untrusted, Bound, FileError};
 pub use limits::Limits;
 pub use name::{Name, NameError, NAME_MAX};
 pub use outdir::{can_create_in, OutDir, OutDirError};

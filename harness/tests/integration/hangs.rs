@@ -165,7 +165,7 @@ fn a_sandbox_process_that_ignores_signals_is_killed_by_pid_and_reported() {
     let (_keep, child) = faulty_child("ignores-signals");
     let plan = nlstorm::scenario::load(&file).unwrap();
     let started = Instant::now();
-    let rep = nlstorm::run::run_one(&child, &file, &plan, None);
+    let rep = nlstorm::run::run_one(&child, &file, &plan, None, Default::default());
     let took = started.elapsed();
     // Deadline 1 s plus the runner's 20 s grace, then SIGKILL.
     assert!(took < Duration::from_secs(40), "took {took:?}");
@@ -207,7 +207,7 @@ fn a_sender_blocked_for_good_is_abandoned_at_the_deadline() {
     let (_keep, child) = faulty_child("sender-blocks");
     let plan = nlstorm::scenario::load(&file).unwrap();
     let started = Instant::now();
-    let rep = nlstorm::run::run_one(&child, &file, &plan, None);
+    let rep = nlstorm::run::run_one(&child, &file, &plan, None, Default::default());
     let took = started.elapsed();
     // Deadline 1 s, abandonment 2 s later: well before the runner's 20 s kill.
     assert!(took < Duration::from_secs(10), "took {took:?}");

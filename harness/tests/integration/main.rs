@@ -15,6 +15,7 @@ macro_rules! skip_line {
 
 mod accounting;
 mod capacity;
+mod confinement;
 mod dumps;
 mod hangs;
 mod incident;

@@ -59,13 +59,14 @@ pub struct Source {
 
 /// Reads and compiles `path` once.
 pub fn load_source(path: &Path) -> Result<Source, ScenarioErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ScenarioErrors(vec![ScenarioError {
-            location: path.display().to_string(),
-            key_path: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }])
-    })?;
+    let text =
+        crate::untrusted::read_untrusted(path, crate::untrusted::Bound::Scenario).map_err(|e| {
+            ScenarioErrors(vec![ScenarioError {
+                location: path.display().to_string(),
+                key_path: String::new(),
+                message: format!("cannot read the file: {e}"),
+            }])
+        })?;
     let plan = compile_str(path, &text)?;
     Ok(Source { text, plan })
 }

@@ -32,6 +32,8 @@ impl Cx<'_> {
             .gid
             .as_ref()
             .and_then(|v| self.id(&format!("{path}.gid"), v));
+        let root = self.root(path, raw);
+        self.args_total(path, raw, command.as_deref(), env.as_deref());
         let seen = self.program_emitters(path, raw, emitter_names, emitters);
         let start = self.duration_or(&format!("{path}.start"), &raw.start, Duration::ZERO);
         let ready = self.ready(path, raw);
@@ -75,6 +77,7 @@ impl Cx<'_> {
             env: env?,
             uid,
             gid,
+            root: root?,
             emitters: seen?,
             start: start?,
             ready: ready?,
@@ -103,7 +106,7 @@ impl Cx<'_> {
         }
     }
 
-    /// A string execve() can carry: no NUL byte.
+    /// A string execve() can carry: no NUL byte, at most the kernel's MAX_ARG_STRLEN.
     fn text(&mut self, key_path: &str, v: &Spanned<String>) -> Option<String> {
         if v.get_ref().contains('\0') {
             self.error(
@@ -113,7 +116,66 @@ impl Cx<'_> {
             );
             return None;
         }
+        if v.get_ref().len() > Limits::PROGRAM_ARG_BYTES {
+            self.error(
+                key_path,
+                Some(v.span()),
+                format!(
+                    "is {} B long; exec(2) takes at most {} B per argument or environment entry",
+                    v.get_ref().len(),
+                    Limits::PROGRAM_ARG_BYTES
+                ),
+            );
+            return None;
+        }
         Some(v.get_ref().clone())
+    }
+
+    /// `root = true`: the scenario asks for real root, which only the operator grants.
+    /// It names no uid or gid then: root is root.
+    fn root(&mut self, path: &str, raw: &RawProgram) -> Option<bool> {
+        let Some(root) = &raw.root else {
+            return Some(false);
+        };
+        if *root.get_ref() && (raw.uid.is_some() || raw.gid.is_some()) {
+            self.error(
+                &format!("{path}.root"),
+                Some(root.span()),
+                "root = true runs the program as root: drop uid and gid",
+            );
+            return None;
+        }
+        Some(*root.get_ref())
+    }
+
+    /// argv and environment together within what nlstorm passes to exec(2).
+    fn args_total(
+        &mut self,
+        path: &str,
+        raw: &RawProgram,
+        argv: Option<&[String]>,
+        env: Option<&[(String, String)]>,
+    ) {
+        let bytes = argv
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.len() + 1)
+            .sum::<usize>()
+            + env
+                .unwrap_or_default()
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>();
+        if bytes > Limits::PROGRAM_ARGS_TOTAL {
+            self.error(
+                &format!("{path}.command"),
+                Some(raw.command.span()),
+                format!(
+                    "argv and env take {bytes} B; nlstorm passes at most {} B to exec(2)",
+                    Limits::PROGRAM_ARGS_TOTAL
+                ),
+            );
+        }
     }
 
     /// argv, with a relative program path made absolute against the scenario's own
@@ -184,6 +246,14 @@ impl Cx<'_> {
 
     fn id(&mut self, key_path: &str, v: &Spanned<i64>) -> Option<u32> {
         match u32::try_from(*v.get_ref()) {
+            Ok(0) => {
+                self.error(
+                    key_path,
+                    Some(v.span()),
+                    "0 is root: a scenario asks for root with `root = true`, and only the person running nlstorm grants it (--allow-root-programs)",
+                );
+                None
+            }
             Ok(id) if id != u32::MAX => Some(id),
             _ => {
                 self.error(
