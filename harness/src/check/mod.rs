@@ -272,6 +272,37 @@ pub struct Verdict {
     pub problems: Vec<String>,
 }
 
+/// Whether `h` can be a run of `plan` at all: one record per planned emitter,
+/// receiver, dump client and program, and every receiver tracking every emitter. A
+/// stored record that fails this was altered or is from elsewhere: bad input, not a
+/// harness error (`check` reads records others wrote).
+pub fn record_fits(plan: &Plan, h: &History) -> Result<(), String> {
+    let counts = [
+        ("emitters", plan.emitters.len(), h.emitters.len()),
+        ("receivers", plan.receivers.len(), h.receivers.len()),
+        ("dump clients", plan.dumps.len(), h.dumps.len()),
+        ("programs", plan.programs.len(), h.programs.len()),
+    ];
+    for (what, planned, recorded) in counts {
+        if planned != recorded {
+            return Err(format!(
+                "its plan has {planned} {what} and its history {recorded}"
+            ));
+        }
+    }
+    for (rp, rh) in plan.receivers.iter().zip(&h.receivers) {
+        if rh.record.sources.len() != plan.emitters.len() {
+            return Err(format!(
+                "receiver `{}` tracks {} emitters of {}",
+                rp.name,
+                rh.record.sources.len(),
+                plan.emitters.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a history against its plan.
 pub fn check(plan: &Plan, h: &History) -> Verdict {
     let mut problems = Vec::new();

@@ -57,8 +57,24 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
                 )));
             }
         };
+        if let Err(e) = nlstorm::check::record_fits(&plan, &history) {
+            return Err(super::bad_input(format!(
+                "{} is not a consistent run record: {e}",
+                dir.display()
+            )));
+        }
         let mut rep = nlstorm::report::blank_report(&plan, dir);
         nlstorm::report::judge(&mut rep, &plan, &history);
+        // Nothing ran now: what would be nlstorm failing during a run is the record
+        // contradicting itself, and a record is input.
+        if rep.exit_code == nlstorm::exit::HARNESS {
+            rep.exit_code = nlstorm::exit::BAD_INPUT;
+            rep.status = nlstorm::report::status_name(nlstorm::exit::BAD_INPUT).into();
+            rep.problems = std::mem::take(&mut rep.problems)
+                .into_iter()
+                .map(|p| format!("the record contradicts itself: {p}"))
+                .collect();
+        }
         rep.record_dir = Some(dir.display().to_string());
         out_raw!("{}", report::print_scenario(&rep));
         out!();

@@ -80,11 +80,21 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
     };
     let repro = nlstorm::repro::generate(&plan, &report, &a.path.display().to_string())
         .map_err(|e| super::bad_input(format!("cannot reproduce {}: {e}", plan.name)))?;
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from(format!("{}-repro.c", plan.name)));
-    std::fs::write(&out, &repro.source)
-        .with_context(|| format!("failed to write {}", out.display()))?;
+    let out = match a.out {
+        // The user's own path: overwritten as asked.
+        Some(out) => {
+            std::fs::write(&out, &repro.source)
+                .with_context(|| format!("failed to write {}", out.display()))?;
+            out
+        }
+        // A name taken from the record: created, never overwritten, and never through a
+        // symlink someone left at that name.
+        None => {
+            let out = PathBuf::from(format!("{}-repro.c", plan.name));
+            write_new(&out, repro.source.as_bytes())?;
+            out
+        }
+    };
     if let Some(p) = &a.json {
         let doc = serde_json::json!({
             "source": a.path.display().to_string(),
@@ -104,4 +114,32 @@ pub fn run(a: ReproArgs) -> anyhow::Result<i32> {
         out.display()
     );
     Ok(exit::PASS)
+}
+
+/// Creates `path` (O_CREAT | O_EXCL | O_NOFOLLOW) and writes `bytes`; an existing file
+/// or link is bad input naming --out.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(super::bad_input(format!(
+                "{} already exists: remove it, or choose the file with --out",
+                path.display()
+            )))
+        }
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("failed to create {}", path.display()))
+            )
+        }
+    };
+    f.write_all(bytes)
+        .with_context(|| format!("failed to write {}", path.display()))
 }

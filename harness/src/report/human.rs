@@ -15,13 +15,15 @@ fn opt(v: Option<u64>) -> String {
 /// One scenario as a table.
 pub fn print_scenario(s: &ScenarioReport) -> String {
     let mut o = String::new();
-    let kernel = s.kernel_release.as_deref().unwrap_or("?");
+    // Single-line fields keep to one line: a record's kernel_release holding a newline
+    // must not print a forged `ok` or `1 passed` line into a CI log.
+    let kernel = one_line(s.kernel_release.as_deref().unwrap_or("?"));
     let _ = writeln!(
         o,
         "{}  {}  ({}; kernel {kernel}{})",
         s.scenario,
         s.status.to_uppercase(),
-        s.file,
+        one_line(&s.file),
         s.elapsed_s.map_or(String::new(), |e| format!(", {e:.3}s"))
     );
     if let Some(e) = &s.error {
@@ -180,7 +182,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             );
         }
         if let Some(first) = &r.first_short {
-            let _ = writeln!(o, "    first short dump: {first}");
+            let _ = writeln!(o, "    first short dump: {}", one_line(first));
         }
         for (class, n) in &d.hang_classes {
             let first = r.hangs.iter().find(|h| h.class.name() == class);
@@ -189,10 +191,10 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
                 "    {n} x {class}: {}",
                 first.map_or(String::new(), |h| format!(
                     "{} (waited {:.0} ms for seq {}; wchan {})",
-                    h.reason,
+                    one_line(&h.reason),
                     h.waited_ns as f64 / 1e6,
                     h.waiting_seq,
-                    h.wchan.as_deref().unwrap_or("?")
+                    one_line(h.wchan.as_deref().unwrap_or("?"))
                 ))
             );
         }
@@ -218,19 +220,26 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         let loc = if c.location.is_empty() {
             String::new()
         } else {
-            format!("  [{}]", c.location)
+            format!("  [{}]", one_line(&c.location))
         };
         let _ = writeln!(
             o,
             "  {mark} {}: {} (measured {}){loc}",
-            c.receiver, c.check, c.measured
+            one_line(&c.receiver),
+            one_line(&c.check),
+            one_line(&c.measured)
         );
     }
+    let label = if s.exit_code == crate::exit::BAD_INPUT {
+        "BAD INPUT"
+    } else {
+        "HARNESS ERROR"
+    };
     for p in &s.problems {
-        let _ = writeln!(o, "  HARNESS ERROR: {p}");
+        let _ = writeln!(o, "  {label}: {p}");
     }
     if let Some(d) = &s.record_dir {
-        let _ = writeln!(o, "  record: {d}");
+        let _ = writeln!(o, "  record: {}", one_line(d));
     }
     crate::untrusted::terminal(&o)
 }
@@ -428,12 +437,17 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
             "    {n} x {class}: {}",
             first.map_or(String::new(), |h| format!(
                 "{} (blocked {:.0} ms; wchan {})",
-                h.reason,
+                one_line(&h.reason),
                 h.waited_ns as f64 / 1e6,
-                h.wchan.as_deref().unwrap_or("?")
+                one_line(h.wchan.as_deref().unwrap_or("?"))
             ))
         );
     }
+}
+
+/// A field that must stay on its line, with its line breaks shown as escapes.
+fn one_line(s: &str) -> String {
+    crate::untrusted::terminal_line(s)
 }
 
 /// A send's lateness for people: `12 us`, `1.18 ms`.

@@ -186,6 +186,26 @@ mod tests {
     }
 
     #[test]
+    fn characters_xml_cannot_hold_never_reach_the_document() {
+        let mut s: ScenarioReport = serde_json::from_str(include_str!(
+            "../../../fixtures/records/overrun-one-receiver/verdict.json"
+        ))
+        .unwrap();
+        s.status = "harness-error".into();
+        s.error = Some("program said \u{fffe}\u{ffff}\u{1fffe} and \u{e0041}".into());
+        s.kernel_release = Some("6.1\u{fffe}".into());
+        let x = junit(&Report {
+            nlstorm_version: "0".into(),
+            exit_code: 4,
+            scenarios: vec![s],
+        });
+        // XML 1.0's Char production: tab, newline, CR, U+20..U+D7FF, U+E000..U+FFFD, U+10000..
+        let legal = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+        assert!(x.chars().all(legal), "{x}");
+        assert!(x.contains("\\u{fffe}"), "shown, not dropped: {x}");
+    }
+
+    #[test]
     fn a_skipped_scenario_is_a_skipped_test_case() {
         let mut s: ScenarioReport = serde_json::from_str(include_str!(
             "../../../fixtures/records/overrun-one-receiver/verdict.json"

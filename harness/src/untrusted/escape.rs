@@ -5,12 +5,18 @@
 use std::fmt::Write;
 
 /// Characters that reorder or hide text on a terminal or in an editor without being
-/// control characters (bidirectional overrides, zero-width joiners, BOM): the "Trojan
-/// Source" set, shown escaped so what is printed is what is there.
+/// control characters (bidirectional overrides, zero-width joiners, BOM: the "Trojan
+/// Source" set; soft hyphens, fillers, variation selectors, interlinear annotations,
+/// the tag block that can spell hidden text), and non-characters (U+FFFE, U+FFFF and
+/// their kin, which XML cannot hold): shown escaped so what is printed is what is there.
 fn invisible(c: char) -> bool {
     matches!(c,
-        '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-        | '\u{2060}'..='\u{2069}' | '\u{feff}')
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
+        | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}' | '\u{fdd0}'..='\u{fdef}'
+        | '\u{e0000}'..='\u{e007f}' | '\u{e0100}'..='\u{e01ef}')
+        || (c as u32) & 0xfffe == 0xfffe
 }
 
 fn escaped(c: char) -> String {
@@ -121,6 +127,15 @@ pub fn csv_field(s: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn terminal_escapes_hidden_text_and_what_xml_cannot_hold() {
+        // A tag-block "hi", a soft hyphen, U+FFFE.
+        assert_eq!(terminal("a\u{e0068}\u{e0069}b"), "a\\u{e0068}\\u{e0069}b");
+        assert_eq!(terminal("x\u{ad}y"), "x\\u{ad}y");
+        assert_eq!(terminal_line("\u{fffe}\n"), "\\u{fffe}\\u{a}");
+        assert_eq!(terminal("plain é 中"), "plain é 中");
+    }
 
     #[test]
     fn terminal_escapes_ansi_and_bidi() {

@@ -371,3 +371,77 @@ fn leftovers() -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// A scenario running `program` (a path) with a ready line and a short stop.
+fn script_scenario(program: &Path, expect: &str) -> String {
+    format!(
+        r#"deadline = "10s"
+[[emitter]]
+name = "plug"
+kind = "injected-uevent"
+payload = 300
+schedule = {{ kind = "burst", size = 5 }}
+[[program]]
+name = "script"
+command = [{:?}]
+uid = 65534
+ready-line = "^listening"
+stop-after = "200ms"
+{expect}
+"#,
+        program.display().to_string()
+    )
+}
+
+fn write_script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn a_script_runs_as_its_uid_even_where_that_uid_cannot_reach_it() {
+    if !root_or_skip("a_script_runs_as_its_uid_even_where_that_uid_cannot_reach_it") {
+        return;
+    }
+    let script = "#!/bin/sh\necho listening\nid -u\nexec sleep 5\n";
+    // Reachable by nobody, then in a directory only root may search (a checkout under
+    // /root): executed from a descriptor, the interpreter reads it via /proc/self/fd.
+    let open = open_dir();
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    for dir in [open.path(), private.path()] {
+        let p = write_script(dir, "listener.sh", script);
+        let (code, v, lines, stderr) =
+            run_recorded(&script_scenario(&p, "expect = { exit-code = 143 }"), &[]);
+        assert_eq!(code, 0, "{}: {stderr}\n{v}\n{lines:?}", dir.display());
+        assert!(
+            lines.iter().any(|l| l == "65534"),
+            "it ran as nobody: {lines:?}"
+        );
+    }
+    // A `#!` line naming a missing interpreter is the scenario's mistake, said so.
+    let p = write_script(open.path(), "broken.sh", "#!/nonexistent/interpreter\n");
+    let (code, v, _, stderr) = run_recorded(&script_scenario(&p, ""), &[]);
+    assert_eq!(code, 2, "{stderr}\n{v}");
+    let e = v["scenarios"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(e.contains("interpreter"), "{e}");
+}
+
+#[test]
+fn an_argument_exec_cannot_carry_is_refused_by_validate() {
+    let long = "x".repeat(200 * 1024);
+    let err = validate_refuses(
+        "long-argument",
+        &format!("[[emitter]]\nname = \"e\"\nkind = \"synthetic-uevent\"\nschedule = {{ kind = \"burst\", size = 1 }}\n[[program]]\nname = \"p\"\ncommand = [\"true\", \"{long}\"]\n"),
+    );
+    assert!(
+        err.contains("exec(2) takes at most 131071 B"),
+        "{}",
+        &err[..err.len().min(400)]
+    );
+}

@@ -308,3 +308,190 @@ fn mutated_scenarios_never_panic_or_write_outside() {
         assert!(!p.is_symlink(), "{}", p.display());
     }
 }
+
+/// A copy of the bundled record `name` in a fresh directory, edited by `edit`.
+fn altered_record(
+    name: &str,
+    edit: impl FnOnce(&Path, &mut serde_json::Value),
+) -> tempfile::TempDir {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/records")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    let h = dir.path().join("history.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&h).unwrap()).unwrap();
+    edit(dir.path(), &mut v);
+    if h.exists() && !h.is_symlink() && std::fs::metadata(&h).unwrap().is_file() {
+        std::fs::write(&h, serde_json::to_string(&v).unwrap()).unwrap();
+    }
+    dir
+}
+
+fn check(dir: &Path) -> (Option<i32>, String, String) {
+    let mut child = Command::new(bin())
+        .arg("check")
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A FIFO must not hang the command: give it 20 s, then fail the test.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("nlstorm check {} hung", dir.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_record_cannot_forge_lines_in_a_ci_log() {
+    let dir = altered_record("overrun-one-receiver", |_, v| {
+        v["kernel_release"] = "6.1\nok   all: forged (measured 0)\n1 passed, 0 failed".into();
+    });
+    // The stored run failed its expectations (the record shows an overrun); the forged
+    // lines would make it look passed.
+    let (code, out, err) = check(dir.path());
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.lines().any(|l| l.starts_with("ok   all")), "{out}");
+    assert!(!out.lines().any(|l| l == "1 passed, 0 failed"), "{out}");
+    assert!(
+        out.contains("6.1\\u{a}ok   all: forged"),
+        "the release is shown escaped: {out}"
+    );
+}
+
+#[test]
+fn records_that_are_fifos_devices_or_inconsistent_are_bad_input() {
+    // history.json a FIFO, then a link to /dev/zero: exit 2 at once, naming the file.
+    let dir = altered_record("overrun-one-receiver", |d, _| {
+        std::fs::remove_file(d.join("history.json")).unwrap();
+        nix::unistd::mkfifo(
+            &d.join("history.json"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+    });
+    let (code, _, err) = check(dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("history.json") && err.contains("FIFO"),
+        "{err}"
+    );
+    let dir = altered_record("overrun-one-receiver", |d, _| {
+        std::fs::remove_file(d.join("history.json")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", d.join("history.json")).unwrap();
+    });
+    let (code, _, err) = check(dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("a device"), "{err}");
+    // A history with a receiver removed contradicts its plan.
+    let dir = altered_record("overrun-one-receiver", |_, v| {
+        v["receivers"] = serde_json::json!([]);
+    });
+    let (code, _, err) = check(dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not a consistent run record"), "{err}");
+    // A receiver that delivered more than was sent is the record contradicting itself.
+    let dir = altered_record("overrun-one-receiver", |_, v| {
+        v["emitters"][0]["sent"] = 1.into();
+    });
+    let (code, out, err) = check(dir.path());
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        out.contains("BAD INPUT: the record contradicts itself"),
+        "{out}"
+    );
+}
+
+#[test]
+fn repro_never_writes_through_a_link_left_at_its_default_name() {
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("victim");
+    std::fs::write(&target, "precious").unwrap();
+    std::os::unix::fs::symlink(&target, work.path().join("overrun-one-receiver-repro.c")).unwrap();
+    let rec =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/records/overrun-one-receiver");
+    let out = Command::new(bin())
+        .arg("repro")
+        .arg(&rec)
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--out"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+}
+
+#[test]
+fn a_scenario_naming_a_private_file_as_its_trace_never_quotes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("shadow");
+    std::fs::write(&secret, "root:$6$very-secret-hash:19000:0:99999:7:::\n").unwrap();
+    let text = format!(
+        "[[emitter]]\nname = \"r\"\nkind = \"replay\"\ntrace = {:?}\n",
+        secret.display().to_string()
+    );
+    let f = dir.path().join("s.toml");
+    std::fs::write(&f, text).unwrap();
+    let json = dir.path().join("v.json");
+    for with_json in [false, true] {
+        let mut cmd = Command::new(bin());
+        cmd.arg("validate");
+        if with_json {
+            cmd.arg("--json").arg(&json);
+        }
+        let out = cmd.arg(&f).output().unwrap();
+        let all = format!(
+            "{}{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&json).unwrap_or_default()
+        );
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(!all.contains("secret") && !all.contains("root:"), "{all}");
+        assert!(all.contains("line 1 does not parse"), "{all}");
+    }
+}
+
+#[test]
+fn a_scenario_path_behind_an_unsearchable_directory_is_permission_denied() {
+    let runs_as_root = can_become_nobody().is_ok();
+    if !runs_as_root {
+        skip_line!("skipping a_scenario_path_behind_an_unsearchable_directory_is_permission_denied: needs root to run validate as nobody");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let f = dir.path().join("s.toml");
+    std::fs::write(&f, "").unwrap();
+    let out = as_nobody(Path::new(bin()))
+        .arg("validate")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ermission denied") && !err.contains("does not exist"),
+        "{err}"
+    );
+}
