@@ -213,6 +213,12 @@ fn init(spec: &Spec, report: &OwnedFd, lifeline: OwnedFd, set: &SigSet) -> i32 {
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
         return fail("set the init's parent-death signal", e);
     }
+    // In a rootless sandbox the program runs as the init's uid (0 of the sandbox's user
+    // namespace): not dumpable, the init cannot be ptraced or have its /proc files
+    // read by it (the program keeps no capability that would override that).
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        return fail("make the init not dumpable", e);
+    }
     // The relay died before the line above: nothing would end this namespace.
     let mut fds = [nix::poll::PollFd::new(
         lifeline.as_fd(),

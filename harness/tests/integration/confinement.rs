@@ -445,3 +445,85 @@ fn an_argument_exec_cannot_carry_is_refused_by_validate() {
         &err[..err.len().min(400)]
     );
 }
+
+#[test]
+fn a_rootless_sandbox_confines_its_programs_too() {
+    if let Err(why) = can_become_nobody() {
+        skip_line!("skipping a_rootless_sandbox_confines_its_programs_too: cannot switch to an unprivileged uid here ({why})");
+        return;
+    }
+    let dir = open_dir();
+    let tok = token();
+    let host_file = dir.path().join("written-by-the-program");
+    // The build tree may sit under a directory the unprivileged uid cannot enter.
+    let exe = dir.path().join("nlstorm");
+    std::fs::copy(bin(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The victim is this test process: a host process the program must not reach.
+    let text = scenario(
+        dir.path(),
+        &tok,
+        &host_file,
+        std::process::id(),
+        20,
+        "expect = { seen = 20, lost = 0, error-lines = 0 }",
+    );
+    let f = dir.path().join("s.toml");
+    std::fs::write(&f, text).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let records = dir.path().join("records");
+    let out = as_nobody(&exe)
+        .args(["run", "--record-dir"])
+        .arg(&records)
+        .arg(&f)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() == Some(3) && stdout.contains("user namespaces") {
+        skip_line!("skipping a_rootless_sandbox_confines_its_programs_too: unprivileged user namespaces unavailable");
+        return;
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !host_file.exists(),
+        "a rootless sandbox's program wrote a host file"
+    );
+    let rec = std::fs::read_dir(&records)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let h: Value =
+        serde_json::from_str(&std::fs::read_to_string(rec.join("history.json")).unwrap()).unwrap();
+    let lines: Vec<&str> = h["programs"][0]["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    for name in [
+        "write-host-file",
+        "signal-host-pid",
+        "enter-host-netns",
+        "read-environ",
+        "write-tmp",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("escape {name}: blocked"))),
+            "{name}: {lines:#?}"
+        );
+    }
+    assert_eq!(
+        gone(&tok),
+        Vec::<u32>::new(),
+        "processes of the program outlived the run"
+    );
+}
