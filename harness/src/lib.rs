@@ -43,6 +43,7 @@
 #![deny(unsafe_code)]
 
 pub mod accounting;
+pub mod adapter;
 pub mod bpf;
 pub mod calibrate;
 pub mod check;

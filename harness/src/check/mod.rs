@@ -217,6 +217,9 @@ pub enum Status {
     /// The kernel lacks something the scenario needs (a dump family's module): the run
     /// says nothing about the receivers, so the scenario is skipped with the reason.
     Unsupported,
+    /// The scenario cannot be judged as written: a program's output its adapter could
+    /// not read (the reasons are the verdict's problems).
+    BadInput,
 }
 
 /// What the capacity model says of one receiver (or a sweep cell): spelt in JSON as
@@ -268,7 +271,8 @@ pub struct Verdict {
     pub programs: Vec<program::ProgramResult>,
     /// Every expectation and run-wide check.
     pub outcomes: Vec<Outcome>,
-    /// Harness-side inconsistencies (exit 4).
+    /// Harness-side inconsistencies (exit 4), or with status `BadInput` what makes the
+    /// scenario unjudgeable (exit 2).
     pub problems: Vec<String>,
 }
 
@@ -306,6 +310,7 @@ pub fn record_fits(plan: &Plan, h: &History) -> Result<(), String> {
 /// Checks a history against its plan.
 pub fn check(plan: &Plan, h: &History) -> Verdict {
     let mut problems = Vec::new();
+    let mut unreadable = Vec::new();
     let receivers: Vec<ReceiverResult> = plan
         .receivers
         .iter()
@@ -332,9 +337,19 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         .map(|(pp, rec)| program::judge(plan, pp, rec, h))
         .collect();
     for (pp, res) in plan.programs.iter().zip(&programs) {
-        outcomes.extend(Outcome::all(&pp.name, &pp.expectations, |m| {
-            Some(res.metric(m))
+        outcomes.extend(pp.expectations.iter().map(|e| {
+            let (passed, measured) = res.judge(e);
+            Outcome {
+                receiver: pp.name.to_string(),
+                check: e.describe(),
+                location: e.location.clone(),
+                passed,
+                measured,
+            }
         }));
+        if let Some(u) = &res.unreadable {
+            unreadable.push(u.clone());
+        }
     }
     for c in &h.churn {
         if c.errors > 0 {
@@ -372,6 +387,11 @@ pub fn check(plan: &Plan, h: &History) -> Verdict {
         Status::Unsupported
     } else if !problems.is_empty() {
         Status::HarnessError
+    } else if !unreadable.is_empty() {
+        // A program's output nlstorm could not read is the scenario's mistake (the
+        // wrong adapter or regex), never loss.
+        problems = unreadable;
+        Status::BadInput
     } else if outcomes.iter().all(|o| o.passed) {
         Status::Pass
     } else {
@@ -535,6 +555,7 @@ impl Status {
             Status::Fail => crate::exit::FINDING,
             Status::HarnessError => crate::exit::HARNESS,
             Status::Unsupported => crate::exit::ENVIRONMENT,
+            Status::BadInput => crate::exit::BAD_INPUT,
         }
     }
 }

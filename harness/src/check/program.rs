@@ -2,15 +2,15 @@
 //! from its output by an adapter), what its sockets dropped, whether it said so, how it
 //! ended, whether it kept reading, its CPU use after the flood, and its hangs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::EmitterDelivery;
 use crate::history::dump::Hang;
-use crate::history::program::{ProgramRecord, ProgramSocket, Stream};
+use crate::history::program::{ProgramRecord, ProgramSocket, Stream, Tally};
 use crate::history::History;
-use crate::plan::{OutputFormat, Plan, ProgramMetric, ProgramPlan, IP_MONITOR_REGEX};
+use crate::plan::{OutputFormat, Plan, ProgramMetric, ProgramPlan};
 
 /// One program's figures: the JSON report's per-program object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,19 +26,27 @@ pub struct ProgramResult {
     pub sent: u64,
     /// Distinct ones it reported.
     pub seen: u64,
-    /// Sent and never reported.
+    /// Sent and never reported (0 when `loss_measured` is false).
     pub lost: u64,
+    /// False with `output = "none"`: nothing was read from its output, so `seen`, `lost`
+    /// and `silent_loss` say nothing.
+    #[serde(default = "yes")]
+    pub loss_measured: bool,
+    /// Where each lost event went; the classes add up to `lost`.
+    #[serde(default)]
+    pub loss: LossClasses,
     /// Reports of a message it had reported before.
     pub duplicates: u64,
     /// Events it reported that this run did not send.
     pub foreign: u64,
     /// Drops of all its netlink sockets, closed ones included.
     pub kernel_drops: u64,
-    /// Some socket was closed by the program: its drops are those of the last sample
-    /// before the close (up to `sample_interval_ns` earlier), so `kernel_drops` is a
-    /// lower bound.
+    /// Some socket went away before emission ended (closed by it, or with its exit):
+    /// its drops are those of its last sample, so `kernel_drops` is a lower bound.
     pub kernel_drops_lower_bound: bool,
-    /// `lost`, when no output line matched an error pattern; else 0.
+    /// Loss it caused (its sockets' drops, and what it lost unexplained) and did not
+    /// report: no error line, and it neither crashed nor exited with an error. Loss
+    /// nlstorm's stop left queued is never silent loss.
     pub silent_loss: u64,
     /// Output lines that matched an error pattern.
     pub error_lines: u64,
@@ -50,191 +58,177 @@ pub struct ProgramResult {
     pub signal: Option<i32>,
     /// SIGKILL was needed.
     pub killed: bool,
-    /// After its first drop it drained a socket again or opened a new one (None: no
-    /// socket of it ever dropped).
+    /// Why nlstorm stopped it.
+    #[serde(default)]
+    pub stop_reason: Option<crate::history::program::StopReason>,
+    /// After its first drop it printed events again and did not crash (None: no socket
+    /// of it dropped, or nothing was read from its output).
     pub keeps_reading: Option<bool>,
+    /// The socket-level fact beside it: after the first drop a queue went down again
+    /// or it opened a new socket.
+    #[serde(default)]
+    pub keeps_reading_socket: Option<bool>,
     /// CPU use from t0 to the end of emission, percent of one CPU.
     pub cpu_during_flood: Option<f64>,
     /// CPU use from the end of emission to the stop signal.
     pub cpu_after_flood: Option<f64>,
     /// Netlink sockets it held.
     pub sockets: Vec<ProgramSocket>,
-    /// Of them, closed while it ran.
+    /// Sockets it opened after its first drop.
     pub reopened: u64,
+    /// Sockets it left open and bound after opening a newer one, with their drops: a
+    /// reconnect that leaks the old socket keeps it receiving (and dropping) broadcasts.
+    #[serde(default)]
+    pub leaked: u64,
     /// Receive calls outstanding past its call deadline.
     pub hangs: Vec<Hang>,
     /// Hangs per class.
     pub hang_classes: BTreeMap<String, u64>,
     /// Per emitter it is meant to see.
     pub per_emitter: Vec<EmitterDelivery>,
-    /// Lines it printed (stdout and stderr).
+    /// Lines it printed (stdout and stderr), all of them counted.
     pub output_lines: u64,
-    /// Output past the cap was not kept, so `seen` may be short.
+    /// Lines the record keeps (a sample: the first and the last).
+    #[serde(default)]
+    pub output_lines_kept: u64,
+    /// The record keeps a sample of its output; every figure counts the whole of it.
     pub output_truncated: bool,
+    /// Its output could not be read by its adapter: it printed lines, none of them an
+    /// event of this run. The scenario is bad input (exit 2), never loss.
+    #[serde(default)]
+    pub unreadable: Option<String>,
 }
+
+fn yes() -> bool {
+    true
+}
+
+/// Where the events sent to a program and not printed by it went. Each lost event is in
+/// exactly one class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LossClasses {
+    /// Dropped by the kernel on a socket it held (queue full).
+    pub kernel_drops: u64,
+    /// Still queued on a live socket when nlstorm stopped it: undelivered by the stop,
+    /// not lost by the program (the queue's bytes over the message's truesize).
+    pub queued_at_stop: u64,
+    /// Neither printed, nor dropped, nor queued at the stop: discarded with a socket it
+    /// closed, sent while it held no bound socket, or taken in and never printed.
+    pub unexplained: u64,
+}
+
+/// What a program metric measured, or why it measured nothing an expectation can use.
+pub type Measured = Result<u64, String>;
 
 impl ProgramResult {
-    /// The figure an expectation tests.
-    pub fn metric(&self, m: ProgramMetric) -> u64 {
-        match m {
-            ProgramMetric::Sent => self.sent,
-            ProgramMetric::Seen => self.seen,
-            ProgramMetric::Lost => self.lost,
-            ProgramMetric::Foreign => self.foreign,
-            ProgramMetric::KernelDrops => self.kernel_drops,
-            ProgramMetric::SilentLoss => self.silent_loss,
-            ProgramMetric::ErrorLines => self.error_lines,
-            ProgramMetric::ExitCode => match (self.exit_code, self.signal) {
-                (Some(c), _) => c as u64,
-                (None, Some(s)) => 128 + s as u64,
-                _ => u64::MAX,
-            },
-            ProgramMetric::Hangs => self.hangs.len() as u64,
-            ProgramMetric::KeepsReading => u64::from(self.keeps_reading.unwrap_or(true)),
-            ProgramMetric::CpuAfterFlood => self.cpu_after_flood.map_or(0, |c| c.round() as u64),
-            ProgramMetric::Sockets => self.sockets.len() as u64,
-            ProgramMetric::Reopened => self.reopened,
-        }
-    }
-}
-
-/// What an adapter read from the output: `(emitter index, seq)` per report, foreign
-/// events, and the line numbers it consumed (not searched for error patterns).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Reports {
-    /// Each event of this run, in output order.
-    pub ours: Vec<(usize, u64)>,
-    /// Events not from this run.
-    pub foreign: u64,
-    /// Indices of output lines that were part of an event.
-    pub consumed: BTreeSet<usize>,
-}
-
-/// Reads `udevadm monitor --kernel --property` output: a `KERNEL[...]` header, then
-/// `KEY=VALUE` lines (split at the first `=`), then a blank line. An event is this
-/// run's when its SYNTH_UUID is the run id and it carries nlstorm's source and
-/// sequence keys; `UDEV` events (udevd's rebroadcasts) are not the kernel's and are
-/// skipped.
-pub fn udevadm(lines: &[&str], run_id: &str) -> Reports {
-    let mut out = Reports::default();
-    let mut i = 0;
-    while i < lines.len() {
-        let header = lines[i];
-        let kernel = header.starts_with("KERNEL[");
-        if !kernel && !header.starts_with("UDEV") {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        i += 1;
-        let mut props = BTreeMap::new();
-        while i < lines.len() && !lines[i].is_empty() {
-            if let Some((k, v)) = lines[i].split_once('=') {
-                props.insert(k, v);
+    /// The figure an expectation tests, or why there is none: loss with nothing read
+    /// from the output, keeps-reading without a drop, is not a number.
+    pub fn metric(&self, m: ProgramMetric) -> Measured {
+        let loss = |v: u64| {
+            if self.loss_measured {
+                Ok(v)
+            } else {
+                Err("not measured: output = \"none\" reads no event".to_string())
             }
-            i += 1;
-        }
-        out.consumed.extend(start..i);
-        if !kernel {
-            continue;
-        }
-        let ours = props.get("SYNTH_UUID") == Some(&run_id);
-        let src = props
-            .get("SYNTH_ARG_NLSTORMSRC")
-            .and_then(|v| v.parse::<usize>().ok());
-        let seq = props
-            .get("SYNTH_ARG_NLSTORMSEQ")
-            .and_then(|v| v.parse::<u64>().ok());
-        match (ours, src, seq) {
-            (true, Some(src), Some(seq)) => out.ours.push((src, seq)),
-            _ => out.foreign += 1,
+        };
+        match m {
+            ProgramMetric::Sent => Ok(self.sent),
+            ProgramMetric::Seen => loss(self.seen),
+            ProgramMetric::Lost => loss(self.lost),
+            ProgramMetric::Foreign => loss(self.foreign),
+            ProgramMetric::KernelDrops => Ok(self.kernel_drops),
+            ProgramMetric::SilentLoss => loss(self.silent_loss),
+            ProgramMetric::ErrorLines => Ok(self.error_lines),
+            ProgramMetric::ExitCode => match (self.exit_code, self.signal) {
+                (Some(c), _) => Ok(c as u64),
+                (None, Some(s)) => Ok(128 + s as u64),
+                _ => Err("not measured: it could not be reaped".into()),
+            },
+            ProgramMetric::Hangs => Ok(self.hangs.len() as u64),
+            ProgramMetric::KeepsReading => self.keeps_reading.map(u64::from).ok_or_else(|| {
+                if self.kernel_drops == 0 {
+                    "not measured: no socket of it dropped".into()
+                } else {
+                    "not measured: nothing was read from its output".into()
+                }
+            }),
+            ProgramMetric::CpuAfterFlood => self
+                .cpu_after_flood
+                .map(|c| c.round() as u64)
+                .ok_or_else(|| "not measured: under 10 ms after the flood".into()),
+            ProgramMetric::Sockets => Ok(self.sockets.len() as u64),
+            ProgramMetric::Reopened => Ok(self.reopened),
         }
     }
-    out
+
+    /// Whether `e` holds of this program. A lower bound holds only where every value
+    /// at or above it would (`>=`, `>`): `kernel-drops == 0` cannot pass on a socket
+    /// whose last drops were never sampled.
+    pub fn judge(&self, e: &crate::plan::Expectation<ProgramMetric>) -> (bool, String) {
+        use crate::plan::Cmp;
+        match self.metric(e.metric) {
+            Err(why) => (false, why),
+            Ok(v) if e.metric == ProgramMetric::KernelDrops && self.kernel_drops_lower_bound => {
+                let holds = matches!(e.cmp, Cmp::Ge | Cmp::Gt) && e.cmp.holds(v, e.value);
+                (
+                    holds,
+                    format!(
+                        ">={v} (a lower bound: a socket went before its last drops were sampled)"
+                    ),
+                )
+            }
+            Ok(v) => (e.cmp.holds(v, e.value), v.to_string()),
+        }
+    }
 }
 
-/// Reads one event per line matching `re` (capture `seq`, optional `src` and `run`).
-/// A line without a `src` capture is counted for `default_src`.
-pub fn by_regex(lines: &[&str], re: &regex::Regex, run_id: &str, default_src: usize) -> Reports {
-    let mut out = Reports::default();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(c) = re.captures(line) else { continue };
-        out.consumed.insert(i);
-        let run_ok = c.name("run").is_none_or(|r| r.as_str() == run_id);
-        let seq = c.name("seq").and_then(|s| s.as_str().parse::<u64>().ok());
-        let src = c
-            .name("src")
-            .map_or(Some(default_src), |s| s.as_str().parse::<usize>().ok());
-        match (run_ok, src, seq) {
-            (true, Some(src), Some(seq)) => out.ours.push((src, seq)),
-            _ => out.foreign += 1,
-        }
+/// The tally of a record: as the sandbox counted it, or (records written before it
+/// counted the whole output) read again from the kept lines.
+fn tally_of(pp: &ProgramPlan, rec: &ProgramRecord, run_id: &str) -> Tally {
+    if let Some(t) = &rec.tally {
+        return t.clone();
     }
-    out
+    let live = std::sync::Arc::new(crate::adapter::Live::default());
+    let mut out = crate::adapter::Reader::new(pp, run_id, live.clone());
+    let mut err = crate::adapter::Reader::new(pp, run_id, live);
+    for l in &rec.output {
+        match l.stream {
+            Stream::Stdout => out.feed(l.t_ns, l.stream, &l.text),
+            Stream::Stderr => err.feed(l.t_ns, l.stream, &l.text),
+        };
+    }
+    let mut t = out.finish(u64::MAX);
+    crate::adapter::merge(&mut t, err.finish(u64::MAX));
+    t
+}
+
+/// The truesize one message of `pp`'s emitters charges, when they all charge the same
+/// (calibrated in the run's sandbox); None otherwise.
+fn truesize(plan: &Plan, pp: &ProgramPlan, h: &History) -> Option<u64> {
+    let mut sizes = pp.emitters.iter().flat_map(|&i| {
+        let name = plan.emitters[i].name.as_str();
+        h.calibration
+            .iter()
+            .filter(move |c| c.emitter == name)
+            .map(|c| c.truesize)
+    });
+    let first = sizes.next()?;
+    sizes
+        .all(|t| t == first)
+        .then_some(first)
+        .filter(|&t| t > 0)
 }
 
 /// Judges one program's record.
 pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) -> ProgramResult {
-    let stdout: Vec<(usize, &str)> = rec
-        .output
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.stream == Stream::Stdout)
-        .map(|(i, l)| (i, l.text.as_str()))
-        .collect();
-    let texts: Vec<&str> = stdout.iter().map(|(_, t)| *t).collect();
-    let run_id = h.run_id.as_str();
-    let reports = match &pp.output {
-        OutputFormat::None => Reports::default(),
-        OutputFormat::Udevadm => udevadm(&texts, run_id),
-        OutputFormat::IpMonitor => by_regex(
-            &texts,
-            &regex::Regex::new(IP_MONITOR_REGEX).expect("a fixed, tested expression"),
-            run_id,
-            pp.emitters.first().copied().unwrap_or(0),
-        ),
-        OutputFormat::Regex { regex } => match regex::Regex::new(regex) {
-            Ok(re) => by_regex(
-                &texts,
-                &re,
-                run_id,
-                pp.emitters.first().copied().unwrap_or(0),
-            ),
-            Err(_) => Reports::default(),
-        },
-    };
-    // Lines that were events are the program's report of them, not of a problem.
-    let consumed: BTreeSet<usize> = reports.consumed.iter().map(|&j| stdout[j].0).collect();
-    let patterns: Vec<String> = pp.error_patterns.iter().map(|p| p.to_lowercase()).collect();
-    let errors: Vec<&str> = rec
-        .output
-        .iter()
-        .enumerate()
-        .filter(|(i, l)| {
-            !consumed.contains(i) && {
-                let t = l.text.to_lowercase();
-                patterns.iter().any(|p| t.contains(p.as_str()))
-            }
-        })
-        .map(|(_, l)| l.text.as_str())
-        .collect();
-
-    let mut seen_by: BTreeMap<usize, BTreeSet<u64>> = BTreeMap::new();
-    let mut duplicates = 0;
-    let mut foreign = reports.foreign;
-    for &(src, seq) in &reports.ours {
-        if !pp.emitters.contains(&src) || h.emitters.get(src).is_none_or(|e| seq >= e.sent) {
-            foreign += 1;
-        } else if !seen_by.entry(src).or_default().insert(seq) {
-            duplicates += 1;
-        }
-    }
+    let tally = tally_of(pp, rec, &h.run_id);
+    let tracked = !matches!(pp.output, OutputFormat::None);
     let per_emitter: Vec<EmitterDelivery> = pp
         .emitters
         .iter()
         .map(|&i| {
             let sent = h.emitters.get(i).map_or(0, |e| e.sent);
-            let delivered = seen_by.get(&i).map_or(0, |s| s.len() as u64);
+            let delivered = crate::adapter::seen_below(&tally, i, sent);
             EmitterDelivery {
                 emitter: plan.emitters[i].name.to_string(),
                 sent,
@@ -245,8 +239,66 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         .collect();
     let sent: u64 = per_emitter.iter().map(|e| e.sent).sum();
     let seen: u64 = per_emitter.iter().map(|e| e.delivered).sum();
-    let lost = sent - seen;
-    let tracked = !matches!(pp.output, OutputFormat::None);
+    let distinct: u64 = tally
+        .seen
+        .iter()
+        .map(|s| crate::adapter::RangeSet::from_ranges_count_below(&s.ranges, u64::MAX))
+        .sum();
+    let foreign = tally.foreign + (distinct - seen);
+    let lost = if tracked { sent - seen } else { 0 };
+    let kernel_drops: u64 = rec.sockets.iter().map(|s| s.drops).sum();
+    let end = rec.emission_end_ns.unwrap_or(u64::MAX);
+    // Only a socket bound to a group is sent broadcasts, so only such a socket can have
+    // dropped more after its last sample.
+    let lower_bound = rec
+        .sockets
+        .iter()
+        .any(|s| s.groups != 0 && (s.closed || s.last_seen_ns < end));
+    let queued_bytes: u64 = rec.sockets.iter().filter_map(|s| s.rmem_at_stop).sum();
+    let queued_at_stop = match truesize(plan, pp, h) {
+        Some(t) => queued_bytes.div_ceil(t),
+        None => 0,
+    };
+    let drops_counted = kernel_drops.min(lost);
+    let queued_counted = queued_at_stop.min(lost - drops_counted);
+    let loss = LossClasses {
+        kernel_drops: drops_counted,
+        queued_at_stop: queued_counted,
+        unexplained: lost - drops_counted - queued_counted,
+    };
+    let exit_code = rec.exit.and_then(|e| e.code);
+    let signal = rec.exit.and_then(|e| e.signal);
+    let crashed = crashed(rec, pp);
+    let reported = tally.error_lines > 0 || crashed;
+    let unreadable = (tracked
+        && sent > 0
+        && seen == 0
+        && kernel_drops < sent
+        && (tally.unread_lines > 0 || tally.foreign > 0 || tally.other_events > 0))
+        .then(|| unreadable(pp, &tally));
+    let first_drop = rec.sockets.iter().filter_map(|s| s.first_drop_ns).min();
+    let printed_after = first_drop.map(|t| {
+        let before = tally
+            .events_over_time
+            .points
+            .iter()
+            .take_while(|p| p.0 <= t)
+            .last()
+            .map_or(0, |p| p.1);
+        tally.events.saturating_sub(before)
+    });
+    // It went on after its first drop when it printed events again; or when it opened a
+    // new socket once emission had ended, so there was nothing more for it to print.
+    // A crash right after (one more message dequeued, then a traceback) is not going on.
+    let reopened_idle = first_drop.is_some_and(|t| {
+        rec.sockets
+            .iter()
+            .any(|s| s.first_seen_ns > t && s.first_seen_ns >= end)
+    });
+    let keeps_reading = match (tracked, printed_after) {
+        (true, Some(n)) => Some((n > 0 || reopened_idle) && !crashed),
+        _ => None,
+    };
     let mut hang_classes = BTreeMap::new();
     for hg in &rec.hangs {
         *hang_classes.entry(hg.class.name().to_string()).or_insert(0) += 1;
@@ -257,22 +309,26 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         identity: rec.identity,
         sent,
         seen,
-        lost: if tracked { lost } else { 0 },
-        duplicates,
+        lost,
+        loss_measured: tracked,
+        loss,
+        duplicates: tally.duplicates,
         foreign,
-        kernel_drops: rec.sockets.iter().map(|s| s.drops).sum(),
-        kernel_drops_lower_bound: rec.sockets.iter().any(|s| s.closed),
-        silent_loss: if tracked && errors.is_empty() {
-            lost
+        kernel_drops,
+        kernel_drops_lower_bound: lower_bound,
+        silent_loss: if tracked && !reported {
+            loss.kernel_drops + loss.unexplained
         } else {
             0
         },
-        error_lines: errors.len() as u64,
-        first_error_line: errors.first().map(|s| s.to_string()),
-        exit_code: rec.exit.and_then(|e| e.code),
-        signal: rec.exit.and_then(|e| e.signal),
+        error_lines: tally.error_lines,
+        first_error_line: tally.first_error_line.clone(),
+        exit_code,
+        signal,
         killed: rec.killed,
-        keeps_reading: keeps_reading(&rec.sockets),
+        stop_reason: rec.stop_reason,
+        keeps_reading,
+        keeps_reading_socket: keeps_reading_socket(&rec.sockets),
         cpu_during_flood: percent(
             rec.cpu_ns_at_emission_end
                 .map(|c| c.saturating_sub(rec.cpu_ns_at_t0)),
@@ -287,14 +343,78 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
                 .zip(rec.emission_end_ns)
                 .map(|(s, e)| s.saturating_sub(e)),
         ),
-        reopened: rec.sockets.iter().filter(|s| s.closed).count() as u64,
+        reopened: first_drop.map_or(0, |t| {
+            rec.sockets.iter().filter(|s| s.first_seen_ns > t).count() as u64
+        }),
+        leaked: leaked(&rec.sockets),
         sockets: rec.sockets.clone(),
         hangs: rec.hangs.clone(),
         hang_classes,
         per_emitter,
-        output_lines: rec.output.len() as u64,
+        output_lines: tally.lines.max(rec.output.len() as u64),
+        output_lines_kept: rec.output.len() as u64,
         output_truncated: rec.output_truncated,
+        unreadable,
     }
+}
+
+/// It ended by itself with an error, or by a signal nlstorm did not send: a crash
+/// tells its user something went wrong, so its loss is not silent.
+fn crashed(rec: &ProgramRecord, pp: &ProgramPlan) -> bool {
+    let Some(exit) = rec.exit else { return false };
+    let ours = rec.stop_sent_ns.is_some() || rec.killed;
+    match (exit.code, exit.signal) {
+        (Some(c), _) => c != 0 && !ours,
+        (None, Some(s)) => !(ours && (s == pp.stop.signal || s == libc::SIGKILL)),
+        _ => false,
+    }
+}
+
+/// What to tell the user whose program's output could not be read.
+fn unreadable(pp: &ProgramPlan, t: &Tally) -> String {
+    let adapter = match &pp.output {
+        OutputFormat::Udevadm => {
+            "output = \"udevadm\" (udevadm monitor --kernel --property blocks)".to_string()
+        }
+        OutputFormat::IpMonitor => {
+            "output = \"ip-monitor\" (`ip -d -o monitor link` lines with nlstorm's alias)".into()
+        }
+        OutputFormat::Regex { regex } => format!("output-regex = {regex:?}"),
+        OutputFormat::None => "output = \"none\"".into(),
+    };
+    let what = if t.foreign > 0 || t.other_events > 0 {
+        format!(
+            "it read {} event(s), none of this run (a `run` capture must hold the whole run id, NLSTORM_RUN_ID; udevd's UDEV events are not the kernel's)",
+            t.foreign + t.other_events
+        )
+    } else {
+        format!("{} line(s) matched no event", t.unread_lines)
+    };
+    let sample = t
+        .unread_sample
+        .as_deref()
+        .map_or(String::new(), |l| format!("; first unread line: {l:?}"));
+    format!(
+        "program `{}`: its output could not be read with {adapter}: {what}{sample}",
+        pp.name
+    )
+}
+
+/// Sockets left open, bound to a group and never read again once a newer socket of
+/// the program was opened: a reconnect that leaks the old one.
+fn leaked(sockets: &[ProgramSocket]) -> u64 {
+    sockets
+        .iter()
+        .filter(|s| {
+            !s.closed
+                && s.groups != 0
+                && sockets.iter().any(|n| n.first_seen_ns > s.first_seen_ns)
+                && s.first_drop_ns.is_some_and(|_| {
+                    s.min_rmem_after_drop
+                        .is_none_or(|m| m >= s.rmem_at_first_drop)
+                })
+        })
+        .count() as u64
 }
 
 /// After the first drop on any of its sockets: was every dropping socket's queue read
@@ -303,7 +423,7 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
 /// first seen was read in between: the kernel drops a message only while the queue
 /// holds more than the buffer (or for a message larger than the whole buffer, when
 /// there is nothing queued to read).
-fn keeps_reading(sockets: &[ProgramSocket]) -> Option<bool> {
+fn keeps_reading_socket(sockets: &[ProgramSocket]) -> Option<bool> {
     let first = sockets.iter().filter_map(|s| s.first_drop_ns).min()?;
     let reopened_after = sockets.iter().any(|s| s.first_seen_ns > first);
     let drained = sockets
@@ -329,75 +449,6 @@ fn percent(cpu_ns: Option<u64>, wall_ns: Option<u64>) -> Option<f64> {
 mod tests {
     use super::*;
 
-    // `udevadm monitor --kernel --property` from udev 252 (Debian 12), captured in a
-    // fresh network namespace on 6.18 while a veth was created and nlstorm injected
-    // one uevent (run id shortened).
-    const UDEVADM: &str = "monitor will print the received events for:
-KERNEL - the kernel uevent
-
-KERNEL[18764.430274] add      /devices/virtual/net/b0 (net)
-ACTION=add
-DEVPATH=/devices/virtual/net/b0
-SUBSYSTEM=net
-INTERFACE=b0
-IFINDEX=2
-SEQNUM=2914816
-
-KERNEL[18764.431000] add      /devices/virtual/misc/nlstorm (misc)
-ACTION=add
-DEVPATH=/devices/virtual/misc/nlstorm
-SUBSYSTEM=misc
-SYNTH_UUID=run-1
-SYNTH_ARG_NLSTORMSRC=000
-SYNTH_ARG_NLSTORMSEQ=00000000000000000007
-SYNTH_ARG_NLSTORMPAD=ppp=p p
-SEQNUM=2914822
-
-";
-
-    #[test]
-    fn udevadm_events_are_matched_to_the_run() {
-        let lines: Vec<&str> = UDEVADM.lines().collect();
-        let r = udevadm(&lines, "run-1");
-        assert_eq!(r.ours, vec![(0, 7)]);
-        assert_eq!(r.foreign, 1);
-        // The preamble is not an event; both event blocks are consumed.
-        assert!(!r.consumed.contains(&0));
-        assert!(r.consumed.contains(&3) && r.consumed.contains(&18));
-        assert_eq!(udevadm(&lines, "other-run").ours, vec![]);
-    }
-
-    #[test]
-    fn regex_lines_need_their_run_and_sequence() {
-        let re = regex::Regex::new(r"^event run=(?P<run>\S+) seq=(?P<seq>\d+)").unwrap();
-        let lines = [
-            "event run=r1 seq=3",
-            "event run=r2 seq=4",
-            "noise",
-            "event run=r1 seq=x",
-        ];
-        let r = by_regex(&lines, &re, "r1", 2);
-        assert_eq!(r.ours, vec![(2, 3)]);
-        assert_eq!(r.foreign, 1);
-        assert_eq!(r.consumed.len(), 2);
-    }
-
-    /// Two lines of `ip -d -o -rcvbuf 1024 monitor link` (iproute2 6.1.0, kernel 6.18,
-    /// 2026-12-04), the second from another run, then its ENOBUFS report.
-    const IP_MONITOR: &str = "3: nls0@nls0p: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default \\    link/ether a2:72:64:ca:f7:52 brd ff:ff:ff:ff:ff:ff promiscuity 0  allmulti 0 minmtu 68 maxmtu 65535 \\    veth numtxqueues 2 numrxqueues 2 gso_max_size 65536 gso_max_segs 65535 tso_max_size 524280 tso_max_segs 65535 gro_max_size 65536 \\    alias nlstorm run=caf38612-2e6f-43dc-8a47-4883bcb97c54 src=001 seq=00000000000000000195 pppp
-3: nls0@nls0p: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default \\    alias nlstorm run=00000000-2e6f-43dc-8a47-4883bcb97c54 src=000 seq=00000000000000000001 pppp
-netlink receive error No buffer space available (105)";
-
-    #[test]
-    fn ip_monitor_lines_carry_source_and_sequence() {
-        let lines: Vec<&str> = IP_MONITOR.lines().collect();
-        let re = regex::Regex::new(IP_MONITOR_REGEX).unwrap();
-        let r = by_regex(&lines, &re, "caf38612-2e6f-43dc-8a47-4883bcb97c54", 0);
-        assert_eq!(r.ours, vec![(1, 195)]);
-        assert_eq!(r.foreign, 1);
-        assert_eq!(r.consumed.len(), 2, "the error line is not an event");
-    }
-
     fn socket(first_seen: u64, drop: Option<(u64, u64)>, min_after: Option<u64>) -> ProgramSocket {
         ProgramSocket {
             inode: 1,
@@ -415,27 +466,31 @@ netlink receive error No buffer space available (105)";
             first_drop_ns: drop.map(|d| d.0),
             rmem_at_first_drop: drop.map_or(0, |d| d.1),
             min_rmem_after_drop: min_after,
+            rmem_at_stop: None,
             samples: Default::default(),
         }
     }
 
     #[test]
     fn reading_after_the_first_drop() {
-        assert_eq!(keeps_reading(&[socket(0, None, None)]), None);
+        assert_eq!(keeps_reading_socket(&[socket(0, None, None)]), None);
         // Full at the drop and never below it again: it stopped.
         assert_eq!(
-            keeps_reading(&[socket(0, Some((10, 2304)), Some(2304))]),
+            keeps_reading_socket(&[socket(0, Some((10, 2304)), Some(2304))]),
             Some(false)
         );
         assert_eq!(
-            keeps_reading(&[socket(0, Some((10, 2304)), Some(0))]),
+            keeps_reading_socket(&[socket(0, Some((10, 2304)), Some(0))]),
             Some(true)
         );
         // Already empty when the drop was first sampled: read between drop and sample.
-        assert_eq!(keeps_reading(&[socket(0, Some((10, 0)), None)]), Some(true));
+        assert_eq!(
+            keeps_reading_socket(&[socket(0, Some((10, 0)), None)]),
+            Some(true)
+        );
         // One socket drained, one left full: it stopped reading one of them.
         assert_eq!(
-            keeps_reading(&[
+            keeps_reading_socket(&[
                 socket(0, Some((10, 2304)), Some(0)),
                 socket(0, Some((12, 2304)), Some(2304))
             ]),
@@ -443,7 +498,7 @@ netlink receive error No buffer space available (105)";
         );
         // Closed it and opened another after the drop: it went on reading.
         assert_eq!(
-            keeps_reading(&[
+            keeps_reading_socket(&[
                 socket(0, Some((10, 2304)), Some(2304)),
                 socket(20, None, None)
             ]),

@@ -104,12 +104,24 @@ pub(super) fn flood(
         shared,
         move |r, sh| r.run(sh, sources),
     )?;
+    // What each emitter sent, for the programs' stop rule (a thread's record is read
+    // only once it is joined).
+    let sent: Arc<Vec<std::sync::atomic::AtomicU64>> =
+        Arc::new((0..sources).map(|_| Default::default()).collect());
+    let counts = sent.clone();
     let senders = spawn_each(
         emitters,
         |_| "emit".into(),
         "start an emitter thread",
         shared,
-        |e, sh| e.run(sh.t0, &sh.stop),
+        move |e, sh| {
+            let i = usize::from(e.index());
+            let rec = e.run(sh.t0, &sh.stop);
+            if let Some(c) = counts.get(i) {
+                c.store(rec.sent, Ordering::Release);
+            }
+            rec
+        },
     )?;
     let watched: Vec<WatchedClient> = clients
         .iter()
@@ -134,6 +146,7 @@ pub(super) fn flood(
             readers: &readers,
             blocking: &blocking,
             senders: &senders,
+            sent: &sent,
             dumpers: &dumpers,
             clients: &watched,
             programs: &mut programs,

@@ -43,6 +43,8 @@ pub(super) struct Flock<'a> {
     /// Per reader: it blocks in recvmsg, so it must be woken to see a change.
     pub blocking: &'a [bool],
     pub senders: &'a [JoinHandle<EmitterRecord>],
+    /// What each emitter sent, set as it finishes.
+    pub sent: &'a [std::sync::atomic::AtomicU64],
     pub dumpers: &'a [JoinHandle<DumpRecord>],
     pub clients: &'a [WatchedClient],
     pub programs: &'a mut [crate::program::Running],
@@ -62,10 +64,14 @@ pub(super) fn watch(flock: Flock<'_>, shared: &Shared, run_deadline: Duration) -
         }
         let dumping = flock.dumpers.iter().any(|d| !d.is_finished());
         // Every program takes its step of the stop sequence, even once one has ended.
-        let programs_done = flock
-            .programs
-            .iter_mut()
-            .fold(true, |all, p| p.step(emission_end, deadline_hit) & all);
+        let sent: Vec<u64> = flock
+            .sent
+            .iter()
+            .map(|s| s.load(Ordering::Acquire))
+            .collect();
+        let programs_done = flock.programs.iter_mut().fold(true, |all, p| {
+            p.step(emission_end, &sent, deadline_hit) & all
+        });
         let reading = flock.readers.iter().any(|r| !r.is_finished());
         if !reading && !emitting && !dumping && programs_done {
             break;

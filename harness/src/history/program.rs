@@ -61,6 +61,10 @@ pub struct ProgramSocket {
     pub rmem_at_first_drop: u64,
     /// Lowest Rmem after it: below `rmem_at_first_drop` means the program read again.
     pub min_rmem_after_drop: Option<u64>,
+    /// Its queue (bytes) at the first sample after the program was told to stop (None:
+    /// it was closed before, or the record is older).
+    #[serde(default)]
+    pub rmem_at_stop: Option<u64>,
     /// `(t_ns, rmem, drops)`, thinned like every series.
     pub samples: super::Series,
 }
@@ -91,6 +95,81 @@ pub enum Identity {
     Root,
 }
 
+/// The sequence numbers of one emitter a program printed, as `[start, end)` ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Emitter index.
+    pub emitter: usize,
+    /// Sorted, disjoint ranges.
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// What the program's whole output said, read line by line as it arrived (see
+/// `adapter`): its events, its error lines, what could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// This run's events it printed, per emitter (duplicates once).
+    pub seen: Vec<Seen>,
+    /// Event reports of this run, duplicates included.
+    pub events: u64,
+    /// Reports of an event it had reported before.
+    pub duplicates: u64,
+    /// Events not of this run, or unreadable as one.
+    pub foreign: u64,
+    /// Events the adapter skips by design (udevd's `UDEV` rebroadcasts).
+    pub other_events: u64,
+    /// Lines, both streams.
+    pub lines: u64,
+    /// Of them, on stdout.
+    pub stdout_lines: u64,
+    /// Lines (outside events) matching an error pattern.
+    pub error_lines: u64,
+    /// The first of them (at most 300 characters).
+    pub first_error_line: Option<String>,
+    /// When it was printed.
+    pub first_error_ns: Option<u64>,
+    /// Stdout lines that were neither an event, the adapter's preamble, the ready line,
+    /// a blank line nor an error line: output the adapter could not read.
+    pub unread_lines: u64,
+    /// The first of them (at most 300 characters).
+    pub unread_sample: Option<String>,
+    /// When it last printed anything.
+    pub last_line_ns: Option<u64>,
+    /// When it last printed an event of this run.
+    pub last_event_ns: Option<u64>,
+    /// `(t_ns, event reports so far, 0)`, thinned like every series.
+    pub events_over_time: super::Series,
+}
+
+/// Why nlstorm stopped the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// Every event sent to it was printed or dropped by the kernel on its sockets.
+    AllAccounted,
+    /// Its output and its sockets were quiet for the settle time after emission.
+    Quiet,
+    /// `stop-after` passed after emission with events still unaccounted.
+    StopAfter,
+    /// The run's deadline.
+    Deadline,
+    /// It ended by itself.
+    Exited,
+}
+
+impl StopReason {
+    /// The words for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::AllAccounted => "every event accounted for",
+            StopReason::Quiet => "output and sockets quiet for the settle time",
+            StopReason::StopAfter => "stop-after reached with events unaccounted",
+            StopReason::Deadline => "the run's deadline",
+            StopReason::Exited => "it exited by itself",
+        }
+    }
+}
+
 /// Everything recorded about one program.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProgramRecord {
@@ -116,10 +195,18 @@ pub struct ProgramRecord {
     pub exit: Option<Exit>,
     /// When it ended.
     pub exit_ns: Option<u64>,
-    /// Every line it printed, up to [`OUTPUT_KEPT`] bytes.
+    /// A sample of the lines it printed: the first and the last [`LINES_KEPT`] / 2,
+    /// each at most [`LINE_KEPT`] bytes, within [`OUTPUT_KEPT`] bytes in all. Its
+    /// events and error lines are counted over the whole output, in `tally`.
     pub output: Vec<Line>,
-    /// Output beyond the cap was dropped.
+    /// Lines were left out of `output` (the tally still counts them).
     pub output_truncated: bool,
+    /// The whole output read by its adapter (None in records written before it was).
+    #[serde(default)]
+    pub tally: Option<Tally>,
+    /// Why it was stopped (None in older records).
+    #[serde(default)]
+    pub stop_reason: Option<StopReason>,
     /// Every netlink socket it held.
     pub sockets: Vec<ProgramSocket>,
     /// Time between samples of its sockets and threads.
@@ -139,3 +226,7 @@ pub struct ProgramRecord {
 
 /// Most output bytes kept per program.
 pub const OUTPUT_KEPT: usize = 16 << 20;
+/// Most lines kept per program: the first half and the last half.
+pub const LINES_KEPT: usize = 20_000;
+/// Most bytes kept of one line.
+pub const LINE_KEPT: usize = 4096;

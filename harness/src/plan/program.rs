@@ -53,12 +53,24 @@ pub const IP_MONITOR_REGEX: &str =
 pub struct Stop {
     /// Signal number sent first.
     pub signal: i32,
-    /// After emission ends, it is sent once every subscribed socket of the program has
-    /// been empty for [`DRAINED_FOR`] (it has read all it will get), or at the latest
-    /// this long after emission ended.
+    /// After emission ends, it is sent once every event sent to the program is
+    /// accounted for (printed or dropped by the kernel) with its queues empty, or once
+    /// its output and queues have been quiet for `settle`, or at the latest this long
+    /// after emission ended.
     pub after: Duration,
     /// Then this long before SIGKILL to its process group.
     pub grace: Duration,
+    /// Quiet this long (no output line, its queues empty) after emission, it has done
+    /// all it will: it is stopped even if some events are unaccounted.
+    #[serde(default = "default_settle")]
+    pub settle: Duration,
+}
+
+/// The default `settle`.
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(500);
+
+fn default_settle() -> Duration {
+    DEFAULT_SETTLE
 }
 
 /// The signals a scenario may name in `stop-signal`, without their SIG prefix.
@@ -76,7 +88,8 @@ pub const STOP_SIGNALS: [(&str, i32); 7] = [
 /// programs whose scenario asks for it (`root = true`).
 pub const ALLOW_ROOT_FLAG: &str = "--allow-root-programs";
 
-/// How long a program's queues must stay empty before it counts as drained.
+/// How long after its last line a program whose events are all accounted for is
+/// stopped (a line telling of a loss may follow the last event).
 pub const DRAINED_FOR: Duration = Duration::from_millis(50);
 
 /// One `[[program]]`.

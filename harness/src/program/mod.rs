@@ -17,7 +17,11 @@ pub mod procfs;
 pub mod view;
 pub mod watch;
 
-use crate::history::program::{Exit, Identity, Line, ProgramRecord, Stream, OUTPUT_KEPT};
+use crate::adapter::{Live, Reader};
+use crate::history::program::{
+    Exit, Identity, Line, ProgramRecord, StopReason, Stream, Tally, LINES_KEPT, LINE_KEPT,
+    OUTPUT_KEPT,
+};
 use crate::plan::{ProgramPlan, Ready};
 use confine::Report;
 use watch::{Clock, Watched};
@@ -155,7 +159,9 @@ pub struct Running {
     ended: Option<Exit>,
     clock: Arc<Clock>,
     watch: Option<JoinHandle<Watched>>,
-    readers: Vec<JoinHandle<(Vec<Line>, bool)>>,
+    readers: Vec<JoinHandle<Collected>>,
+    /// What its output has shown so far, for the stop rule.
+    live: Arc<Live>,
     ready_line: mpsc::Receiver<u64>,
     rec: ProgramRecord,
 }
@@ -269,18 +275,27 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
         Ready::Line { regex } => regex::Regex::new(regex).ok(),
         _ => None,
     };
+    let live = Arc::new(Live::default());
     let mut readers = Vec::new();
     if let Some(out) = relay.stdout.take() {
         readers.push(read_lines(
             out,
             Stream::Stdout,
             clock.clone(),
+            Reader::new(plan, run_uuid, live.clone()),
             pattern,
             Some(ready_tx),
         ));
     }
     if let Some(err) = relay.stderr.take() {
-        readers.push(read_lines(err, Stream::Stderr, clock.clone(), None, None));
+        readers.push(read_lines(
+            err,
+            Stream::Stderr,
+            clock.clone(),
+            Reader::new(plan, run_uuid, live.clone()),
+            None,
+            None,
+        ));
     }
     let watch = watch::start(relay_pid, clock.clone(), plan.call_deadline)
         .map_err(fail("start its watcher"))?;
@@ -296,6 +311,7 @@ pub fn start(plan: &ProgramPlan, run_uuid: &str) -> Result<Running, ProgramError
         clock,
         watch: Some(watch),
         readers,
+        live,
         ready_line,
         rec: ProgramRecord {
             name: plan.name.to_string(),
@@ -323,19 +339,35 @@ fn read_reports(fd: std::os::fd::OwnedFd) -> mpsc::Receiver<Report> {
     rx
 }
 
-/// A thread collecting a stream's lines with the time each was read; the first stdout
-/// line matching `ready` is announced on `tx`.
+/// What one stream's reader collected.
+struct Collected {
+    /// The kept sample of its lines.
+    lines: Vec<Line>,
+    /// Lines were left out of the sample.
+    truncated: bool,
+    /// Its whole output, read.
+    tally: Tally,
+}
+
+/// A thread reading a stream line by line as the program prints it: every line goes
+/// through `reader` (the whole output is counted), a sample is kept (the first and the
+/// last lines), and the first stdout line matching `ready` is announced on `tx`. It
+/// reads on past any cap: a program blocked on a full pipe would stop reading its
+/// socket, and the loss would be nlstorm's doing.
 fn read_lines(
     stream: impl Read + Send + 'static,
     which: Stream,
     clock: Arc<Clock>,
+    mut reader: Reader,
     ready: Option<regex::Regex>,
     tx: Option<mpsc::Sender<u64>>,
-) -> JoinHandle<(Vec<Line>, bool)> {
+) -> JoinHandle<Collected> {
     thread::spawn(move || {
         let mut r = BufReader::with_capacity(1 << 16, stream);
-        let mut lines = Vec::new();
-        let (mut kept, mut truncated, mut announced) = (0usize, false, false);
+        let half = LINES_KEPT / 2;
+        let mut head: Vec<Line> = Vec::new();
+        let mut tail: std::collections::VecDeque<Line> = std::collections::VecDeque::new();
+        let (mut kept_bytes, mut truncated, mut announced) = (0usize, false, false);
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -352,21 +384,62 @@ fn read_lines(
                     let _ = tx.send(t_ns);
                 }
             }
-            // Keep reading past the cap: a program blocked on a full pipe would stop
-            // reading its socket, and the loss would be nlstorm's doing.
-            if kept + text.len() > OUTPUT_KEPT {
+            reader.feed(t_ns, which, &text);
+            let mut text = text;
+            if text.len() > LINE_KEPT {
+                text.truncate(text.floor_char_boundary_compat(LINE_KEPT));
                 truncated = true;
-                continue;
             }
-            kept += text.len();
-            lines.push(Line {
+            let line = Line {
                 t_ns,
                 stream: which,
                 text,
-            });
+            };
+            if head.len() < half && kept_bytes + line.text.len() <= OUTPUT_KEPT / 2 {
+                kept_bytes += line.text.len();
+                head.push(line);
+                continue;
+            }
+            truncated = true;
+            tail.push_back(line);
+            if tail.len() > half {
+                tail.pop_front();
+            }
         }
-        (lines, truncated)
+        // The tail keeps its bytes bounded too: at most half the cap, newest first.
+        let mut tail_bytes = 0usize;
+        let tail: Vec<Line> = tail
+            .into_iter()
+            .rev()
+            .take_while(|l| {
+                tail_bytes += l.text.len();
+                tail_bytes <= OUTPUT_KEPT / 2
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        head.extend(tail);
+        Collected {
+            lines: head,
+            truncated,
+            tally: reader.finish(clock.now_ns()),
+        }
     })
+}
+
+/// `floor_char_boundary` for the crate's minimum Rust version.
+trait FloorBoundary {
+    fn floor_char_boundary_compat(&self, at: usize) -> usize;
+}
+
+impl FloorBoundary for String {
+    fn floor_char_boundary_compat(&self, at: usize) -> usize {
+        (0..=at.min(self.len()))
+            .rev()
+            .find(|&i| self.is_char_boundary(i))
+            .unwrap_or(0)
+    }
 }
 
 impl Running {
@@ -458,7 +531,7 @@ impl Running {
         let mut lines: Vec<Line> = std::mem::take(&mut self.readers)
             .into_iter()
             .filter_map(|h| h.join().ok())
-            .flat_map(|(l, _)| l)
+            .flat_map(|c| c.lines)
             .collect();
         lines.sort_by_key(|l| l.t_ns);
         let tail: Vec<String> = lines
@@ -497,14 +570,28 @@ impl Running {
         self.rec.exit_ns = Some(self.clock.now_ns());
     }
 
-    /// One step of the stop sequence; true once the program has ended.
-    /// `emission_end` is when the last emitter finished, `deadline_hit` ends it at once.
-    pub fn step(&mut self, emission_end: Option<Instant>, deadline_hit: bool) -> bool {
+    /// One step of the stop sequence; true once the program has ended. `emission_end`
+    /// is when the last emitter finished, `sent` what each emitter sent (final once
+    /// emission has ended), `deadline_hit` ends it at once.
+    ///
+    /// After emission the program is given the time it needs: it is stopped once every
+    /// event sent to it is accounted for (printed, or dropped by the kernel on its
+    /// sockets) with its queues empty; or once its output and its sockets have both
+    /// been quiet for `settle` (it has done all it will); or at `stop-after`. A program
+    /// that moves events into a queue of its own (an asyncio queue, a channel, a fork
+    /// per event) is still printing, so it is not stopped mid-way.
+    pub fn step(
+        &mut self,
+        emission_end: Option<Instant>,
+        sent: &[u64],
+        deadline_hit: bool,
+    ) -> bool {
         if self.rec.exit.is_some() {
             return true;
         }
         if self.relay_ended() {
             self.take_exit();
+            self.rec.stop_reason.get_or_insert(StopReason::Exited);
             // Whatever it started and left behind went with its namespace.
             self.kill();
             return true;
@@ -514,24 +601,22 @@ impl Running {
             self.rec.emission_end_ns = Some(ns);
             self.clock.end_ns.store(ns, Ordering::Release);
         }
-        let now = Instant::now();
         if deadline_hit && !self.rec.killed {
+            self.rec.stop_reason.get_or_insert(StopReason::Deadline);
             self.kill();
             return false;
         }
         let Some(end) = emission_end else {
             return false;
         };
-        let empty_since = self.clock.empty_since_ns.load(Ordering::Acquire);
-        let drained = empty_since != u64::MAX
-            && self.clock.now_ns()
-                >= empty_since.max(self.clock.ns_of(end))
-                    + crate::plan::DRAINED_FOR.as_nanos() as u64;
         match self.rec.stop_sent_ns {
-            None if drained || now >= end + self.plan.stop.after => {
-                self.rec.stop_sent_ns = Some(self.clock.now_ns());
-                self.clock.stopping.store(true, Ordering::Release);
-                self.signal(self.plan.stop.signal);
+            None => {
+                if let Some(reason) = self.why_stop(self.clock.ns_of(end), sent) {
+                    self.rec.stop_reason = Some(reason);
+                    self.rec.stop_sent_ns = Some(self.clock.now_ns());
+                    self.clock.stopping.store(true, Ordering::Release);
+                    self.signal(self.plan.stop.signal);
+                }
             }
             Some(sent)
                 if !self.rec.killed
@@ -542,6 +627,33 @@ impl Running {
             _ => {}
         }
         false
+    }
+
+    /// Whether to send the stop signal now, `end_ns` after emission ended, and why.
+    fn why_stop(&self, end_ns: u64, sent: &[u64]) -> Option<StopReason> {
+        let now = self.clock.now_ns();
+        let empty_since = self.clock.empty_since_ns.load(Ordering::Acquire);
+        let queues_empty = empty_since != u64::MAX;
+        let last_line = self.live.last_line_ns.load(Ordering::Acquire);
+        let expected: u64 = self.plan.emitters.iter().filter_map(|&i| sent.get(i)).sum();
+        let printed = self.live.seen.load(Ordering::Acquire);
+        let dropped = self.clock.drops.load(Ordering::Acquire);
+        let tracked = !matches!(self.plan.output, crate::plan::OutputFormat::None);
+        // A short pause after the last line: the line that tells of a loss may follow
+        // the last event it printed.
+        let pause = crate::plan::DRAINED_FOR.as_nanos() as u64;
+        if tracked
+            && queues_empty
+            && printed + dropped >= expected
+            && now >= last_line.max(end_ns) + pause
+        {
+            return Some(StopReason::AllAccounted);
+        }
+        let quiet_since = empty_since.max(last_line).max(end_ns);
+        if queues_empty && now >= quiet_since + self.plan.stop.settle.as_nanos() as u64 {
+            return Some(StopReason::Quiet);
+        }
+        (now >= end_ns + self.plan.stop.after.as_nanos() as u64).then_some(StopReason::StopAfter)
     }
 
     /// `signal` to every process of the program's namespace: through the relay, which
@@ -581,12 +693,18 @@ impl Running {
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
         let mut output = Vec::new();
+        let mut tally: Option<Tally> = None;
         for h in std::mem::take(&mut self.readers) {
-            if let Ok((lines, truncated)) = h.join() {
-                output.extend(lines);
-                self.rec.output_truncated |= truncated;
+            if let Ok(c) = h.join() {
+                output.extend(c.lines);
+                self.rec.output_truncated |= c.truncated;
+                match &mut tally {
+                    None => tally = Some(c.tally),
+                    Some(t) => crate::adapter::merge(t, c.tally),
+                }
             }
         }
+        self.rec.tally = tally;
         output.sort_by_key(|l| l.t_ns);
         let rec = &mut self.rec;
         rec.output = output;

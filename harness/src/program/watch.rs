@@ -34,6 +34,9 @@ pub struct Clock {
     /// Since when every subscribed socket of the program has been empty (u64::MAX
     /// while one holds something).
     pub empty_since_ns: AtomicU64,
+    /// Drops summed over every socket the program held, closed ones included (the
+    /// last sample of each).
+    pub drops: AtomicU64,
     /// Raised by the executor once it signals the program to stop: sockets that go
     /// after that went with the program, not by its choice.
     pub stopping: AtomicBool,
@@ -50,6 +53,7 @@ impl Clock {
             end_ns: AtomicU64::new(u64::MAX),
             subscribed: AtomicBool::new(false),
             empty_since_ns: AtomicU64::new(u64::MAX),
+            drops: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
@@ -146,6 +150,7 @@ impl Watcher {
         let by_inode: HashMap<u64, &NetlinkRow> = rows.iter().map(|r| (r.inode, r)).collect();
         let mut still = HashMap::new();
         let mut queued = false;
+        let stopping = clock.stopping.load(Ordering::Acquire);
         for &pid in pids {
             for (fd, inode) in procfs::sockets(pid) {
                 let Some(row) = by_inode.get(&inode) else {
@@ -159,6 +164,11 @@ impl Watcher {
                     }
                 };
                 update(&mut self.out.sockets[i], row, now);
+                // The queue it held when the program was told to stop: what the stop,
+                // not the program, left undelivered.
+                if stopping && self.out.sockets[i].rmem_at_stop.is_none() {
+                    self.out.sockets[i].rmem_at_stop = Some(row.rmem);
+                }
                 if row.groups != 0 {
                     clock.subscribed.store(true, Ordering::Release);
                     queued |= row.rmem > 0;
@@ -177,6 +187,8 @@ impl Watcher {
             }
         }
         self.open = still;
+        let drops = self.out.sockets.iter().map(|s| s.drops).sum();
+        clock.drops.store(drops, Ordering::Release);
         if queued {
             clock.empty_since_ns.store(u64::MAX, Ordering::Release);
         } else if clock.empty_since_ns.load(Ordering::Acquire) == u64::MAX {
@@ -255,6 +267,7 @@ fn discovered(pid: u32, fd: i32, row: &NetlinkRow, now: u64) -> ProgramSocket {
         first_drop_ns: None,
         rmem_at_first_drop: 0,
         min_rmem_after_drop: None,
+        rmem_at_stop: None,
         samples: Series::new(5_000_000),
     }
 }

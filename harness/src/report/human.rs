@@ -356,19 +356,26 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
         (None, Some(s)) => format!("signal {s}"),
         _ => "not reaped".into(),
     };
+    let measured = |v: u64| {
+        if p.loss_measured {
+            v.to_string()
+        } else {
+            "-".into()
+        }
+    };
     let _ = writeln!(
         o,
         "  program {:<12} sent {:>7}  seen {:>7}  lost {:>6}  kernel drops {:>7}  silent loss {:>6}  hangs {}  {}{}",
         p.name,
         p.sent,
-        p.seen,
-        p.lost,
+        measured(p.seen),
+        measured(p.lost),
         format!(
             "{}{}",
             if p.kernel_drops_lower_bound { ">=" } else { "" },
             p.kernel_drops
         ),
-        p.silent_loss,
+        measured(p.silent_loss),
         p.hangs.len(),
         ended,
         if p.killed { " (killed)" } else { "" }
@@ -410,24 +417,57 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
             crate::plan::ALLOW_ROOT_FLAG
         ));
     }
+    if !p.loss_measured {
+        notes.push("loss not measured (output = \"none\": only its sockets are read)".into());
+    } else if p.lost > 0 {
+        notes.push(format!(
+            "lost: {} dropped by the kernel, {} still queued when stopped, {} unexplained",
+            p.loss.kernel_drops, p.loss.queued_at_stop, p.loss.unexplained
+        ));
+    }
+    if let Some(r) = p.stop_reason {
+        notes.push(format!("stopped: {}", r.describe()));
+    }
     match p.keeps_reading {
-        Some(true) => notes.push("kept reading after its first drop".into()),
-        Some(false) => notes.push("stopped reading after its first drop".into()),
+        Some(true) => notes.push("printed events again after its first drop".into()),
+        Some(false) => notes.push("printed no event after its first drop".into()),
         None => {}
     }
+    if p.leaked > 0 {
+        notes.push(format!(
+            "{} left open, bound and unread after it opened a newer one",
+            super::count(p.leaked, "socket")
+        ));
+    }
+    let crashed = p.lost > 0 && p.silent_loss == 0 && p.first_error_line.is_none();
     match &p.first_error_line {
         Some(l) => notes.push(format!(
             "{}, first: {l:?}",
             super::count(p.error_lines, "error line")
         )),
-        None if p.lost > 0 => notes.push("it printed no error: the loss was silent".into()),
+        None if p.silent_loss > 0 => {
+            notes.push("it printed no error: the loss it caused was silent".into())
+        }
+        None if crashed && p.loss_measured && p.loss.queued_at_stop < p.lost => {
+            notes.push(format!(
+                "it printed no error but ended with {}",
+                match (p.exit_code, p.signal) {
+                    (Some(c), _) => format!("exit status {c}"),
+                    (_, Some(sig)) => format!("signal {sig}"),
+                    _ => "an error".into(),
+                }
+            ))
+        }
         None => {}
     }
     if p.foreign > 0 {
         notes.push(super::count(p.foreign, "foreign event"));
     }
     if p.output_truncated {
-        notes.push("output past 16 MiB not kept".into());
+        notes.push(format!(
+            "{} of {} output lines kept in the record (all counted)",
+            p.output_lines_kept, p.output_lines
+        ));
     }
     let _ = writeln!(o, "    {}", notes.join("; "));
     for (class, n) in &p.hang_classes {

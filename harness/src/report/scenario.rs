@@ -16,6 +16,7 @@ pub fn judge(rep: &mut ScenarioReport, plan: &Plan, history: &crate::history::Hi
         Status::Fail => "fail",
         Status::HarnessError => "harness-error",
         Status::Unsupported => SKIPPED,
+        Status::BadInput => "bad-input",
     }
     .into();
     if verdict.status == Status::Unsupported {

@@ -282,6 +282,7 @@ pub struct RawProgram {
     pub stop_signal: Option<Spanned<String>>,
     pub stop_after: Option<Spanned<DurationText>>,
     pub stop_grace: Option<Spanned<DurationText>>,
+    pub settle: Option<Spanned<DurationText>>,
     pub call_deadline: Option<Spanned<DurationText>>,
     pub expect: Option<RawExpect>,
 }

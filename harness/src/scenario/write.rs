@@ -184,6 +184,7 @@ fn program(s: &mut String, p: &ProgramPlan, plan: &Plan) {
     let _ = writeln!(s, "stop-signal = \"{signal}\"");
     let _ = writeln!(s, "stop-after = {}", dur(p.stop.after));
     let _ = writeln!(s, "stop-grace = {}", dur(p.stop.grace));
+    let _ = writeln!(s, "settle = {}", dur(p.stop.settle));
     let _ = writeln!(s, "call-deadline = {}", dur(p.call_deadline));
     expect(s, &p.expectations);
 }

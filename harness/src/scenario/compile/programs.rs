@@ -65,6 +65,11 @@ impl Cx<'_> {
             &raw.stop_grace,
             DEFAULT_STOP_GRACE,
         );
+        let settle = self.duration_or(
+            &format!("{path}.settle"),
+            &raw.settle,
+            crate::plan::DEFAULT_SETTLE,
+        );
         let call_deadline = self.duration_or(
             &format!("{path}.call-deadline"),
             &raw.call_deadline,
@@ -88,6 +93,7 @@ impl Cx<'_> {
                 signal: signal?,
                 after: stop_after?,
                 grace: stop_grace?,
+                settle: settle?,
             },
             call_deadline: call_deadline?,
             expectations,
