@@ -19,7 +19,7 @@ if ! command -v cc >/dev/null; then
   apt-get update -qq && apt-get install -y -qq gcc libc6-dev
 fi
 
-cc -O2 -Wall -o "$out/uevent-listener" fixtures/programs/uevent-listener.c
+cc -O2 -Wall -pthread -o "$out/uevent-listener" fixtures/programs/uevent-listener.c
 cc -O2 -Wall -o "$out/every" fixtures/programs/every.c
 
 if [ ! -x "$out/udev/bin/udevadm" ]; then

@@ -127,6 +127,8 @@ impl ProgramResult {
         let loss = |v: u64| {
             if self.loss_measured {
                 Ok(v)
+            } else if self.unreadable.is_some() {
+                Err("not measured: its output could not be read".to_string())
             } else {
                 Err("not measured: output = \"none\" reads no event".to_string())
             }
@@ -245,6 +247,14 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         .map(|s| crate::adapter::RangeSet::from_ranges_count_below(&s.ranges, u64::MAX))
         .sum();
     let foreign = tally.foreign + (distinct - seen);
+    let unreadable = (tracked
+        && sent > 0
+        && seen == 0
+        && rec.sockets.iter().map(|s| s.drops).sum::<u64>() < sent
+        && (tally.unread_lines > 0 || tally.foreign > 0 || tally.other_events > 0))
+        .then(|| unreadable(pp, &tally));
+    // Output its adapter could not read measures nothing: never loss.
+    let tracked = tracked && unreadable.is_none();
     let lost = if tracked { sent - seen } else { 0 };
     let kernel_drops: u64 = rec.sockets.iter().map(|s| s.drops).sum();
     let end = rec.emission_end_ns.unwrap_or(u64::MAX);
@@ -270,13 +280,15 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
     let signal = rec.exit.and_then(|e| e.signal);
     let crashed = crashed(rec, pp);
     let reported = tally.error_lines > 0 || crashed;
-    let unreadable = (tracked
-        && sent > 0
-        && seen == 0
-        && kernel_drops < sent
-        && (tally.unread_lines > 0 || tally.foreign > 0 || tally.other_events > 0))
-        .then(|| unreadable(pp, &tally));
-    let first_drop = rec.sockets.iter().filter_map(|s| s.first_drop_ns).min();
+    // Its first loss: the first drop sampled on its sockets, or the first line in which
+    // it said so (a program that exits on ENOBUFS takes its socket with it before the
+    // next sample).
+    let first_drop = rec
+        .sockets
+        .iter()
+        .filter_map(|s| s.first_drop_ns)
+        .chain(tally.first_error_ns)
+        .min();
     let printed_after = first_drop.map(|t| {
         let before = tally
             .events_over_time

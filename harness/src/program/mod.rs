@@ -64,6 +64,17 @@ pub enum ProgramError {
         #[source]
         source: std::io::Error,
     },
+    /// It ended before it was ready, saying this kernel lacks what it needs (a netlink
+    /// family or protocol): this machine cannot run it.
+    #[error(
+        "program `{name}` cannot run on this kernel: it ended before it was ready, saying {line:?}"
+    )]
+    KernelLacks {
+        /// Program name.
+        name: String,
+        /// The line that says so.
+        line: String,
+    },
     /// Its init could not confine or start it.
     #[error("program `{name}`: failed to {step}: {source}{hint}")]
     Refused {
@@ -81,7 +92,38 @@ pub enum ProgramError {
     },
 }
 
+/// A line in which a program says the kernel lacks a netlink family or protocol it
+/// needs (`iw event`: "nl80211 not found"; socket(2): EPROTONOSUPPORT, EAFNOSUPPORT).
+pub fn says_kernel_lacks(line: &str) -> bool {
+    let l = line.to_lowercase();
+    let family = ["nl80211", "family", "genl", "netlink", "protocol"]
+        .iter()
+        .any(|w| l.contains(w));
+    l.contains("protocol not supported")
+        || l.contains("address family not supported")
+        || l.contains("eprotonosupport")
+        || l.contains("eafnosupport")
+        || (family
+            && (l.contains("not found") || l.contains("not supported") || l.contains("unknown")))
+}
+
 impl ProgramError {
+    /// A never-ready error whose last output says the kernel lacks a feature becomes
+    /// [`ProgramError::KernelLacks`].
+    fn unsupported_kernel(self) -> Self {
+        let ProgramError::NeverReady { name, tail, .. } = &self else {
+            return self;
+        };
+        let lines = tail.trim_start_matches("; its last output: ");
+        match lines.split(" | ").find(|l| says_kernel_lacks(l)) {
+            Some(line) => ProgramError::KernelLacks {
+                name: name.clone(),
+                line: line.to_string(),
+            },
+            None => self,
+        }
+    }
+
     /// The error for `step` failing with `errno` in the program's init: its own file or
     /// arguments (bad input), what this machine or its uid allows (environment), or
     /// nlstorm's confinement failing (harness).
@@ -131,6 +173,7 @@ impl crate::errors::Classified for ProgramError {
         match self {
             ProgramError::NotInstalled { .. } => Kind::Environment,
             ProgramError::NeverReady { .. } => Kind::BadInput,
+            ProgramError::KernelLacks { .. } => Kind::Environment,
             ProgramError::Start { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
@@ -515,7 +558,8 @@ impl Running {
             };
             if ended {
                 let how = describe(self.ended);
-                return Err(self.never_ready(format!("{what}; it ended first ({how})")));
+                let e = self.never_ready(format!("{what}; it ended first ({how})"));
+                return Err(e.unsupported_kernel());
             }
             if Instant::now() >= until {
                 return Err(self.never_ready(what));
@@ -746,5 +790,22 @@ fn describe(exit: Option<Exit>) -> String {
         Some((Some(c), _)) => format!("exit status {c}"),
         Some((_, Some(s))) => format!("killed by signal {s}"),
         _ => "ended".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kernel_without_the_family_is_recognised_in_what_a_program_says() {
+        assert!(says_kernel_lacks("nl80211 not found."));
+        assert!(says_kernel_lacks("socket: Protocol not supported"));
+        assert!(says_kernel_lacks(
+            "Cannot open netlink socket: Address family not supported by protocol"
+        ));
+        assert!(says_kernel_lacks("genl: family TASKSTATS unknown"));
+        assert!(!says_kernel_lacks("usage: listener RCVBUF MODE"));
+        assert!(!says_kernel_lacks("config file not found"));
     }
 }

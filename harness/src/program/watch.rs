@@ -109,8 +109,8 @@ struct Watcher {
     out: Watched,
     /// Inode -> index in `out.sockets`, for sockets seen in the last sample.
     open: HashMap<u64, usize>,
-    /// `(tid, inode)` -> (blocked since, drops then, reported).
-    blocked: HashMap<(u32, u64), (u64, u64, bool)>,
+    /// `(tid, inode)` -> (blocked since, drops then, index of its hang once reported).
+    blocked: HashMap<(u32, u64), (u64, u64, Option<usize>)>,
     /// Highest CPU time seen per process: a child that exits takes its time with it.
     cpu_by_pid: BTreeMap<u32, u64>,
 }
@@ -136,7 +136,7 @@ impl Watcher {
             self.sample_sockets(&pids, &rows, now, clock);
             if n.is_multiple_of(SLOW_EVERY) {
                 self.sample_cpu(&pids, now);
-                self.sample_threads(&pids, &rows, now, clock);
+                self.sample_threads(&pids, &rows, now);
             }
             n = n.wrapping_add(1);
             thread::sleep(SAMPLE);
@@ -207,14 +207,12 @@ impl Watcher {
     }
 
     /// Threads blocked in a netlink receive. Such a call is a hang when it is
-    /// outstanding past the call deadline on a socket that waits for an answer (one
-    /// bound to no group: a request or dump socket), or on a subscribed socket while
-    /// emission ran the whole time (it should have been getting messages).
-    fn sample_threads(&mut self, pids: &[u32], rows: &[NetlinkRow], now: u64, clock: &Clock) {
-        let (t0, end) = (
-            clock.t0_ns.load(Ordering::Acquire),
-            clock.end_ns.load(Ordering::Acquire),
-        );
+    /// outstanding past the call deadline with something outstanding: on a socket that
+    /// waits for an answer (bound to no group: a request or dump socket), or on a
+    /// subscribed socket whose queue holds messages it does not read. A thread blocked
+    /// on an empty group socket is idle, waiting for the next event, however long that
+    /// takes. A reported hang whose call returns later is marked recovered.
+    fn sample_threads(&mut self, pids: &[u32], rows: &[NetlinkRow], now: u64) {
         let mut seen = Vec::new();
         for &pid in pids {
             let fds: HashMap<i32, u64> = procfs::sockets(pid).into_iter().collect();
@@ -234,16 +232,22 @@ impl Watcher {
                 let entry = self
                     .blocked
                     .entry((tid, inode))
-                    .or_insert((now, row.drops, false));
+                    .or_insert((now, row.drops, None));
                 let (since, drops_then, reported) = *entry;
                 let waited = now.saturating_sub(since);
-                let awaited = row.groups == 0 || (since >= t0 && now <= end);
-                if !reported && waited >= self.call_deadline_ns && awaited {
-                    entry.2 = true;
+                let outstanding = row.groups == 0 || row.rmem > 0;
+                if reported.is_none() && waited >= self.call_deadline_ns && outstanding {
+                    entry.2 = Some(self.out.hangs.len());
                     self.out
                         .hangs
                         .push(hang(pid, tid, row, since, drops_then, now));
                 }
+            }
+        }
+        // A call no longer blocked returned: its hang, if reported, recovered.
+        for (k, (_, _, reported)) in &self.blocked {
+            if let (false, Some(i)) = (seen.contains(k), reported) {
+                self.out.hangs[*i].recovered = true;
             }
         }
         self.blocked.retain(|k, _| seen.contains(k));

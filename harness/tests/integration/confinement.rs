@@ -18,7 +18,7 @@ fn build(name: &str, dir: &Path) -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/programs/{name}.c"));
     let out = dir.join(name);
     let st = Command::new("cc")
-        .args(["-O2", "-o"])
+        .args(["-O2", "-pthread", "-o"])
         .arg(&out)
         .arg(&src)
         .status()

@@ -31,4 +31,5 @@ mod rootless;
 mod search;
 mod support;
 mod untrusted;
+mod verdicts;
 mod vm;

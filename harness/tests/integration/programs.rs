@@ -18,7 +18,7 @@ pub(crate) fn listener() -> &'static str {
                 .join("../fixtures/programs/uevent-listener.c");
             let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uevent-listener");
             let st = std::process::Command::new("cc")
-                .args(["-O2", "-o"])
+                .args(["-O2", "-pthread", "-o"])
                 .arg(&out)
                 .arg(&src)
                 .status()
