@@ -140,6 +140,7 @@ pub struct Reader {
     patterns: Vec<String>,
     ready: Option<Regex>,
     seen: BTreeMap<usize, RangeSet>,
+    seqnums: RangeSet,
     tally: Tally,
     live: Arc<Live>,
 }
@@ -169,6 +170,7 @@ impl Reader {
             patterns: pp.error_patterns.iter().map(|p| p.to_lowercase()).collect(),
             ready,
             seen: BTreeMap::new(),
+            seqnums: RangeSet::default(),
             tally: Tally {
                 events_over_time: Series::new(1_000_000),
                 ..Tally::default()
@@ -225,6 +227,14 @@ impl Reader {
                     return LineKind::Other;
                 };
                 let run_ok = c.name("run").is_none_or(|r| r.as_str() == self.run_id);
+                if let Some(n) = c.name("seqnum") {
+                    // The kernel's SEQNUM: mapped to emitter and sequence when judged.
+                    match (run_ok, n.as_str().parse::<u64>()) {
+                        (true, Ok(n)) => self.seqnum_event(t_ns, n),
+                        _ => self.tally.foreign += 1,
+                    }
+                    return LineKind::Event;
+                }
                 let seq = c.name("seq").and_then(|s| s.as_str().parse::<u64>().ok());
                 let src = c
                     .name("src")
@@ -298,12 +308,25 @@ impl Reader {
         self.tally.events_over_time.offer(t_ns, n, 0);
     }
 
+    fn seqnum_event(&mut self, t_ns: u64, n: u64) {
+        self.tally.events += 1;
+        self.tally.last_event_ns = Some(t_ns);
+        if self.seqnums.insert(n) {
+            self.live.seen.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.tally.duplicates += 1;
+        }
+        let count = self.tally.events;
+        self.tally.events_over_time.offer(t_ns, count, 0);
+    }
+
     /// The tally of everything read; an event block the output ended inside counts.
     pub fn finish(mut self, t_ns: u64) -> Tally {
         if let Adapter::Udevadm { block } = &mut self.adapter {
             let done = block.take();
             self.close(t_ns, done);
         }
+        self.tally.seqnums = self.seqnums.ranges();
         self.tally.seen = self
             .seen
             .iter()

@@ -642,6 +642,7 @@ expect = { lost = 0 }
             dumps: vec![],
             churn: vec![],
             programs: vec![],
+            seqnums: None,
         }
     }
 

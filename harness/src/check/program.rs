@@ -225,12 +225,13 @@ fn truesize(plan: &Plan, pp: &ProgramPlan, h: &History) -> Option<u64> {
 pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) -> ProgramResult {
     let tally = tally_of(pp, rec, &h.run_id);
     let tracked = !matches!(pp.output, OutputFormat::None);
+    let (sets, unmapped) = seen_sets(&tally, h);
     let per_emitter: Vec<EmitterDelivery> = pp
         .emitters
         .iter()
         .map(|&i| {
             let sent = h.emitters.get(i).map_or(0, |e| e.sent);
-            let delivered = crate::adapter::seen_below(&tally, i, sent);
+            let delivered = sets.get(&i).map_or(0, |s| s.count_below(sent));
             EmitterDelivery {
                 emitter: plan.emitters[i].name.to_string(),
                 sent,
@@ -241,12 +242,8 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         .collect();
     let sent: u64 = per_emitter.iter().map(|e| e.sent).sum();
     let seen: u64 = per_emitter.iter().map(|e| e.delivered).sum();
-    let distinct: u64 = tally
-        .seen
-        .iter()
-        .map(|s| crate::adapter::RangeSet::from_ranges_count_below(&s.ranges, u64::MAX))
-        .sum();
-    let foreign = tally.foreign + (distinct - seen);
+    let distinct: u64 = sets.values().map(|s| s.len()).sum();
+    let foreign = tally.foreign + unmapped + (distinct - seen);
     let unreadable = (tracked
         && sent > 0
         && seen == 0
@@ -368,6 +365,29 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         output_truncated: rec.output_truncated,
         unreadable,
     }
+}
+
+/// The events a program printed, per emitter: its own sequence numbers, and the kernel
+/// SEQNUMs it printed mapped through the run's SEQNUM map; and how many SEQNUMs map to
+/// no event of the run (another uevent, or one the reference socket missed).
+fn seen_sets(t: &Tally, h: &History) -> (BTreeMap<usize, crate::adapter::RangeSet>, u64) {
+    let mut sets: BTreeMap<usize, crate::adapter::RangeSet> = t
+        .seen
+        .iter()
+        .map(|s| (s.emitter, crate::adapter::RangeSet::from_ranges(&s.ranges)))
+        .collect();
+    let mut unmapped = 0;
+    for &(a, b) in &t.seqnums {
+        for n in a..b {
+            match h.seqnums.as_ref().and_then(|m| m.lookup(n)) {
+                Some((src, seq)) => {
+                    sets.entry(src).or_default().insert(seq);
+                }
+                None => unmapped += 1,
+            }
+        }
+    }
+    (sets, unmapped)
 }
 
 /// It ended by itself with an error, or by a signal nlstorm did not send: a crash

@@ -12,6 +12,7 @@ mod error;
 mod flood;
 mod predict;
 mod sampler;
+mod seqnums;
 mod session;
 mod watchdog;
 

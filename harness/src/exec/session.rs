@@ -125,6 +125,16 @@ impl Session {
             running.wait_ready()?;
             programs.push(running);
         }
+        // Programs that print SEQNUM are judged through the kernel's own numbering,
+        // read by a reference socket bound before the first send.
+        let seqnums = if plan.programs.iter().any(|p| p.output.by_seqnum()) {
+            Some(
+                super::seqnums::start(run, run.uuid())
+                    .map_err(io("open the SEQNUM reference socket"))?,
+            )
+        } else {
+            None
+        };
         // Threads need a head start; a flood on this thread does not.
         let lead = if unread { Duration::ZERO } else { LEAD };
         let shared = Arc::new(Shared {
@@ -176,6 +186,7 @@ impl Session {
             dumps: flooded.dumps,
             churn: flooded.churn,
             programs: flooded.programs,
+            seqnums: seqnums.map(super::seqnums::SeqnumReader::finish),
         })
     }
 }

@@ -202,6 +202,7 @@ impl Execute for ModelBacked {
             dumps: Vec::new(),
             churn: Vec::new(),
             programs: Vec::new(),
+            seqnums: None,
         })
     }
 }

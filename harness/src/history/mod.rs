@@ -156,11 +156,71 @@ pub struct History {
     /// Programs under test, in plan order.
     #[serde(default)]
     pub programs: Vec<ProgramRecord>,
+    /// SEQNUMs of the run's uevents, when a program prints SEQNUM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seqnums: Option<SeqnumMap>,
+}
+
+/// The kernel's SEQNUM of each uevent of the run, read by a reference socket (see
+/// `exec::seqnums`): what a program that prints SEQNUM is judged by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqnumMap {
+    /// Runs of consecutive SEQNUMs and sequence numbers of one emitter.
+    pub runs: Vec<SeqnumRun>,
+    /// Drops of the reference socket: above 0, some SEQNUMs are unknown.
+    pub drops: u64,
+}
+
+/// `len` uevents of `emitter`, sequence `seq..`, got SEQNUM `seqnum..`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqnumRun {
+    /// First SEQNUM.
+    pub seqnum: u64,
+    /// Emitter index.
+    pub emitter: usize,
+    /// First sequence number.
+    pub seq: u64,
+    /// How many.
+    pub len: u64,
+}
+
+impl SeqnumMap {
+    /// The emitter and sequence number of the uevent the kernel numbered `seqnum`.
+    pub fn lookup(&self, seqnum: u64) -> Option<(usize, u64)> {
+        let i = self.runs.partition_point(|r| r.seqnum <= seqnum);
+        let r = self.runs.get(i.checked_sub(1)?)?;
+        (seqnum < r.seqnum + r.len).then(|| (r.emitter, r.seq + (seqnum - r.seqnum)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seqnum_is_looked_up_in_its_run() {
+        let m = SeqnumMap {
+            runs: vec![
+                SeqnumRun {
+                    seqnum: 10,
+                    emitter: 0,
+                    seq: 0,
+                    len: 3,
+                },
+                SeqnumRun {
+                    seqnum: 20,
+                    emitter: 1,
+                    seq: 5,
+                    len: 1,
+                },
+            ],
+            drops: 0,
+        };
+        assert_eq!(m.lookup(11), Some((0, 1)));
+        assert_eq!(m.lookup(13), None);
+        assert_eq!(m.lookup(20), Some((1, 5)));
+        assert_eq!(m.lookup(9), None);
+    }
 
     #[test]
     fn charges_are_run_length_encoded_in_order() {

@@ -110,6 +110,10 @@ pub struct Seen {
 pub struct Tally {
     /// This run's events it printed, per emitter (duplicates once).
     pub seen: Vec<Seen>,
+    /// Kernel SEQNUMs it printed (an output-regex capturing `seqnum`), as ranges;
+    /// mapped to emitters and sequence numbers through the run's SEQNUM map.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seqnums: Vec<(u64, u64)>,
     /// Event reports of this run, duplicates included.
     pub events: u64,
     /// Reports of an event it had reported before.

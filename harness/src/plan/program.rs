@@ -37,11 +37,25 @@ pub enum OutputFormat {
     IpMonitor,
     /// One event per line that matches `regex`; its capture group `seq` holds nlstorm's
     /// sequence number, an optional group `src` the emitter index, an optional group
-    /// `run` the run id (the program gets it as NLSTORM_RUN_ID).
+    /// `run` the run id (the program gets it as NLSTORM_RUN_ID). Or, instead of `seq`
+    /// and `src`, a group `seqnum` holds the kernel's SEQNUM of a uevent, which nlstorm
+    /// maps back to the emitter and sequence through a reference socket of its own.
     Regex {
         /// The expression (checked when the scenario is compiled).
         regex: String,
     },
+}
+
+impl OutputFormat {
+    /// An output expression that captures the kernel's `seqnum` (the SEQNUM of a
+    /// uevent) instead of nlstorm's `seq`.
+    pub fn by_seqnum(&self) -> bool {
+        match self {
+            OutputFormat::Regex { regex } => regex::Regex::new(regex)
+                .is_ok_and(|r| r.capture_names().any(|n| n == Some("seqnum"))),
+            _ => false,
+        }
+    }
 }
 
 /// What `OutputFormat::IpMonitor` matches in a line.

@@ -254,3 +254,23 @@ fn a_program_that_finds_its_family_missing_means_this_machine_cannot_run_it() {
         "{s}"
     );
 }
+
+#[test]
+fn a_listener_printing_only_seqnum_is_accounted_exactly() {
+    if !sandbox_or_skip("a_listener_printing_only_seqnum_is_accounted_exactly") {
+        return;
+    }
+    // What a newcomer's listener prints: the kernel's SEQNUM. A burst of 50 into SO_RCVBUF
+    // 1024 (the kernel's floor) with 20 ms per event: most are dropped.
+    let (code, v, out) = run_scenario(&scenario(
+        "{ kind = \"burst\", size = 50 }",
+        "1024 report seqnum delay-us=20000",
+        "output-regex = '^uevent seqnum=(?P<seqnum>[0-9]+)$'",
+    ));
+    assert_eq!(code, 0, "{}", shown(&out));
+    let p = program(&v);
+    assert_eq!(u(&p["seen"]) + u(&p["lost"]), 50, "{p}");
+    assert!(u(&p["lost"]) >= 1, "{p}");
+    assert_eq!(u(&p["lost"]), u(&p["kernel_drops"]), "{p}");
+    assert_eq!(u(&p["foreign"]), 0, "{p}");
+}

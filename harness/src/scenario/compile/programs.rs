@@ -76,6 +76,9 @@ impl Cx<'_> {
             DEFAULT_CALL_DEADLINE,
         );
         let expectations = self.expectations(path, raw.expect.as_ref());
+        if let (Some(OutputFormat::Regex { regex }), Some(seen)) = (&output, &seen) {
+            self.seqnum_needs_kernel_uevents(path, raw, regex, seen, emitters);
+        }
         Some(ProgramPlan {
             name: name?,
             command: command?,
@@ -390,16 +393,58 @@ impl Cx<'_> {
         }
     }
 
-    /// An output expression must capture the sequence number.
+    /// An output expression must capture nlstorm's sequence number (`seq`) or the
+    /// kernel's SEQNUM of a uevent (`seqnum`), not both.
     fn seq_regex(&mut self, key_path: &str, v: &Spanned<String>) -> Option<String> {
         let text = self.regex(key_path, v)?;
-        let has_seq =
-            regex::Regex::new(&text).is_ok_and(|r| r.capture_names().any(|n| n == Some("seq")));
-        if !has_seq {
-            self.error(key_path, Some(v.span()), "needs a capture group named seq for nlstorm's sequence number, e.g. \"seq=(?P<seq>[0-9]+)\"");
-            return None;
+        let has = |name: &str| {
+            regex::Regex::new(&text).is_ok_and(|r| r.capture_names().any(|n| n == Some(name)))
+        };
+        match (has("seq"), has("seqnum")) {
+            (true, false) | (false, true) => Some(text),
+            (true, true) => {
+                self.error(
+                    key_path,
+                    Some(v.span()),
+                    "captures both seq and seqnum: keep one",
+                );
+                None
+            }
+            (false, false) => {
+                self.error(key_path, Some(v.span()), "needs a capture group named seq for nlstorm's sequence number, e.g. \"seq=(?P<seq>[0-9]+)\", or seqnum for the kernel's SEQNUM of a uevent, e.g. \"SEQNUM=(?P<seqnum>[0-9]+)\"");
+                None
+            }
         }
-        Some(text)
+    }
+
+    /// Only the kernel numbers uevents: a `seqnum` capture needs the program's
+    /// emitters to be kernel uevents (injected-uevent, kernel-uevent).
+    fn seqnum_needs_kernel_uevents(
+        &mut self,
+        path: &str,
+        raw: &RawProgram,
+        regex: &str,
+        seen: &[usize],
+        emitters: &[EmitterPlan],
+    ) {
+        let by_seqnum = OutputFormat::Regex {
+            regex: regex.to_string(),
+        }
+        .by_seqnum();
+        let kernel = |e: &EmitterPlan| {
+            matches!(
+                e.kind,
+                EmitterKind::InjectedUevent | EmitterKind::KernelUevent
+            )
+        };
+        if by_seqnum && seen.iter().any(|&i| !emitters.get(i).is_some_and(kernel)) {
+            let span = raw.output_regex.as_ref().map(|r| r.span());
+            self.error(
+                &format!("{path}.output-regex"),
+                span,
+                "captures seqnum, which only kernel uevents carry: its emitters must be injected-uevent or kernel-uevent (or capture seq)",
+            );
+        }
     }
 
     fn signal(&mut self, path: &str, v: Option<&Spanned<String>>) -> Option<i32> {
