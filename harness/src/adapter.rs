@@ -114,7 +114,9 @@ pub enum LineKind {
 enum Adapter {
     None,
     Udevadm { block: Option<Block> },
+    Blocks { block: Option<Block> },
     Regex(Regex),
+    Count(Regex),
 }
 
 #[derive(Default)]
@@ -156,6 +158,11 @@ impl Reader {
             }
             OutputFormat::Regex { regex } => match Regex::new(regex) {
                 Ok(re) => Adapter::Regex(re),
+                Err(_) => Adapter::None,
+            },
+            OutputFormat::UeventBlocks => Adapter::Blocks { block: None },
+            OutputFormat::Count { regex } => match Regex::new(regex) {
+                Ok(re) => Adapter::Count(re),
                 Err(_) => Adapter::None,
             },
         };
@@ -216,12 +223,41 @@ impl Reader {
         if self.ready.as_ref().is_some_and(|re| re.is_match(text)) && self.tally.events == 0 {
             return LineKind::Preamble;
         }
-        let in_block = matches!(&self.adapter, Adapter::Udevadm { block: Some(_) });
+        let in_block = matches!(
+            &self.adapter,
+            Adapter::Udevadm { block: Some(_) } | Adapter::Blocks { block: Some(_) }
+        );
         if text.trim().is_empty() && !in_block {
             return LineKind::Preamble;
         }
         match &mut self.adapter {
             Adapter::None => LineKind::Other,
+            Adapter::Count(re) => {
+                if !re.is_match(text) {
+                    return LineKind::Other;
+                }
+                self.tally.events += 1;
+                self.tally.last_event_ns = Some(t_ns);
+                self.live.seen.fetch_add(1, Ordering::AcqRel);
+                let n = self.tally.events;
+                self.tally.events_over_time.offer(t_ns, n, 0);
+                LineKind::Event
+            }
+            Adapter::Blocks { block } => {
+                if block.is_none() && UDEVADM_PREAMBLE.contains(&text) {
+                    return LineKind::Preamble;
+                }
+                if text.is_empty() {
+                    let done = block.take();
+                    self.close_any(t_ns, done);
+                    return LineKind::Event;
+                }
+                let b = block.get_or_insert_with(Block::default);
+                if let Some((k, v)) = text.split_once('=') {
+                    b.props.insert(k.to_string(), v.to_string());
+                }
+                LineKind::Event
+            }
             Adapter::Regex(re) => {
                 let Some(c) = re.captures(text) else {
                     return LineKind::Other;
@@ -296,6 +332,27 @@ impl Reader {
         }
     }
 
+    /// A block of `uevent-blocks` ended: this run's by its SYNTH_ keys, else the kernel's
+    /// by its SEQNUM (mapped when judged), else not an event nlstorm can place.
+    fn close_any(&mut self, t_ns: u64, b: Option<Block>) {
+        let Some(b) = b else { return };
+        let src = b
+            .props
+            .get("SYNTH_ARG_NLSTORMSRC")
+            .and_then(|v| v.parse().ok());
+        let seq = b
+            .props
+            .get("SYNTH_ARG_NLSTORMSEQ")
+            .and_then(|v| v.parse().ok());
+        let seqnum = b.props.get("SEQNUM").and_then(|v| v.parse().ok());
+        match (b.props.get("SYNTH_UUID"), src, seq, seqnum) {
+            (Some(u), Some(src), Some(seq), _) if *u == self.run_id => self.event(t_ns, src, seq),
+            (Some(_), ..) => self.tally.foreign += 1,
+            (None, _, _, Some(n)) => self.seqnum_event(t_ns, n),
+            _ => self.tally.foreign += 1,
+        }
+    }
+
     fn event(&mut self, t_ns: u64, src: usize, seq: u64) {
         self.tally.events += 1;
         self.tally.last_event_ns = Some(t_ns);
@@ -322,9 +379,16 @@ impl Reader {
 
     /// The tally of everything read; an event block the output ended inside counts.
     pub fn finish(mut self, t_ns: u64) -> Tally {
-        if let Adapter::Udevadm { block } = &mut self.adapter {
-            let done = block.take();
-            self.close(t_ns, done);
+        match &mut self.adapter {
+            Adapter::Udevadm { block } => {
+                let done = block.take();
+                self.close(t_ns, done);
+            }
+            Adapter::Blocks { block } => {
+                let done = block.take();
+                self.close_any(t_ns, done);
+            }
+            _ => {}
         }
         self.tally.seqnums = self.seqnums.ranges();
         self.tally.seen = self
@@ -502,6 +566,63 @@ mod tests {
         );
         assert_eq!(t.unread_lines, 1);
         assert_eq!(t.unread_sample.as_deref(), Some("something else"));
+    }
+
+    #[test]
+    fn uevent_blocks_from_busybox_and_udevd_are_read_by_their_keys() {
+        let pp = plan(OutputFormat::UeventBlocks, Ready::NetlinkSocket);
+        // busybox `uevent` prints a blank line, then each string of the uevent; udevadm
+        // --udev --property a UDEV header and udevd's properties; one block by SEQNUM
+        // only, one of another run, one with nothing to place it by.
+        let t = read(
+            &pp,
+            &[
+                "",
+                "add@/devices/virtual/misc/nlstorm",
+                "ACTION=add",
+                "SYNTH_UUID=run-1",
+                "SYNTH_ARG_NLSTORMSRC=000",
+                "SYNTH_ARG_NLSTORMSEQ=00000000000000000003",
+                "SEQNUM=900",
+                "",
+                "UDEV  [5.0] add /devices/virtual/misc/nlstorm (misc)",
+                "SYNTH_UUID=run-1",
+                "SYNTH_ARG_NLSTORMSRC=000",
+                "SYNTH_ARG_NLSTORMSEQ=00000000000000000004",
+                "",
+                "change@/devices/virtual/net/x",
+                "SEQNUM=905",
+                "",
+                "add@/x",
+                "SYNTH_UUID=run-2",
+                "SYNTH_ARG_NLSTORMSRC=000",
+                "SYNTH_ARG_NLSTORMSEQ=1",
+                "",
+                "hello",
+            ],
+        );
+        assert_eq!(
+            t.seen,
+            vec![Seen {
+                emitter: 0,
+                ranges: vec![(3, 5)]
+            }]
+        );
+        assert_eq!(t.seqnums, vec![(905, 906)]);
+        assert_eq!(t.foreign, 2);
+    }
+
+    #[test]
+    fn count_mode_counts_matching_lines() {
+        let pp = plan(
+            OutputFormat::Count {
+                regex: "^[0-9]+: ".into(),
+            },
+            Ready::Started,
+        );
+        let t = read(&pp, &["3: br0 port", "noise", "4: br0 port"]);
+        assert_eq!(t.events, 2);
+        assert_eq!(t.unread_lines, 1);
     }
 
     #[test]

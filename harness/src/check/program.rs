@@ -44,9 +44,9 @@ pub struct ProgramResult {
     /// Some socket went away before emission ended (closed by it, or with its exit):
     /// its drops are those of its last sample, so `kernel_drops` is a lower bound.
     pub kernel_drops_lower_bound: bool,
-    /// Loss it caused (its sockets' drops, and what it lost unexplained) and did not
+    /// Loss it caused (its sockets' drops, the queues of sockets it closed) and did not
     /// report: no error line, and it neither crashed nor exited with an error. Loss
-    /// nlstorm's stop left queued is never silent loss.
+    /// nlstorm's stop left queued, and unexplained loss, are never silent loss.
     pub silent_loss: u64,
     /// Output lines that matched an error pattern.
     pub error_lines: u64,
@@ -93,6 +93,9 @@ pub struct ProgramResult {
     pub output_lines_kept: u64,
     /// The record keeps a sample of its output; every figure counts the whole of it.
     pub output_truncated: bool,
+    /// `output = "count"`: `seen` counts matching lines, not identified events.
+    #[serde(default)]
+    pub counts_only: bool,
     /// Its output could not be read by its adapter: it printed lines, none of them an
     /// event of this run. The scenario is bad input (exit 2), never loss.
     #[serde(default)]
@@ -112,9 +115,40 @@ pub struct LossClasses {
     /// Still queued on a live socket when nlstorm stopped it: undelivered by the stop,
     /// not lost by the program (the queue's bytes over the message's truesize).
     pub queued_at_stop: u64,
-    /// Neither printed, nor dropped, nor queued at the stop: discarded with a socket it
-    /// closed, sent while it held no bound socket, or taken in and never printed.
+    /// Queued on a socket it closed, at the last sample before the close: discarded
+    /// with it.
+    #[serde(default)]
+    pub discarded_at_close: u64,
+    /// None of the above: sent while it held no socket bound to a group (for
+    /// `unbound_ns` of emission), or taken in and never printed (a userspace buffer it
+    /// did not flush: a program writing to a pipe must line-buffer).
     pub unexplained: u64,
+    /// Nanoseconds of emission during which it held no socket bound to a group.
+    #[serde(default)]
+    pub unbound_ns: u64,
+}
+
+/// Time between `t0` and `end` not covered by a group socket's life (first to last
+/// sample): events sent then reached no socket of the program.
+fn unbound_ns(sockets: &[ProgramSocket], t0: u64, end: u64) -> u64 {
+    if end == u64::MAX || end <= t0 {
+        return 0;
+    }
+    let mut spans: Vec<(u64, u64)> = sockets
+        .iter()
+        .filter(|s| s.groups != 0)
+        .map(|s| (s.first_seen_ns.max(t0), s.last_seen_ns.min(end)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let (mut covered, mut reach) = (0u64, t0);
+    for (a, b) in spans {
+        if b > reach {
+            covered += b - a.max(reach);
+            reach = b;
+        }
+    }
+    (end - t0).saturating_sub(covered)
 }
 
 /// What a program metric measured, or why it measured nothing an expectation can use.
@@ -240,10 +274,25 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
             }
         })
         .collect();
+    let counted = matches!(pp.output, OutputFormat::Count { .. });
+    let mut per_emitter = per_emitter;
+    if counted {
+        // Counts, not identities: spread over the emitters in plan order.
+        let mut left = tally.events;
+        for e in &mut per_emitter {
+            e.delivered = left.min(e.sent);
+            e.lost = e.sent - e.delivered;
+            left -= e.delivered;
+        }
+    }
     let sent: u64 = per_emitter.iter().map(|e| e.sent).sum();
     let seen: u64 = per_emitter.iter().map(|e| e.delivered).sum();
     let distinct: u64 = sets.values().map(|s| s.len()).sum();
-    let foreign = tally.foreign + unmapped + (distinct - seen);
+    let foreign = if counted {
+        tally.events.saturating_sub(seen)
+    } else {
+        tally.foreign + unmapped + (distinct - seen)
+    };
     let unreadable = (tracked
         && sent > 0
         && seen == 0
@@ -261,17 +310,29 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         .sockets
         .iter()
         .any(|s| s.groups != 0 && (s.closed || s.last_seen_ns < end));
-    let queued_bytes: u64 = rec.sockets.iter().filter_map(|s| s.rmem_at_stop).sum();
-    let queued_at_stop = match truesize(plan, pp, h) {
-        Some(t) => queued_bytes.div_ceil(t),
-        None => 0,
+    // Queues in messages: bytes over the truesize every message of its emitters
+    // charges (calibrated in the run's sandbox); unknown when they differ.
+    let messages = |bytes: u64| truesize(plan, pp, h).map_or(0, |t| bytes.div_ceil(t));
+    let queued_at_stop = messages(rec.sockets.iter().filter_map(|s| s.rmem_at_stop).sum());
+    let discarded = messages(
+        rec.sockets
+            .iter()
+            .filter(|s| s.closed && s.groups != 0)
+            .map(|s| s.last_rmem)
+            .sum(),
+    );
+    let mut left = lost;
+    let mut take = |n: u64| {
+        let t = n.min(left);
+        left -= t;
+        t
     };
-    let drops_counted = kernel_drops.min(lost);
-    let queued_counted = queued_at_stop.min(lost - drops_counted);
     let loss = LossClasses {
-        kernel_drops: drops_counted,
-        queued_at_stop: queued_counted,
-        unexplained: lost - drops_counted - queued_counted,
+        kernel_drops: take(kernel_drops),
+        queued_at_stop: take(queued_at_stop),
+        discarded_at_close: take(discarded),
+        unbound_ns: unbound_ns(&rec.sockets, rec.t0_ns, end),
+        unexplained: left,
     };
     let exit_code = rec.exit.and_then(|e| e.code);
     let signal = rec.exit.and_then(|e| e.signal);
@@ -326,7 +387,7 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         kernel_drops,
         kernel_drops_lower_bound: lower_bound,
         silent_loss: if tracked && !reported {
-            loss.kernel_drops + loss.unexplained
+            loss.kernel_drops + loss.discarded_at_close
         } else {
             0
         },
@@ -363,6 +424,7 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         output_lines: tally.lines.max(rec.output.len() as u64),
         output_lines_kept: rec.output.len() as u64,
         output_truncated: rec.output_truncated,
+        counts_only: counted,
         unreadable,
     }
 }
@@ -413,6 +475,8 @@ fn unreadable(pp: &ProgramPlan, t: &Tally) -> String {
         }
         OutputFormat::Regex { regex } => format!("output-regex = {regex:?}"),
         OutputFormat::None => "output = \"none\"".into(),
+        OutputFormat::UeventBlocks => "output = \"uevent-blocks\" (KEY=VALUE blocks)".into(),
+        OutputFormat::Count { regex } => format!("output = \"count\", output-regex = {regex:?}"),
     };
     let what = if t.foreign > 0 || t.other_events > 0 {
         format!(
@@ -499,6 +563,7 @@ mod tests {
             rmem_at_first_drop: drop.map_or(0, |d| d.1),
             min_rmem_after_drop: min_after,
             rmem_at_stop: None,
+            last_rmem: 0,
             samples: Default::default(),
         }
     }

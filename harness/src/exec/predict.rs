@@ -68,6 +68,17 @@ pub(super) fn model_receivers(
         preds.push(crate::history::charges(ts));
         requests.push(req);
     }
+    // A program's queue, in messages, is its bytes over a message's truesize: weigh one
+    // of every emitter a program is meant to see.
+    let watched: std::collections::BTreeSet<usize> = plan
+        .programs
+        .iter()
+        .flat_map(|p| p.emitters.iter().copied())
+        .collect();
+    for i in watched {
+        cal.truesizes(&mut emitters[i], 1)
+            .map_err(io("measure a message's truesize"))?;
+    }
     let points = cal
         .points()
         .map(|(e, variant, wire_len, truesize)| TruesizePoint {

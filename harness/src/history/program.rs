@@ -61,6 +61,10 @@ pub struct ProgramSocket {
     pub rmem_at_first_drop: u64,
     /// Lowest Rmem after it: below `rmem_at_first_drop` means the program read again.
     pub min_rmem_after_drop: Option<u64>,
+    /// Its queue (bytes) at the last sample that saw it: for a socket the program
+    /// closed, what went with it.
+    #[serde(default)]
+    pub last_rmem: u64,
     /// Its queue (bytes) at the first sample after the program was told to stop (None:
     /// it was closed before, or the record is older).
     #[serde(default)]

@@ -31,6 +31,19 @@ pub enum OutputFormat {
     /// `udevadm monitor --kernel --property`: `KERNEL[...]` header, `KEY=VALUE` lines,
     /// a blank line after each event.
     Udevadm,
+    /// Uevents as blocks of `KEY=VALUE` lines ended by a blank line, whatever header
+    /// line a block has: busybox `uevent` (`ACTION@DEVPATH`), `udevadm monitor --udev
+    /// --property` (`UDEV [...]`, udevd's events after rules) or `--kernel`, or a
+    /// listener's own. A block is an event of the run by its SYNTH_UUID, SYNTH_ARG_
+    /// keys, or else by its SEQNUM (mapped through the run's SEQNUM map).
+    UeventBlocks,
+    /// One event per line matching `regex`, counted, not identified (`bridge monitor`,
+    /// `nl-monitor`: output with no sequence): `seen` is a count, duplicates and
+    /// events of other runs included, capped at `sent`.
+    Count {
+        /// The expression (checked when the scenario is compiled).
+        regex: String,
+    },
     /// `ip -d -o monitor link`: one line per RTM_NEWLINK, whose `alias nlstorm run=...`
     /// is the alias a link-alias emitter set (`-d` prints the alias, `-o` keeps each
     /// event on one line).
@@ -51,6 +64,7 @@ impl OutputFormat {
     /// uevent) instead of nlstorm's `seq`.
     pub fn by_seqnum(&self) -> bool {
         match self {
+            OutputFormat::UeventBlocks => true,
             OutputFormat::Regex { regex } => regex::Regex::new(regex)
                 .is_ok_and(|r| r.capture_names().any(|n| n == Some("seqnum"))),
             _ => false,

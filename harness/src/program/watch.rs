@@ -272,6 +272,7 @@ fn discovered(pid: u32, fd: i32, row: &NetlinkRow, now: u64) -> ProgramSocket {
         rmem_at_first_drop: 0,
         min_rmem_after_drop: None,
         rmem_at_stop: None,
+        last_rmem: 0,
         samples: Series::new(5_000_000),
     }
 }
@@ -281,6 +282,7 @@ fn update(s: &mut ProgramSocket, row: &NetlinkRow, now: u64) {
     s.portid = row.portid;
     s.groups = row.groups;
     s.max_rmem = s.max_rmem.max(row.rmem);
+    s.last_rmem = row.rmem;
     if s.first_drop_ns.is_some() {
         s.min_rmem_after_drop = Some(s.min_rmem_after_drop.map_or(row.rmem, |m| m.min(row.rmem)));
     } else if row.drops > 0 {

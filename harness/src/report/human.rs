@@ -420,10 +420,22 @@ fn print_program(o: &mut String, p: &crate::check::program::ProgramResult) {
     if !p.loss_measured {
         notes.push("loss not measured (output = \"none\": only its sockets are read)".into());
     } else if p.lost > 0 {
+        let l = &p.loss;
+        let unbound = if l.unbound_ns >= 1_000_000 {
+            format!(
+                " (it held no bound socket for {:.0} ms of emission)",
+                l.unbound_ns as f64 / 1e6
+            )
+        } else {
+            String::new()
+        };
         notes.push(format!(
-            "lost: {} dropped by the kernel, {} still queued when stopped, {} unexplained",
-            p.loss.kernel_drops, p.loss.queued_at_stop, p.loss.unexplained
+            "lost: {} dropped by the kernel, {} still queued when stopped, {} discarded with a socket it closed, {} unexplained{unbound}",
+            l.kernel_drops, l.queued_at_stop, l.discarded_at_close, l.unexplained
         ));
+    }
+    if p.counts_only {
+        notes.push("seen is a count of matching lines, not of identified events".into());
     }
     if let Some(r) = p.stop_reason {
         notes.push(format!("stopped: {}", r.describe()));

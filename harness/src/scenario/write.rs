@@ -172,6 +172,12 @@ fn program(s: &mut String, p: &ProgramPlan, plan: &Plan) {
         OutputFormat::IpMonitor => {
             let _ = writeln!(s, "output = \"ip-monitor\"");
         }
+        OutputFormat::UeventBlocks => {
+            let _ = writeln!(s, "output = \"uevent-blocks\"");
+        }
+        OutputFormat::Count { regex } => {
+            let _ = writeln!(s, "output = \"count\"\noutput-regex = {}", quote(regex));
+        }
         OutputFormat::Regex { regex } => {
             let _ = writeln!(s, "output = \"regex\"\noutput-regex = {}", quote(regex));
         }

@@ -368,10 +368,22 @@ impl Cx<'_> {
                 );
                 None
             }
+            (Some(("count", _)), Some(r)) => Some(OutputFormat::Count {
+                regex: self.regex(&format!("{path}.output-regex"), r)?,
+            }),
+            (Some(("count", span)), None) => {
+                self.error(
+                    &format!("{path}.output"),
+                    Some(span),
+                    "output = \"count\" needs output-regex = \"...\" matching one line per event",
+                );
+                None
+            }
             (None | Some(("none", _)), None) => Some(OutputFormat::None),
             (Some(("udevadm", _)), None) => Some(OutputFormat::Udevadm),
             (Some(("ip-monitor", _)), None) => Some(OutputFormat::IpMonitor),
-            (Some((w @ ("none" | "udevadm" | "ip-monitor"), span)), Some(_)) => {
+            (Some(("uevent-blocks", _)), None) => Some(OutputFormat::UeventBlocks),
+            (Some((w @ ("none" | "udevadm" | "ip-monitor" | "uevent-blocks"), span)), Some(_)) => {
                 self.error(
                     &format!("{path}.output"),
                     Some(span),
@@ -384,7 +396,7 @@ impl Cx<'_> {
                     &format!("{path}.output"),
                     Some(span),
                     format!(
-                        "unknown output format {}: use udevadm, ip-monitor, regex (with output-regex) or none",
+                        "unknown output format {}: use udevadm, uevent-blocks, ip-monitor, regex or count (with output-regex) or none",
                         quoted(other)
                     ),
                 );
