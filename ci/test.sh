@@ -10,6 +10,10 @@ fi
 if ! command -v cc >/dev/null; then
   apt-get update -qq && apt-get install -y -qq gcc libc6-dev
 fi
+# The listener templates (fixtures/listeners) are run by the suite in Python and Go too.
+if ! command -v go >/dev/null || ! [ -x /usr/bin/python3 ]; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends golang-go python3
+fi
 # Style and lints gate the change like the tests do.
 if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
   cargo fmt --all --check

@@ -30,6 +30,7 @@ mod repro;
 mod rootless;
 mod search;
 mod support;
+mod templates;
 mod untrusted;
 mod verdicts;
 mod vm;
