@@ -41,10 +41,24 @@ if [ ! -x "$out/udev/bin/udevadm" ]; then
   fi
   dpkg-deb -f "$deb" Package Version > "$out/udev/PROVENANCE"
 fi
+# busybox's `uevent` applet, from Debian's busybox package, extracted the same way.
+if [ ! -x "$out/busybox/bin/busybox" ]; then
+  bbwork=$(mktemp -d)
+  (cd "$bbwork" && apt-get download busybox 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
+  deb=$(ls "$bbwork"/busybox_*.deb 2>/dev/null | head -n1)
+  if [ -z "$deb" ]; then
+    echo "programs: apt-get download busybox failed" >&2
+    exit 1
+  fi
+  rm -rf "$out/busybox"
+  dpkg-deb -x "$deb" "$out/busybox"
+  dpkg-deb -f "$deb" Package Version > "$out/busybox/PROVENANCE"
+  rm -rf "$bbwork"
+fi
 # udevadm links libsystemd-shared from the systemd package; take the library from its
 # own package when the machine does not have it.
 if ! "$out/udev/bin/udevadm" --version >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq libsystemd-shared || true
   "$out/udev/bin/udevadm" --version >/dev/null
 fi
-echo "programs: $(cat "$out/udev/PROVENANCE" | tr '\n' ' ')udevadm $("$out/udev/bin/udevadm" --version), uevent-listener and every built, $(ip -V)"
+echo "programs: $(cat "$out/udev/PROVENANCE" | tr '\n' ' ')udevadm $("$out/udev/bin/udevadm" --version), $(tr '\n' ' ' < "$out/busybox/PROVENANCE"), uevent-listener and every built, $(ip -V)"
