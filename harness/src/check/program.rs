@@ -313,14 +313,21 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
     // Queues in messages: bytes over the truesize every message of its emitters
     // charges (calibrated in the run's sandbox); unknown when they differ.
     let messages = |bytes: u64| truesize(plan, pp, h).map_or(0, |t| bytes.div_ceil(t));
-    let queued_at_stop = messages(rec.sockets.iter().filter_map(|s| s.rmem_at_stop).sum());
-    let discarded = messages(
-        rec.sockets
-            .iter()
-            .filter(|s| s.closed && s.groups != 0)
-            .map(|s| s.last_rmem)
-            .sum(),
-    );
+    // A socket open when nlstorm stopped the program held what the stop left
+    // undelivered (its queue at the stop, or at the last sample if it went with the
+    // program before the next); one it closed, or took with it when it exited by
+    // itself, discarded its queue.
+    let stopped = rec.stop_sent_ns.is_some() || rec.killed;
+    let (mut queued_bytes, mut discarded_bytes) = (0, 0);
+    for s in rec.sockets.iter().filter(|s| s.groups != 0) {
+        if s.closed || !stopped {
+            discarded_bytes += s.last_rmem;
+        } else {
+            queued_bytes += s.rmem_at_stop.unwrap_or(s.last_rmem);
+        }
+    }
+    let queued_at_stop = messages(queued_bytes);
+    let discarded = messages(discarded_bytes);
     let mut left = lost;
     let mut take = |n: u64| {
         let t = n.min(left);
