@@ -22,38 +22,36 @@ fi
 cc -O2 -Wall -pthread -o "$out/uevent-listener" fixtures/programs/uevent-listener.c
 cc -O2 -Wall -o "$out/every" fixtures/programs/every.c
 
-if [ ! -x "$out/udev/bin/udevadm" ]; then
+# extract PKG: Debian's package PKG unpacked under $out/PKG with dpkg-deb (never
+# installed), its name and version in $out/PKG/PROVENANCE.
+extract() {
+  local pkg=$1 work deb
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
   # apt-get download writes to the current directory; _apt cannot read a private
   # mktemp directory, which only costs a warning.
-  (cd "$work" && apt-get download udev 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
-  deb=$(ls "$work"/udev_*.deb 2>/dev/null | head -n1)
+  (cd "$work" && apt-get download "$pkg" 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
+  deb=$(ls "$work/${pkg}"_*.deb 2>/dev/null | head -n1)
   if [ -z "$deb" ]; then
-    echo "programs: apt-get download udev failed" >&2
+    rm -rf "$work"
+    echo "programs: apt-get download $pkg failed" >&2
     exit 1
   fi
-  rm -rf "$out/udev"
-  dpkg-deb -x "$deb" "$out/udev"
+  rm -rf "${out:?}/$pkg"
+  dpkg-deb -x "$deb" "$out/$pkg"
+  dpkg-deb -f "$deb" Package Version > "$out/$pkg/PROVENANCE"
+  rm -rf "$work"
+}
+
+if [ ! -x "$out/udev/bin/udevadm" ]; then
+  extract udev
   # Later packages ship usr/bin only (merged /usr); the scenarios name bin/udevadm.
   if [ ! -e "$out/udev/bin/udevadm" ] && [ -x "$out/udev/usr/bin/udevadm" ]; then
     mkdir -p "$out/udev/bin" && ln -s ../usr/bin/udevadm "$out/udev/bin/udevadm"
   fi
-  dpkg-deb -f "$deb" Package Version > "$out/udev/PROVENANCE"
 fi
-# busybox's `uevent` applet, from Debian's busybox package, extracted the same way.
+# busybox's `uevent` applet, from Debian's busybox package.
 if [ ! -x "$out/busybox/bin/busybox" ]; then
-  bbwork=$(mktemp -d)
-  (cd "$bbwork" && apt-get download busybox 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
-  deb=$(ls "$bbwork"/busybox_*.deb 2>/dev/null | head -n1)
-  if [ -z "$deb" ]; then
-    echo "programs: apt-get download busybox failed" >&2
-    exit 1
-  fi
-  rm -rf "$out/busybox"
-  dpkg-deb -x "$deb" "$out/busybox"
-  dpkg-deb -f "$deb" Package Version > "$out/busybox/PROVENANCE"
-  rm -rf "$bbwork"
+  extract busybox
 fi
 # udevadm links libsystemd-shared from the systemd package; take the library from its
 # own package when the machine does not have it.
