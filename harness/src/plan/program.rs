@@ -161,11 +161,13 @@ pub struct ProgramPlan {
     pub expectations: Vec<Expectation<ProgramMetric>>,
 }
 
-/// The default error patterns: what glibc, libudev, iproute2 and systemd print when a
-/// netlink receive fails with ENOBUFS or a monitor falls behind.
-pub const DEFAULT_ERROR_PATTERNS: [&str; 5] = [
+/// The default error patterns: what glibc, libudev, iproute2, systemd and Python print
+/// when a netlink receive fails with ENOBUFS or a monitor falls behind.
+pub const DEFAULT_ERROR_PATTERNS: [&str; 6] = [
     "No buffer space available",
     "ENOBUFS",
+    // Python's OSError when the library gives no text: `[Errno 105] None`.
+    "Errno 105",
     "overrun",
     "Error while polling",
     "lost",

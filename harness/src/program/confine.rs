@@ -72,7 +72,7 @@ fn owner(identity: Identity) -> (u32, u32) {
 pub struct Spec {
     /// The executable, as resolved in the sandbox (the program sees the same path).
     pub exe: PathBuf,
-    /// argv, argv[0] as the scenario wrote it.
+    /// argv, `argv[0]` as the scenario wrote it.
     pub argv: Vec<String>,
     /// The whole environment.
     pub env: Vec<(String, String)>,

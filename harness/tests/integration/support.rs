@@ -199,3 +199,11 @@ pub fn setpriv_works(args: &[&str]) -> Result<(), String> {
 pub fn can_become_nobody() -> Result<(), String> {
     setpriv_works(&AS_NOBODY)
 }
+
+/// The first scenario of `v` was skipped, and its reason says `words`.
+pub fn skipped_saying(v: &Value, words: &str) {
+    let s = &v["scenarios"][0];
+    assert_eq!(s["status"], "skipped", "{s}");
+    let why = s["error"].as_str().unwrap_or_default();
+    assert!(why.contains(words), "the reason must say {words:?}: {s}");
+}
