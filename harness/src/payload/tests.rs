@@ -215,3 +215,10 @@ fn decimal_helpers() {
     assert_eq!(parse_decimal(b"4x"), None);
     assert_eq!(parse_decimal(b""), None);
 }
+
+#[test]
+fn the_smallest_synthetic_uevent_is_the_plans_minimum() {
+    let r = RunId([7; 16]);
+    let t = synthetic_uevent_template(&r, 0, &plain_body(), 0);
+    assert_eq!(t.min_len(), crate::plan::SYNTHETIC_UEVENT_MIN);
+}

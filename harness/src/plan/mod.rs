@@ -15,6 +15,11 @@ pub const GRACE: Duration = Duration::from_secs(20);
 /// (payload.rs checks at compile time that its format has exactly this length).
 pub const LINK_ALIAS_MIN: usize = 81;
 
+/// Shortest synthetic uevent: `change@DEVPATH`, ACTION, DEVPATH, SUBSYSTEM, SYNTH_UUID,
+/// nlstorm's source and sequence keys and a one-byte pad key, NUL-terminated
+/// (payload's tests check the template has exactly this length).
+pub const SYNTHETIC_UEVENT_MIN: usize = 242;
+
 mod program;
 mod trace_event;
 pub use program::*;
@@ -218,9 +223,9 @@ impl EmitterKind {
                 "the kernel refuses an injected uevent that, with its header and SEQNUM, exceeds 2048 bytes (UEVENT_BUFFER_SIZE)",
             ),
             EmitterKind::SyntheticUevent => (
-                1,
+                SYNTHETIC_UEVENT_MIN as u64,
                 USER_PAYLOAD_MAX,
-                "64KiB is the largest broadcast nlstorm sends",
+                "the uevent's header, run id, source and sequence keys take 242 bytes (a smaller payload would be sent at 242 and reported at the size asked), and 64KiB is the largest broadcast nlstorm sends",
             ),
             EmitterKind::LinkAlias => (
                 LINK_ALIAS_MIN as u64,

@@ -225,9 +225,18 @@ fn find_burst(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepor
                 ));
             }
         }
+        // The trial's prediction counts at most the messages it sent: when the burst
+        // did not overflow, that is the burst, not the queue's capacity. Then the model's
+        // figure is the fitted rule applied to the buffer and a message's truesize.
+        let model = if t.lost > 0 {
+            t.model_capacity
+        } else {
+            t.truesize
+                .map(|ts| s.session.rule().capacity(t.rcvbuf_effective, ts))
+        };
         let mut rep = s.report(measured, None, started);
         rep.note = note;
-        return Ok(judged(rep, ModelKind::Exact, t.model_capacity, &facts));
+        return Ok(judged(rep, ModelKind::Exact, model, &facts));
     }
     // A reader drains while the burst arrives: find a burst that loses in every trial.
     let mut hi = overflow.max(2);

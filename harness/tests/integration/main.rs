@@ -17,6 +17,7 @@ mod accounting;
 mod capacity;
 mod confinement;
 mod dumps;
+mod fidelity;
 mod hangs;
 mod incident;
 mod input;
