@@ -330,7 +330,10 @@ impl Reader<'_> {
         let mut buf = vec![0u8; self.plan.read_buffer.get() as usize];
         while !self.stopped() {
             let done = self.shared.emission_done.load(Ordering::Acquire);
+            // Non-blocking calls return at once: each is started and returned.
+            self.rec.ledger.started += 1;
             let r = self.recv(&mut buf, libc::MSG_DONTWAIT);
+            self.rec.ledger.returned += 1;
             match self.outcome(r, &buf) {
                 Next::Continue => {}
                 Next::Empty if done => break,
@@ -346,7 +349,10 @@ impl Reader<'_> {
         let mut batch = Batch::new(vlen, self.plan.read_buffer.get() as usize);
         while !self.stopped() {
             let done = self.shared.emission_done.load(Ordering::Acquire);
-            let n = match batch.recv(self.sock, libc::MSG_DONTWAIT) {
+            self.rec.ledger.started += 1;
+            let got = batch.recv(self.sock, libc::MSG_DONTWAIT);
+            self.rec.ledger.returned += 1;
+            let n = match got {
                 Ok(n) => n,
                 Err(e) => {
                     match self.outcome(Received::Errno(e), &[]) {

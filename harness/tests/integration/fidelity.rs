@@ -72,3 +72,24 @@ fn threshold_reports_the_models_capacity_not_its_search_limit() {
     let want = probed_rule().capacity(2 * 536_870_912, probed_truesize("usersock", 100));
     assert_eq!(u(&v["model"]), want, "{v}");
 }
+
+#[test]
+fn poll_and_batch_receivers_keep_a_ledger_of_their_calls() {
+    if !sandbox_or_skip("poll_and_batch_receivers_keep_a_ledger_of_their_calls") {
+        return;
+    }
+    let (code, v, out) = run_scenario(
+        "deadline = \"10s\"\n[[emitter]]\nname = \"u\"\nkind = \"usersock\"\ngroup = 1\npayload = 100\nschedule = { kind = \"burst\", size = 200 }\n[[receiver]]\nname = \"poll\"\nprotocol = \"usersock\"\ngroups = [1]\nrcvbuf = 1048576\nmode = \"poll\"\n[[receiver]]\nname = \"batch\"\nprotocol = \"usersock\"\ngroups = [1]\nrcvbuf = 1048576\nmode = \"batch\"\nbatch = 16\n",
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    for (name, per_call) in [("poll", 1), ("batch", 16)] {
+        let r = receiver(&v, name);
+        let calls = &r["calls"];
+        assert_eq!(u(&calls["started"]), u(&calls["returned"]), "{name}: {r}");
+        // Each call takes at most `per_call` datagrams, and the last finds the queue empty.
+        assert!(
+            u(&calls["started"]) > u(&r["delivered"]).div_ceil(per_call),
+            "{name}: {r}"
+        );
+    }
+}
