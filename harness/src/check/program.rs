@@ -354,7 +354,13 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         .filter_map(|s| s.first_drop_ns)
         .chain(tally.first_error_ns)
         .min();
-    let printed_after = first_drop.map(|t| {
+    // Whether it printed events after its loss is judged from the line in which it said
+    // so when there is one: the program prints that line when its recv returns ENOBUFS,
+    // so what it prints after was read after the loss. A drop sampled on its socket is
+    // the anchor otherwise; an event line read late (the pipe is read by another
+    // thread) could fall after a sample of a drop it preceded.
+    let anchor = tally.first_error_ns.or(first_drop);
+    let printed_after = anchor.map(|t| {
         let before = tally
             .events_over_time
             .points

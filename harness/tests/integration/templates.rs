@@ -36,11 +36,13 @@ fn have(test: &str, tool: &str) -> bool {
     false
 }
 
-/// Runs `argv` as a program under a burst of 200 injected uevents; it must see all.
+/// Runs `argv` as a program under a burst of 100 injected uevents, which the default
+/// buffer holds even unread (a slow interpreter on a busy machine must not lose any);
+/// it must see all.
 fn accounted(argv: &[String]) {
     let command: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
     let text = format!(
-        "deadline = \"20s\"\n[[emitter]]\nname = \"plug\"\nkind = \"injected-uevent\"\npayload = 300\nschedule = {{ kind = \"burst\", size = 200 }}\n[[program]]\nname = \"template\"\ncommand = [{}]\nready-line = \"^listening\"\noutput-regex = '{REGEX}'\nexpect = {{ seen = 200, lost = 0, foreign = 0, error-lines = 0 }}\n",
+        "deadline = \"20s\"\n[[emitter]]\nname = \"plug\"\nkind = \"injected-uevent\"\npayload = 300\nschedule = {{ kind = \"burst\", size = 100 }}\n[[program]]\nname = \"template\"\ncommand = [{}]\nready-line = \"^listening\"\noutput-regex = '{REGEX}'\nexpect = {{ seen = 100, lost = 0, foreign = 0, error-lines = 0 }}\n",
         command.join(", ")
     );
     let (code, v, out) = run_scenario(&text);
@@ -52,7 +54,7 @@ fn accounted(argv: &[String]) {
         String::from_utf8_lossy(&out.stderr)
     );
     let p = &v["scenarios"][0]["programs"][0];
-    assert_eq!((u(&p["seen"]), u(&p["lost"])), (200, 0), "{p}");
+    assert_eq!((u(&p["seen"]), u(&p["lost"])), (100, 0), "{p}");
 }
 
 #[test]
