@@ -223,7 +223,27 @@ fn links(devices: &[String]) -> Result<(), SandboxError> {
             set_up(&handle, &peer).await?;
         }
         Ok(())
-    })
+    })?;
+    // Linkwatch reports a new link's carrier up to a second later, with an RTM_NEWLINK
+    // to RTNLGRP_LINK: a route receiver bound by then would queue that foreign message
+    // in place of one of the run's. operstate turns "up" when that event has been sent.
+    for dev in devices {
+        for name in [dev.clone(), format!("{dev}p")] {
+            settled(&name);
+        }
+    }
+    Ok(())
+}
+
+/// Waits (at most 2 s) until linkwatch has marked `dev` up.
+fn settled(dev: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        if read_trim(&format!("/sys/class/net/{dev}/operstate")).as_deref() == Some("up") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 async fn set_up(handle: &rtnetlink::Handle, name: &str) -> Result<(), SandboxError> {
