@@ -354,12 +354,11 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         .filter_map(|s| s.first_drop_ns)
         .chain(tally.first_error_ns)
         .min();
-    // Whether it printed events after its loss is judged from the line in which it said
-    // so when there is one: the program prints that line when its recv returns ENOBUFS,
-    // so what it prints after was read after the loss. A drop sampled on its socket is
-    // the anchor otherwise; an event line read late (the pipe is read by another
-    // thread) could fall after a sample of a drop it preceded.
-    let anchor = tally.first_error_ns.or(first_drop);
+    // Printed after its first loss: events read from its pipe after the first drop was
+    // sampled, or after the line in which it said so, whichever came first. An event
+    // line can be read late (another thread reads the pipe), so a program whose socket
+    // shows it never read again (its queue stayed full) is not going on either way.
+    let anchor = first_drop;
     let printed_after = anchor.map(|t| {
         let before = tally
             .events_over_time
@@ -378,8 +377,11 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
             .iter()
             .any(|s| s.first_seen_ns > t && s.first_seen_ns >= end)
     });
+    let socket_level = keeps_reading_socket(&rec.sockets);
     let keeps_reading = match (tracked, printed_after) {
-        (true, Some(n)) => Some((n > 0 || reopened_idle) && !crashed),
+        (true, Some(n)) => {
+            Some((n > 0 || reopened_idle) && !crashed && socket_level != Some(false))
+        }
         _ => None,
     };
     let mut hang_classes = BTreeMap::new();
@@ -411,7 +413,7 @@ pub fn judge(plan: &Plan, pp: &ProgramPlan, rec: &ProgramRecord, h: &History) ->
         killed: rec.killed,
         stop_reason: rec.stop_reason,
         keeps_reading,
-        keeps_reading_socket: keeps_reading_socket(&rec.sockets),
+        keeps_reading_socket: socket_level,
         cpu_during_flood: percent(
             rec.cpu_ns_at_emission_end
                 .map(|c| c.saturating_sub(rec.cpu_ns_at_t0)),

@@ -676,6 +676,13 @@ impl Running {
     /// Whether to send the stop signal now, `end_ns` after emission ended, and why.
     fn why_stop(&self, end_ns: u64, sent: &[u64]) -> Option<StopReason> {
         let now = self.clock.now_ns();
+        let late = (now >= end_ns + self.plan.stop.after.as_nanos() as u64)
+            .then_some(StopReason::StopAfter);
+        // Its sockets must have been sampled after emission ended: otherwise a busy
+        // machine could stop it with drops of the flood's last moments unsampled.
+        if self.clock.sampled_ns.load(Ordering::Acquire) <= end_ns {
+            return late;
+        }
         let empty_since = self.clock.empty_since_ns.load(Ordering::Acquire);
         let queues_empty = empty_since != u64::MAX;
         let last_line = self.live.last_line_ns.load(Ordering::Acquire);
@@ -697,7 +704,7 @@ impl Running {
         if queues_empty && now >= quiet_since + self.plan.stop.settle.as_nanos() as u64 {
             return Some(StopReason::Quiet);
         }
-        (now >= end_ns + self.plan.stop.after.as_nanos() as u64).then_some(StopReason::StopAfter)
+        late
     }
 
     /// `signal` to every process of the program's namespace: through the relay, which

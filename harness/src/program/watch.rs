@@ -37,6 +37,8 @@ pub struct Clock {
     /// Drops summed over every socket the program held, closed ones included (the
     /// last sample of each).
     pub drops: AtomicU64,
+    /// When the last sample of its sockets was taken (0: none yet).
+    pub sampled_ns: AtomicU64,
     /// Raised by the executor once it signals the program to stop: sockets that go
     /// after that went with the program, not by its choice.
     pub stopping: AtomicBool,
@@ -54,6 +56,7 @@ impl Clock {
             subscribed: AtomicBool::new(false),
             empty_since_ns: AtomicU64::new(u64::MAX),
             drops: AtomicU64::new(0),
+            sampled_ns: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
@@ -189,6 +192,7 @@ impl Watcher {
         self.open = still;
         let drops = self.out.sockets.iter().map(|s| s.drops).sum();
         clock.drops.store(drops, Ordering::Release);
+        clock.sampled_ns.store(now, Ordering::Release);
         if queued {
             clock.empty_since_ns.store(u64::MAX, Ordering::Release);
         } else if clock.empty_since_ns.load(Ordering::Acquire) == u64::MAX {
