@@ -426,22 +426,6 @@ fn quote(text: &str) -> String {
     text.chars().take(QUOTE_MAX).collect()
 }
 
-/// Events of `t` an expectation counts: per emitter of `pp`, those below what it sent.
-pub fn seen_below(t: &Tally, emitter: usize, sent: u64) -> u64 {
-    t.seen
-        .iter()
-        .filter(|s| s.emitter == emitter)
-        .map(|s| RangeSet::from_ranges_count_below(&s.ranges, sent))
-        .sum()
-}
-
-impl RangeSet {
-    /// Values below `bound` in stored ranges, without building the set.
-    pub fn from_ranges_count_below(r: &[(u64, u64)], bound: u64) -> u64 {
-        r.iter().map(|&(s, e)| e.min(bound).saturating_sub(s)).sum()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,7 +475,6 @@ mod tests {
         assert_eq!(s.ranges(), vec![(0, 6), (9, 10)]);
         assert_eq!(s.len(), 7);
         assert_eq!(s.count_below(5), 5);
-        assert_eq!(RangeSet::from_ranges_count_below(&s.ranges(), 10), 7);
         assert_eq!(RangeSet::from_ranges(&s.ranges()), s);
     }
 
@@ -641,6 +624,9 @@ mod tests {
         assert_eq!(live.seen.load(Ordering::Acquire), 200_000);
         let t = r.finish(0);
         assert_eq!(t.seen[0].ranges, vec![(0, 200_000)]);
-        assert_eq!(seen_below(&t, 0, 150_000), 150_000);
+        assert_eq!(
+            RangeSet::from_ranges(&t.seen[0].ranges).count_below(150_000),
+            150_000
+        );
     }
 }

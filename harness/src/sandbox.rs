@@ -87,6 +87,18 @@ pub fn in_user_namespace() -> bool {
         .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
+/// Every mount below `/` private in this mount namespace: nothing mounted here
+/// propagates back to the namespace it was copied from.
+pub fn make_private() -> Result<(), Errno> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+}
+
 /// Enters fresh namespaces and sets them up. Must be called while single-threaded.
 pub fn enter(devices: &[String]) -> Result<SandboxInfo, SandboxError> {
     let rootless = !geteuid().is_root();
@@ -102,14 +114,7 @@ pub fn enter(devices: &[String]) -> Result<SandboxInfo, SandboxError> {
             .map_err(|e| refused("network and mount namespaces", e))?;
     }
     // Our mounts must not propagate back to the host's mount namespace.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|source| SandboxError::Mount {
+    make_private().map_err(|source| SandboxError::Mount {
         what: "/ as private",
         source,
     })?;

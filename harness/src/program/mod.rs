@@ -601,7 +601,6 @@ impl Running {
     pub fn started_emission(&mut self, t0: Instant) {
         let ns = self.clock.ns_of(t0);
         self.rec.t0_ns = ns;
-        self.clock.t0_ns.store(ns, Ordering::Release);
     }
 
     /// Records the program's end once its relay has gone: how the init saw it end, or
@@ -643,7 +642,6 @@ impl Running {
         if let (Some(end), None) = (emission_end, self.rec.emission_end_ns) {
             let ns = self.clock.ns_of(end);
             self.rec.emission_end_ns = Some(ns);
-            self.clock.end_ns.store(ns, Ordering::Release);
         }
         if deadline_hit && !self.rec.killed {
             self.rec.stop_reason.get_or_insert(StopReason::Deadline);

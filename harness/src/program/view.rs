@@ -31,6 +31,14 @@ pub struct ViewError {
     pub errno: Errno,
 }
 
+/// A step that failed with an I/O error.
+fn io_err(step: impl Into<String>, e: &std::io::Error) -> ViewError {
+    ViewError {
+        step: step.into(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    }
+}
+
 fn at(step: impl Into<String>) -> impl FnOnce(Errno) -> ViewError {
     let step = step.into();
     move |errno| ViewError { step, errno }
@@ -148,10 +156,7 @@ enum Entry {
 }
 
 fn top_level() -> Result<Vec<(String, Entry)>, ViewError> {
-    let dir = std::fs::read_dir("/").map_err(|e| ViewError {
-        step: "list /".into(),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })?;
+    let dir = std::fs::read_dir("/").map_err(|e| io_err("list /", &e))?;
     let mut out = Vec::new();
     for e in dir.flatten() {
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
@@ -182,20 +187,10 @@ fn top_level() -> Result<Vec<(String, Entry)>, ViewError> {
 /// Call in a fresh mount namespace, from the first process of a fresh PID namespace
 /// (the /proc mounted here shows that namespace).
 pub fn enter(owner: (u32, u32), size: u64) -> Result<(), ViewError> {
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(at("make / private"))?;
+    crate::sandbox::make_private().map_err(at("make / private"))?;
     let host = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|t| parse_mountinfo(&t))
-        .map_err(|e| ViewError {
-            step: "read /proc/self/mountinfo".into(),
-            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        })?;
+        .map_err(|e| io_err("read /proc/self/mountinfo", &e))?;
     let entries = top_level()?;
     let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     mount(
@@ -273,10 +268,8 @@ fn bind_entry(stage: &Path, name: &str, entry: &Entry) -> Result<(), ViewError> 
             bind("bind")
         }
         Entry::File => {
-            std::fs::File::create(&dst).map_err(|e| ViewError {
-                step: format!("create {}", dst.display()),
-                errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            })?;
+            std::fs::File::create(&dst)
+                .map_err(|e| io_err(format!("create {}", dst.display()), &e))?;
             bind("bind")
         }
     }
@@ -363,10 +356,8 @@ fn pivot(stage: &Path) -> Result<(), ViewError> {
 /// Every mount the program can reach is read-only, but its work directory and /proc
 /// (whose /proc/sys is): the confinement is checked, not assumed.
 fn verify() -> Result<(), ViewError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| ViewError {
-        step: "read the program's mountinfo".into(),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| io_err("read the program's mountinfo", &e))?;
     let mounts = parse_mountinfo(&text);
     let writable: Vec<String> = mounts
         .iter()

@@ -25,10 +25,6 @@ const SLOW_EVERY: u32 = 10;
 pub struct Clock {
     /// When the program started.
     pub started: Instant,
-    /// Emission starts (ns on the program's timeline; u64::MAX until known).
-    pub t0_ns: AtomicU64,
-    /// Emission ended (u64::MAX until it has).
-    pub end_ns: AtomicU64,
     /// Raised by the watcher once some socket of the program is bound to a group.
     pub subscribed: AtomicBool,
     /// Since when every subscribed socket of the program has been empty (u64::MAX
@@ -51,8 +47,6 @@ impl Clock {
     pub fn new(started: Instant) -> Self {
         Self {
             started,
-            t0_ns: AtomicU64::new(u64::MAX),
-            end_ns: AtomicU64::new(u64::MAX),
             subscribed: AtomicBool::new(false),
             empty_since_ns: AtomicU64::new(u64::MAX),
             drops: AtomicU64::new(0),
