@@ -46,7 +46,7 @@ pub fn buffer_facts() -> io::Result<BufferFacts> {
 pub fn rmem_by_socket() -> io::Result<(u64, u64)> {
     let fresh = NlSocket::open(Protocol::Usersock)?.rcvbuf()?;
     let s = NlSocket::open(Protocol::Usersock)?;
-    s.set(SockOpt::Rcvbuf(i32::MAX as u32))?;
+    s.set(SockOpt::Rcvbuf(i32::MAX))?;
     Ok((fresh, s.rcvbuf()? / 2))
 }
 
@@ -159,7 +159,7 @@ pub fn fit_admit_rule() -> io::Result<(Option<AdmitRule>, Vec<FloodCase>)> {
     let sender = NlSocket::open(Protocol::Usersock)?;
     sender.bind(&[])?;
     let mut cases = Vec::new();
-    for (req, payload) in [(1280u32, 300usize), (4096, 64), (0, 2000)] {
+    for (req, payload) in [(1280i32, 300usize), (4096, 64), (0, 2000)] {
         let rx = NlSocket::open(Protocol::Usersock)?;
         rx.set(SockOpt::Rcvbuf(req))?;
         rx.bind(&[GROUP])?;

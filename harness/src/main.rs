@@ -103,7 +103,7 @@ enum Command {
     /// Find the exact ENOBUFS threshold of one receiver by bisection (exit 1 when the model
     /// disagrees or there is no threshold in range).
     #[command(
-        after_help = "Examples:\n  nlstorm threshold --rcvbuf 1024 --payload 300\n  nlstorm threshold --find rcvbuf --burst 36 --emitter kernel-uevent\n  nlstorm threshold --find rate --reader delay=50us,mode=poll --duration 500ms\n\nBuffer requests are 0..=2147483647 (2GiB - 1), what setsockopt's int carries.\nSizes: 1024, 512B, 4KiB, 1MiB. Durations: 20us, 250ms, 2s."
+        after_help = "Examples:\n  nlstorm threshold --rcvbuf 1024 --payload 300\n  nlstorm threshold --find rcvbuf --burst 36 --emitter kernel-uevent\n  nlstorm threshold --find rate --reader delay=50us,mode=poll --duration 500ms\n\nBuffer requests are what setsockopt's int carries: -2147483648..=2147483647.\nSizes: 1024, 512B, 4KiB, 1MiB. Durations: 20us, 250ms, 2s."
     )]
     Threshold(cli::threshold::ThresholdArgs),
     /// Search for a case that breaks a property (no-loss, no-enobufs, accounting, model,

@@ -120,10 +120,10 @@ impl AdmitRule {
 pub enum Request {
     /// No setsockopt.
     Default,
-    /// SO_RCVBUF.
-    Plain(u64),
-    /// SO_RCVBUFFORCE.
-    Force(u64),
+    /// SO_RCVBUF with the C int the kernel is handed (negative values included).
+    Plain(i64),
+    /// SO_RCVBUFFORCE with the C int the kernel is handed.
+    Force(i64),
 }
 
 /// Which socket option set the buffer, spelt as the JSON and the table show it.
@@ -169,7 +169,7 @@ impl Request {
     }
 
     /// The bytes requested, if any.
-    pub fn bytes(self) -> Option<u64> {
+    pub fn bytes(self) -> Option<i64> {
         match self {
             Request::Default => None,
             Request::Plain(v) | Request::Force(v) => Some(v),
@@ -197,26 +197,35 @@ pub fn overflow_bound(rcvbuf: u64) -> u64 {
 }
 
 impl BufferFacts {
-    /// The effective buffer a request gets: sock_setsockopt() clamps a plain request to
-    /// rmem_max, doubles it ("to allow space for bookkeeping overhead", man 7 socket), and
-    /// never goes below SOCK_MIN_RCVBUF. FORCE skips the rmem_max clamp.
+    /// The effective buffer a request gets, as sk_setsockopt() computes it:
+    /// SO_RCVBUF takes `min_t(u32, val, rmem_max)`, so a negative int reads as a huge
+    /// unsigned value and gets rmem_max; SO_RCVBUFFORCE takes `max(val, 0)` and skips the
+    /// rmem_max clamp. __sock_set_rcvbuf() then caps at INT_MAX / 2, doubles ("to allow
+    /// space for bookkeeping overhead", man 7 socket), and never goes below
+    /// SOCK_MIN_RCVBUF.
     pub fn effective(&self, req: Request) -> u64 {
         let int_max = i32::MAX as u64;
+        let set = |v: u64| (v.min(int_max / 2) * 2).max(self.sock_min_rcvbuf);
         match req {
             Request::Default => self.rmem_default,
-            Request::Plain(v) => {
-                (v.min(self.rmem_max).min(int_max / 2) * 2).max(self.sock_min_rcvbuf)
-            }
-            Request::Force(v) => (v.min(int_max / 2) * 2).max(self.sock_min_rcvbuf),
+            Request::Plain(v) => set(u64::from(as_c_int(v) as u32).min(self.rmem_max)),
+            Request::Force(v) => set(as_c_int(v).max(0) as u64),
         }
     }
 
     /// Smallest plain SO_RCVBUF request whose effective size is at least `rcvbuf`, or
     /// `None` when rmem_max forbids it (SO_RCVBUFFORCE would be needed).
-    pub fn request_for(&self, rcvbuf: u64) -> Option<u64> {
+    pub fn request_for(&self, rcvbuf: u64) -> Option<i64> {
         let req = rcvbuf.div_ceil(2);
-        (req <= self.rmem_max).then_some(req)
+        (req <= self.rmem_max).then_some(req as i64)
     }
+}
+
+/// The C int setsockopt(2) hands the kernel. Plans only hold values in `int`'s range
+/// ([`crate::plan::RcvbufRequest`]); the saturation only keeps a hand-built value from
+/// wrapping.
+pub fn as_c_int(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 #[cfg(test)]
@@ -238,6 +247,29 @@ mod tests {
         assert_eq!(FACTS.effective(Request::Plain(1 << 30)), 2 * 212_992);
         assert_eq!(FACTS.effective(Request::Force(1 << 20)), 2 << 20);
         assert_eq!(FACTS.effective(Request::Default), 212_992);
+    }
+
+    #[test]
+    fn negative_requests_follow_the_kernels_casts() {
+        // SO_RCVBUF compares as u32: -1 is 4294967295, clamped to rmem_max, doubled.
+        assert_eq!(FACTS.effective(Request::Plain(-1)), 2 * 212_992);
+        assert_eq!(
+            FACTS.effective(Request::Plain(i64::from(i32::MIN))),
+            2 * 212_992
+        );
+        // SO_RCVBUFFORCE takes max(val, 0): the floor.
+        assert_eq!(FACTS.effective(Request::Force(-1)), 2304);
+        assert_eq!(FACTS.effective(Request::Force(i64::from(i32::MIN))), 2304);
+        // Without the rmem_max clamp a negative plain request would be capped at
+        // INT_MAX / 2 and doubled instead.
+        let open = BufferFacts {
+            rmem_max: i32::MAX as u64,
+            ..FACTS
+        };
+        assert_eq!(
+            open.effective(Request::Plain(-1)),
+            (i32::MAX as u64 / 2) * 2
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ use crate::sys::nlsock::{NlSocket, Received, SockOpt};
 pub struct RcvbufMapping {
     /// `SO_RCVBUF` or `SO_RCVBUFFORCE`.
     pub option: crate::model::RcvbufOption,
-    /// Bytes requested.
-    pub request: u64,
+    /// The C int handed to setsockopt (negative ones included: the kernel takes them).
+    pub request: i64,
     /// getsockopt(SO_RCVBUF) afterwards (null if the kernel refused the option).
     pub effective: Option<u64>,
     /// What the model says.
@@ -221,7 +221,11 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
 
 fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, bool)> {
     let mut out = Vec::new();
+    let rmem_max = facts.rmem_max as i64;
+    // -1 and INT_MIN: the kernel compares SO_RCVBUF as unsigned, so they get rmem_max.
     let requests = [
+        i64::from(i32::MIN),
+        -1,
         0,
         1,
         512,
@@ -231,31 +235,35 @@ fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, b
         2048,
         4096,
         65536,
-        facts.rmem_max / 2,
-        facts.rmem_max,
-        facts.rmem_max + 1,
-        facts.rmem_max * 2,
+        rmem_max / 2,
+        rmem_max,
+        rmem_max + 1,
+        rmem_max * 2,
     ];
-    for &r in &requests {
+    for r in requests.map(crate::model::as_c_int) {
         let s = NlSocket::open(Protocol::Usersock)?;
-        s.set(SockOpt::Rcvbuf(r as u32))?;
+        s.set(SockOpt::Rcvbuf(r))?;
         out.push(RcvbufMapping {
             option: crate::model::RcvbufOption::SoRcvbuf,
-            request: r,
+            request: r.into(),
             effective: Some(s.rcvbuf()?),
-            model: facts.effective(Request::Plain(r)),
+            model: facts.effective(Request::Plain(r.into())),
         });
     }
     let doubling = out.iter().all(|m| m.effective == Some(m.model));
-    let s = NlSocket::open(Protocol::Usersock)?;
-    let force_req = facts.rmem_max * 2;
-    let forced = s.set(SockOpt::RcvbufForce(force_req as u32)).is_ok();
-    out.push(RcvbufMapping {
-        option: crate::model::RcvbufOption::SoRcvbufForce,
-        request: force_req,
-        effective: if forced { Some(s.rcvbuf()?) } else { None },
-        model: facts.effective(Request::Force(force_req)),
-    });
+    // SO_RCVBUFFORCE skips rmem_max; a negative request becomes 0, then the floor.
+    let mut forced = true;
+    for r in [rmem_max * 2, -1].map(crate::model::as_c_int) {
+        let s = NlSocket::open(Protocol::Usersock)?;
+        let ok = s.set(SockOpt::RcvbufForce(r)).is_ok();
+        forced &= ok;
+        out.push(RcvbufMapping {
+            option: crate::model::RcvbufOption::SoRcvbufForce,
+            request: r.into(),
+            effective: if ok { Some(s.rcvbuf()?) } else { None },
+            model: facts.effective(Request::Force(r.into())),
+        });
+    }
     Ok((out, doubling, forced))
 }
 
@@ -320,7 +328,7 @@ fn capacity_case(
     ts: u64,
 ) -> std::io::Result<CapacityCase> {
     let s = NlSocket::open(proto)?;
-    s.set(SockOpt::Rcvbuf(req as u32))?;
+    s.set(SockOpt::Rcvbuf(crate::model::as_c_int(req as i64)))?;
     s.set(SockOpt::NoEnobufs(true))?;
     s.bind(&[group])?;
     let eff = s.rcvbuf()?;

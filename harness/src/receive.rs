@@ -79,10 +79,10 @@ impl Receiver {
         match request {
             Request::Default => {}
             Request::Plain(v) => sock
-                .set(SockOpt::Rcvbuf(v as u32))
+                .set(SockOpt::Rcvbuf(crate::model::as_c_int(v)))
                 .map_err(err("set SO_RCVBUF"))?,
             Request::Force(v) => sock
-                .set(SockOpt::RcvbufForce(v as u32))
+                .set(SockOpt::RcvbufForce(crate::model::as_c_int(v)))
                 .map_err(err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN in the initial user namespace: run as root, or use rcvbuf)"))?,
         }
         if plan.no_enobufs {

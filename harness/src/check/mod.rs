@@ -28,7 +28,7 @@ pub struct ReceiverResult {
     /// `default`, `SO_RCVBUF` or `SO_RCVBUFFORCE`.
     pub rcvbuf_option: crate::model::RcvbufOption,
     /// Bytes requested (null for default).
-    pub rcvbuf_requested: Option<u64>,
+    pub rcvbuf_requested: Option<i64>,
     /// Effective SO_RCVBUF read back from the kernel.
     pub rcvbuf_effective: u64,
     /// Messages sent to groups this receiver joined.

@@ -46,9 +46,9 @@ pub fn agrees(
     match kind {
         ModelKind::None => None,
         ModelKind::Exact => Some(m == p),
-        ModelKind::ExactEffective => {
-            Some(facts.effective(Request::Plain(m)) == facts.effective(Request::Plain(p)))
-        }
+        ModelKind::ExactEffective => Some(
+            facts.effective(Request::Plain(m as i64)) == facts.effective(Request::Plain(p as i64)),
+        ),
         ModelKind::LowerBound => Some(m >= p),
         ModelKind::UpperBound => Some(m <= p),
     }

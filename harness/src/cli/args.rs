@@ -44,10 +44,16 @@ pub fn size(text: &str) -> Result<u64, String> {
     nlstorm::units::parse_size(text).map_err(|e| e.to_string())
 }
 
-/// A buffer request such as `4KiB`, in the one range every command and scenario file
-/// accepts ([`nlstorm::plan::RcvbufRequest`]).
-pub fn rcvbuf_request(text: &str) -> Result<u64, String> {
-    let bytes = size(text)?;
+/// A buffer request such as `4KiB` or `-1`, in the one range every command and scenario
+/// file accepts ([`nlstorm::plan::RcvbufRequest`]: a C int).
+pub fn rcvbuf_request(text: &str) -> Result<i64, String> {
+    let bytes =
+        match text.strip_prefix('-') {
+            Some(digits) => -i128::from(digits.parse::<u64>().map_err(|_| {
+                format!("{text}: a negative request is a plain integer, such as -1")
+            })?),
+            None => i128::from(size(text)?),
+        };
     nlstorm::plan::RcvbufRequest::new(bytes)
         .map(|r| r.bytes())
         .map_err(|e| e.to_string())
@@ -67,7 +73,7 @@ pub fn check_payload(kind: EmitterKind, bytes: u64) -> Result<u32, String> {
 }
 
 /// `--rcvbuf` / `--rcvbuf-force` into a plan; neither means the default buffer.
-pub fn rcvbuf(plain: Option<u64>, force: Option<u64>) -> RcvbufPlan {
+pub fn rcvbuf(plain: Option<i64>, force: Option<i64>) -> RcvbufPlan {
     match (plain, force) {
         (_, Some(bytes)) => RcvbufPlan::Force { bytes },
         (Some(bytes), None) => RcvbufPlan::Request { bytes },

@@ -32,12 +32,17 @@ pub struct ThresholdArgs {
     /// Bytes per message on the wire.
     #[arg(long, value_parser = args::size, default_value = "512")]
     payload: u64,
-    /// SO_RCVBUF request, 0..=2GiB-1 (default: no setsockopt, net.core.rmem_default).
-    #[arg(long, value_parser = args::rcvbuf_request)]
-    rcvbuf: Option<u64>,
-    /// SO_RCVBUFFORCE request instead, 0..=2GiB-1.
-    #[arg(long, value_parser = args::rcvbuf_request, conflicts_with = "rcvbuf")]
-    rcvbuf_force: Option<u64>,
+    /// SO_RCVBUF request, any C int (default: no setsockopt, net.core.rmem_default).
+    #[arg(long, value_parser = args::rcvbuf_request, allow_negative_numbers = true)]
+    rcvbuf: Option<i64>,
+    /// SO_RCVBUFFORCE request instead, any C int.
+    #[arg(
+        long,
+        value_parser = args::rcvbuf_request,
+        allow_negative_numbers = true,
+        conflicts_with = "rcvbuf"
+    )]
+    rcvbuf_force: Option<i64>,
     /// Messages per burst (with --find rcvbuf).
     #[arg(long)]
     burst: Option<u64>,

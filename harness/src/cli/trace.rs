@@ -229,7 +229,7 @@ struct Shown {
 struct Held {
     kernel_release: String,
     burst: usize,
-    rcvbuf_request: Option<u64>,
+    rcvbuf_request: Option<i64>,
     rcvbuf_effective: u64,
     queued: u64,
     lost: u64,
@@ -240,7 +240,7 @@ struct Held {
 /// What a buffer just under the model's figure did with the burst.
 #[derive(serde::Serialize)]
 struct Below {
-    rcvbuf_request: u64,
+    rcvbuf_request: i64,
     rcvbuf_effective: u64,
     queued: u64,
     lost: u64,

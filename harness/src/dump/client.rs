@@ -107,10 +107,14 @@ impl DumpClient {
         let sock =
             NlSocket::open_family(plan.request.family()).map_err(io_err("open the dump socket"))?;
         match plan.rcvbuf {
-            RcvbufPlan::Request { bytes } => sock.set(SockOpt::Rcvbuf(bytes as u32)),
-            RcvbufPlan::Force { bytes } => sock.set(SockOpt::RcvbufForce(bytes as u32)).map_err(
-                io_err("set SO_RCVBUFFORCE (needs CAP_NET_ADMIN: run as root, or use rcvbuf)"),
-            ),
+            RcvbufPlan::Request { bytes } => {
+                sock.set(SockOpt::Rcvbuf(crate::model::as_c_int(bytes)))
+            }
+            RcvbufPlan::Force { bytes } => sock
+                .set(SockOpt::RcvbufForce(crate::model::as_c_int(bytes)))
+                .map_err(io_err(
+                    "set SO_RCVBUFFORCE (needs CAP_NET_ADMIN: run as root, or use rcvbuf)",
+                )),
             _ => Ok(()),
         }
         .map_err(io_err("set the dump socket's receive buffer"))?;

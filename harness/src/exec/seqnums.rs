@@ -16,7 +16,7 @@ use crate::plan::Protocol;
 use crate::sys::nlsock::{NlSocket, Received, SockOpt};
 
 /// The reference socket's queue: a burst of a million 1 KiB uevents fits.
-const QUEUE: u32 = 256 << 20;
+const QUEUE: i32 = 256 << 20;
 
 /// The reference reader, running.
 pub struct SeqnumReader {

@@ -66,7 +66,11 @@ impl ModelBacked {
                 let burst = SendTimes::first_burst(&e.schedule).unwrap_or(1) as usize;
                 let ts = Self::truesize(Self::payload(&e.payload));
                 let need = self.rule.rcvbuf_for(&vec![ts; burst]);
-                Request::Plain(self.facts.request_for(need).unwrap_or(self.facts.rmem_max))
+                Request::Plain(
+                    self.facts
+                        .request_for(need)
+                        .unwrap_or(self.facts.rmem_max as i64),
+                )
             }
             ref fixed => Request::of(fixed).expect("fixed requests"),
         }

@@ -18,7 +18,7 @@ pub struct ReceiverSetup {
     /// The option used: `default`, `SO_RCVBUF` or `SO_RCVBUFFORCE`.
     pub rcvbuf_option: crate::model::RcvbufOption,
     /// Bytes requested (none for default).
-    pub rcvbuf_requested: Option<u64>,
+    pub rcvbuf_requested: Option<i64>,
     /// getsockopt(SO_RCVBUF) after setup.
     pub rcvbuf_effective: u64,
     /// NETLINK_NO_ENOBUFS read back from the kernel.

@@ -384,35 +384,35 @@ pub struct EmitterPlan {
 }
 
 /// The bytes of one SO_RCVBUF or SO_RCVBUFFORCE request, as scenario files and every
-/// CLI flag accept them: 0 to 2147483647 (2GiB - 1). setsockopt(2) reads the value as a
-/// C `int`, so anything larger would reach the kernel as another number (4GiB as 0,
-/// 3GiB as a negative int, which SO_RCVBUFFORCE turns into SOCK_MIN_RCVBUF); such values
-/// are refused rather than silently changed. Requests from 1GiB up are accepted: the
-/// kernel caps them at INT_MAX / 2 before doubling, and the model does the same.
+/// CLI flag accept them: the C `int` setsockopt(2) reads, -2147483648 to 2147483647.
+/// Negative values are the kernel's to interpret, and it does: SO_RCVBUF compares the
+/// value as unsigned (so -1 gets rmem_max), SO_RCVBUFFORCE takes `max(val, 0)` (so -1
+/// gets SOCK_MIN_RCVBUF); the model does the same ([`crate::model::BufferFacts::effective`]).
+/// Values past `int` are refused rather than silently changed: they would reach the
+/// kernel as another number (4GiB as 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RcvbufRequest(u32);
+pub struct RcvbufRequest(i32);
 
 /// A request outside [`RcvbufRequest`]'s range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0} bytes is not a buffer request: setsockopt takes a C int, so requests are 0..=2147483647 (2GiB - 1)")]
-pub struct RcvbufRangeError(pub u64);
+#[error("{0} bytes is not a buffer request: setsockopt takes a C int, so requests are -2147483648..=2147483647")]
+pub struct RcvbufRangeError(pub i128);
 
 impl RcvbufRequest {
     /// The largest request: INT_MAX.
-    pub const MAX: u64 = i32::MAX as u64;
+    pub const MAX: i64 = i32::MAX as i64;
 
     /// Checks the range.
-    pub fn new(bytes: u64) -> Result<Self, RcvbufRangeError> {
-        u32::try_from(bytes)
-            .ok()
-            .filter(|b| u64::from(*b) <= Self::MAX)
+    pub fn new(bytes: impl Into<i128>) -> Result<Self, RcvbufRangeError> {
+        let bytes = bytes.into();
+        i32::try_from(bytes)
             .map(RcvbufRequest)
-            .ok_or(RcvbufRangeError(bytes))
+            .map_err(|_| RcvbufRangeError(bytes))
     }
 
-    /// The request in bytes.
-    pub fn bytes(self) -> u64 {
-        u64::from(self.0)
+    /// The request in bytes, as the kernel's int.
+    pub fn bytes(self) -> i64 {
+        i64::from(self.0)
     }
 }
 
@@ -429,14 +429,14 @@ pub enum RcvbufPlan {
     Default,
     /// setsockopt(SO_RCVBUF, bytes): the kernel doubles it and clamps it.
     Request {
-        /// Bytes requested.
-        bytes: u64,
+        /// Bytes requested: the C int handed to setsockopt, so it may be negative.
+        bytes: i64,
     },
     /// setsockopt(SO_RCVBUFFORCE, bytes): doubled, not clamped to rmem_max; needs
     /// CAP_NET_ADMIN.
     Force {
-        /// Bytes requested.
-        bytes: u64,
+        /// Bytes requested: the C int handed to setsockopt, so it may be negative.
+        bytes: i64,
     },
     /// The smallest SO_RCVBUF request that, by the calibrated model, holds one whole
     /// burst of the named emitter without a reader.

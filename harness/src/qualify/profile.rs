@@ -286,7 +286,9 @@ fn facts(p: &ProbeReport) -> Vec<Fact> {
         ),
     ];
     for m in &p.rcvbuf_mapping {
-        if m.option == crate::model::RcvbufOption::SoRcvbuf && REQUESTS.contains(&m.request) {
+        if m.option == crate::model::RcvbufOption::SoRcvbuf
+            && u64::try_from(m.request).is_ok_and(|r| REQUESTS.contains(&r))
+        {
             if let Some(e) = m.effective {
                 out.push(fact(
                     format!("rcvbuf.request-{}", m.request),

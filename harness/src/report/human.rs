@@ -270,7 +270,7 @@ pub fn print_probe(p: &ProbeReport) -> String {
     );
     let _ = writeln!(
         o,
-        "SO_RCVBUF mapping (model: max(2*min(req, rmem_max), SOCK_MIN_RCVBUF)): {}",
+        "SO_RCVBUF mapping (model: max(2*min((u32)req, rmem_max), SOCK_MIN_RCVBUF); FORCE: max(2*max(req, 0), SOCK_MIN_RCVBUF)): {}",
         if p.doubling_confirmed {
             "confirmed"
         } else {

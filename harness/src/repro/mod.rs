@@ -23,7 +23,7 @@ fn unsupported<T>(why: impl Into<String>) -> Result<T, Unsupported> {
     Err(Unsupported(why.into()))
 }
 
-fn rcvbuf(r: &RcvbufPlan) -> Result<(u8, u64), Unsupported> {
+fn rcvbuf(r: &RcvbufPlan) -> Result<(u8, i64), Unsupported> {
     match *r {
         RcvbufPlan::Default => Ok((0, 0)),
         RcvbufPlan::Request { bytes } => Ok((1, bytes)),
@@ -192,7 +192,7 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
 }
 
 /// The receiving socket's buffer request and NETLINK_NO_ENOBUFS, for either half.
-fn socket_config(c: &mut String, opt: u8, bytes: u64, no_enobufs: bool) {
+fn socket_config(c: &mut String, opt: u8, bytes: i64, no_enobufs: bool) {
     let _ = writeln!(
         c,
         "#define RCVBUF_OPT {opt}\n#define RCVBUF {bytes}LL\n#define NO_ENOBUFS {}",

@@ -25,13 +25,18 @@ fn threshold_finds_the_largest_burst_the_fake_queue_holds() {
     for (payload, request) in [(300u32, 1024u64), (100, 8192), (2000, 65536), (32, 0)] {
         let job = ThresholdJob {
             find: Find::Burst,
-            fixed: fixed(payload, RcvbufPlan::Request { bytes: request }),
+            fixed: fixed(
+                payload,
+                RcvbufPlan::Request {
+                    bytes: request as i64,
+                },
+            ),
             trials: 1,
         };
         let r = threshold(&fake, &job).unwrap();
         let eff = fake
             .facts()
-            .effective(crate::model::Request::Plain(request));
+            .effective(crate::model::Request::Plain(request as i64));
         let want = fake
             .rule()
             .capacity(eff, ModelBacked::truesize(payload.into()));
@@ -63,7 +68,9 @@ fn threshold_finds_the_smallest_request_that_holds_a_burst() {
     let r = threshold(&fake, &job).unwrap();
     let req = r.measured.expect("an answer");
     let holds = |req: u64| {
-        let eff = fake.facts().effective(crate::model::Request::Plain(req));
+        let eff = fake
+            .facts()
+            .effective(crate::model::Request::Plain(req as i64));
         fake.rule()
             .capacity(eff, ModelBacked::truesize(payload.into()))
             >= burst

@@ -125,7 +125,9 @@ pub fn strategy(space: &Space) -> BoxedStrategy<HangCase> {
         prop_oneof![Just(true), Just(false)],
         prop_oneof![
             Just(RcvbufPlan::Default),
-            (0u64..=1 << 20).prop_map(|bytes| RcvbufPlan::Request { bytes })
+            (0u64..=1 << 20).prop_map(|bytes| RcvbufPlan::Request {
+                bytes: bytes as i64
+            })
         ],
         any::<bool>(),
         filter,

@@ -91,7 +91,7 @@ impl SweepSpec {
         let mut c = self.fixed.case();
         for (a, &v) in self.axes.iter().zip(values) {
             match a.param {
-                Param::Rcvbuf => c.rcvbuf = RcvbufPlan::Request { bytes: v },
+                Param::Rcvbuf => c.rcvbuf = RcvbufPlan::Request { bytes: v as i64 },
                 Param::Payload => c.payload = v as u32,
                 Param::Rate => c.schedule = self.fixed.rate(v),
                 Param::Receivers => c.receivers = v as u32,
@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(s.cells().len(), 240);
         for (_, v) in s.cells() {
             let c = s.case(&v, &FACTS);
-            let eff = FACTS.effective(Request::Plain(v[0]));
+            let eff = FACTS.effective(Request::Plain(v[0] as i64));
             let Schedule::Burst { size, .. } = c.schedule else {
                 panic!("burst expected")
             };

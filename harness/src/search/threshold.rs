@@ -107,7 +107,11 @@ impl Search<'_> {
         let mut c = f.case();
         match self.job.find {
             Find::Burst => c.schedule = burst(value),
-            Find::Rcvbuf => c.rcvbuf = RcvbufPlan::Request { bytes: value },
+            Find::Rcvbuf => {
+                c.rcvbuf = RcvbufPlan::Request {
+                    bytes: value as i64,
+                }
+            }
             Find::Rate => c.schedule = f.rate(value),
         }
         c
@@ -304,7 +308,7 @@ fn find_rcvbuf(s: &mut Search, k: u32, started: Instant) -> Result<ThresholdRepo
         }
     });
     let mut rep = s.report(Some(first_all), band(first_some, first_all), started);
-    rep.rcvbuf_effective = Some(facts.effective(Request::Plain(first_all)));
+    rep.rcvbuf_effective = Some(facts.effective(Request::Plain(first_all as i64)));
     let kind = if s.job.fixed.reader.active {
         ModelKind::UpperBound
     } else {

@@ -21,9 +21,9 @@ const SK_MEMINFO_VARS: usize = 9;
 pub enum SockOpt {
     /// SO_RCVBUF: the kernel stores `max(2 * min(v, rmem_max), SOCK_MIN_RCVBUF)`
     /// ("The kernel doubles this value", man 7 socket).
-    Rcvbuf(u32),
+    Rcvbuf(i32),
     /// SO_RCVBUFFORCE: as SO_RCVBUF without the rmem_max clamp; needs CAP_NET_ADMIN.
-    RcvbufForce(u32),
+    RcvbufForce(i32),
     /// SO_SNDBUF.
     Sndbuf(u32),
     /// SO_SNDBUFFORCE.

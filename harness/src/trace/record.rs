@@ -41,7 +41,7 @@ pub struct Recording {
 }
 
 /// A recording socket's buffer: far more than any burst a command makes.
-const RECORD_RCVBUF: u32 = 32 << 20;
+const RECORD_RCVBUF: i32 = 32 << 20;
 
 /// Records group 1 of NETLINK_KOBJECT_UEVENT in the current (sandbox) namespaces while
 /// `job.command` runs.

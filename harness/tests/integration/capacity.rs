@@ -81,31 +81,36 @@ fn unread_queues_match_probe(kind: &str, payload: u32) {
     }
 }
 
-/// The edges of the one request range (0..=INT_MAX) reach the kernel unchanged, and the
-/// effective size the kernel reports is the model's: `sock_setsockopt()` caps a request
-/// at rmem_max (plain) and at INT_MAX / 2, doubles it, and never goes below
-/// SOCK_MIN_RCVBUF ("The kernel doubles this value", man 7 socket).
+/// The edges of the one request range (a C int, negative ones included) reach the
+/// kernel unchanged, and the effective size the kernel reports is the model's:
+/// `sk_setsockopt()` compares a plain request as unsigned against rmem_max (so -1 gets
+/// rmem_max), takes `max(val, 0)` for FORCE, caps at INT_MAX / 2, doubles, and never goes
+/// below SOCK_MIN_RCVBUF ("The kernel doubles this value", man 7 socket).
 #[test]
-fn requests_at_the_edges_of_the_range_get_what_the_model_says() {
-    if !sandbox_or_skip("requests_at_the_edges_of_the_range_get_what_the_model_says") {
+fn requests_across_the_c_int_get_what_the_model_says() {
+    if !sandbox_or_skip("requests_across_the_c_int_get_what_the_model_says") {
         return;
     }
     // Tried on a socket of this process, in the initial user namespace as the sandbox's
     // request is (the sandbox's own user namespace, when rootless, grants no FORCE).
     let force = rcvbufforce_allowed();
     if let Err(why) = &force {
-        skip_line!("skipping the SO_RCVBUFFORCE half of requests_at_the_edges_of_the_range_get_what_the_model_says: {why}");
+        skip_line!("skipping the SO_RCVBUFFORCE half of requests_across_the_c_int_get_what_the_model_says: {why}");
     }
     let force = force.is_ok();
     let mut s = String::from("[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\npayload = 64\nschedule = { kind = \"burst\", size = 3 }\n");
     let mut cases = vec![
-        ("plain-max", "rcvbuf", 2_147_483_647u64),
+        ("plain-max", "rcvbuf", i64::from(i32::MAX)),
         ("plain-0", "rcvbuf", 0),
+        ("plain-minus-1", "rcvbuf", -1),
+        ("plain-int-min", "rcvbuf", i64::from(i32::MIN)),
     ];
     if force {
         cases.extend([
-            ("force-max", "rcvbuf-force", 2_147_483_647),
+            ("force-max", "rcvbuf-force", i64::from(i32::MAX)),
             ("force-1g", "rcvbuf-force", 1 << 30),
+            ("force-minus-1", "rcvbuf-force", -1),
+            ("force-int-min", "rcvbuf-force", i64::from(i32::MIN)),
         ]);
     }
     for (name, key, bytes) in &cases {
@@ -123,9 +128,10 @@ fn requests_at_the_edges_of_the_range_get_what_the_model_says() {
     let (min, rmem_max) = (u(&facts["sock_min_rcvbuf"]), u(&facts["rmem_max"]));
     let half = i32::MAX as u64 / 2;
     for &(name, key, bytes) in &cases {
+        let int = bytes as i32;
         let want = match key {
-            "rcvbuf" => (bytes.min(rmem_max).min(half) * 2).max(min),
-            _ => (bytes.min(half) * 2).max(min),
+            "rcvbuf" => (u64::from(int as u32).min(rmem_max).min(half) * 2).max(min),
+            _ => ((int.max(0) as u64).min(half) * 2).max(min),
         };
         let r = receiver(&v, name);
         assert_eq!(
@@ -133,6 +139,7 @@ fn requests_at_the_edges_of_the_range_get_what_the_model_says() {
             want,
             "{name}: want: {want} / got: {r}"
         );
+        assert_eq!(r["rcvbuf_requested"], bytes, "{name}: the request as sent");
     }
 }
 

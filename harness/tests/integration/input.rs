@@ -89,11 +89,12 @@ fn validate_writes_every_problem_as_json() {
 /// refused with the range (exit 2), never sent mangled and reported as a finding.
 #[test]
 fn buffer_requests_outside_a_c_int_are_refused_everywhere() {
-    let range = "requests are 0..=2147483647 (2GiB - 1)";
+    let range = "requests are -2147483648..=2147483647";
     for args in [
         vec!["threshold", "--rcvbuf", "4GiB"],
         vec!["threshold", "--rcvbuf-force", "3GiB"],
         vec!["threshold", "--rcvbuf-force", "4294967295"],
+        vec!["threshold", "--rcvbuf=-2147483649"],
         vec![
             "sweep",
             "--rcvbuf",

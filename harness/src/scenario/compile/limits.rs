@@ -74,7 +74,7 @@ impl Cx<'_> {
             .map(|r| &r.rcvbuf)
             .chain(dumps.iter().map(|d| &d.rcvbuf))
             .map(|b| match *b {
-                RcvbufPlan::Force { bytes } => 2 * bytes.min(i32::MAX as u64 / 2),
+                RcvbufPlan::Force { bytes } => 2 * bytes.clamp(0, i32::MAX as i64 / 2) as u64,
                 _ => 0,
             })
             .sum();

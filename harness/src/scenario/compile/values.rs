@@ -55,9 +55,13 @@ impl Cx<'_> {
         }
     }
 
-    /// A size that is a buffer request: in [`RcvbufRequest`]'s range.
-    pub(super) fn rcvbuf_request(&mut self, key_path: &str, v: &Spanned<Quantity>) -> Option<u64> {
-        let n = self.size(key_path, v)?;
+    /// A buffer request: a size, or any C int (negative ones are the kernel's to
+    /// interpret, [`RcvbufRequest`]).
+    pub(super) fn rcvbuf_request(&mut self, key_path: &str, v: &Spanned<Quantity>) -> Option<i64> {
+        let n = match v.get_ref() {
+            Quantity::Int(i) => i128::from(*i),
+            _ => i128::from(self.size(key_path, v)?),
+        };
         match RcvbufRequest::new(n) {
             Ok(r) => Some(r.bytes()),
             Err(e) => {

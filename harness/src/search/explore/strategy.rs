@@ -50,15 +50,25 @@ fn fit_payload(kind: EmitterKind, want: u32) -> u32 {
 fn rcvbuf_strategy(space: &Space) -> BoxedStrategy<RcvbufPlan> {
     if let Some((lo, hi)) = space.rcvbuf {
         return (lo..=hi)
-            .prop_map(|bytes| RcvbufPlan::Request { bytes })
+            .prop_map(|bytes| RcvbufPlan::Request {
+                bytes: bytes as i64,
+            })
             .boxed();
     }
     // Below SOCK_MIN_RCVBUF/2, typical sizes, around a 4 MiB rmem_max, FORCE, default.
     prop_oneof![
-        (0u64..=1152).prop_map(|bytes| RcvbufPlan::Request { bytes }),
-        (1153u64..=1 << 20).prop_map(|bytes| RcvbufPlan::Request { bytes }),
-        ((4u64 << 20) - 4096..=(4u64 << 20) + 4096).prop_map(|bytes| RcvbufPlan::Request { bytes }),
-        (0u64..=8 << 20).prop_map(|bytes| RcvbufPlan::Force { bytes }),
+        (0u64..=1152).prop_map(|bytes| RcvbufPlan::Request {
+            bytes: bytes as i64
+        }),
+        (1153u64..=1 << 20).prop_map(|bytes| RcvbufPlan::Request {
+            bytes: bytes as i64
+        }),
+        ((4u64 << 20) - 4096..=(4u64 << 20) + 4096).prop_map(|bytes| RcvbufPlan::Request {
+            bytes: bytes as i64
+        }),
+        (0u64..=8 << 20).prop_map(|bytes| RcvbufPlan::Force {
+            bytes: bytes as i64
+        }),
         Just(RcvbufPlan::Default),
     ]
     .boxed()
