@@ -156,7 +156,9 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
     let mut capacity = Vec::new();
     let mut kernel_uevent_permitted = false;
     for (i, kind) in kinds.into_iter().enumerate() {
-        let max = kind.payload_limits().1 as usize;
+        // Up to 64 KiB: past it truesize only follows kmalloc's powers of two, and the
+        // qualification profile's facts are of this range.
+        let max = kind.payload_limits().1.min(PROBE_PAYLOAD_MAX) as usize;
         let mut em = probe_emitter(i as u16, kind, max, &run)?;
         let (proto, group) = kind.destination();
         let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
@@ -218,6 +220,9 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
         broadcast_ns,
     })
 }
+
+/// The largest payload the probe weighs.
+const PROBE_PAYLOAD_MAX: u64 = 64 << 10;
 
 fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, bool)> {
     let mut out = Vec::new();

@@ -61,6 +61,13 @@ impl Sink {
         if sock.set(SockOpt::SndbufForce(want)).is_err() {
             sock.set(SockOpt::Sndbuf(want))?;
         }
+        let got = sock.sndbuf()?;
+        if (max_len as u64).saturating_add(32) > got {
+            return Err(io::Error::other(format!(
+                "the kernel refuses netlink messages longer than the sender's SO_SNDBUF - 32 (netlink_sendmsg), and this sender got SO_SNDBUF {got} B: {} B at most here (net.core.wmem_max caps SO_SNDBUF; SO_SNDBUFFORCE, which does not, needs CAP_NET_ADMIN): lower `payload` or run as root",
+                got - 32
+            )));
+        }
         Ok(Sink::Socket { sock, group })
     }
 

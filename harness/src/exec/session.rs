@@ -22,10 +22,7 @@ use crate::sandbox;
 /// How far ahead of the first send the readers are started.
 const LEAD: Duration = Duration::from_millis(5);
 
-/// Device name of the veth made for kernel-uevent emitter `i`.
-pub fn device_name(i: usize) -> String {
-    format!("nls{i}")
-}
+pub use crate::plan::limits::device_name;
 
 /// A sandbox entered once, with the kernel facts every run in it shares: search
 /// commands run hundreds of plans in one session instead of paying for a namespace,

@@ -222,3 +222,20 @@ fn the_smallest_synthetic_uevent_is_the_plans_minimum() {
     let t = synthetic_uevent_template(&r, 0, &plain_body(), 0);
     assert_eq!(t.min_len(), crate::plan::SYNTHETIC_UEVENT_MIN);
 }
+
+/// The plan derives the kernel-uevent limits from this write's shape.
+#[test]
+fn plain_sysfs_write_is_the_plans_smallest() {
+    use crate::plan::limits::{
+        KERNEL_UEVENT_ACTION, KERNEL_UEVENT_WRITE_ARGS, KERNEL_UEVENT_WRITE_MIN,
+    };
+    let r = run();
+    let mut t = sysfs_write_template(&r, 0, &plain_body(), 0);
+    assert_eq!(t.min_len() as u64, KERNEL_UEVENT_WRITE_MIN);
+    let m = t.render(5, t.min_len());
+    let text = std::str::from_utf8(m.bytes()).unwrap();
+    let words: Vec<&str> = text.split(' ').collect();
+    assert_eq!(words[0], KERNEL_UEVENT_ACTION);
+    assert_eq!(words[1], r.uuid());
+    assert_eq!(words.len() as u64 - 2, KERNEL_UEVENT_WRITE_ARGS, "{text}");
+}

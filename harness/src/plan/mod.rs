@@ -20,20 +20,20 @@ pub const LINK_ALIAS_MIN: usize = 81;
 /// (payload's tests check the template has exactly this length).
 pub const SYNTHETIC_UEVENT_MIN: usize = 242;
 
+pub mod limits;
 mod program;
 mod trace_event;
 pub use program::*;
 pub use trace_event::{Source, TraceEvent};
 
-/// Largest kernel-uevent payload: the kernel builds the environment in a
-/// UEVENT_BUFFER_SIZE (2048-byte) buffer.
-pub const KERNEL_UEVENT_MAX: u64 = 2048;
-/// Largest payload of a user-space broadcast; the emitter raises its SO_SNDBUF to fit.
-pub const USER_PAYLOAD_MAX: u64 = 64 * 1024;
-/// Largest payload of an injected uevent: uevent_net_broadcast() refuses a message
-/// whose netlink header (16 B), payload and `SEQNUM=<up to 20 digits>` exceed
-/// UEVENT_BUFFER_SIZE (2048 B).
-pub const INJECTED_UEVENT_MAX: u64 = 2048 - 16 - 27;
+/// Largest payload of a user-space broadcast: the largest the kernel allocates
+/// ([`limits::BROADCAST_MAX`]); the emitter raises its SO_SNDBUF to fit.
+pub const USER_PAYLOAD_MAX: u64 = limits::BROADCAST_MAX;
+/// Largest injected uevent as received: uevent_net_broadcast() refuses a message whose
+/// netlink header (16 B), text and the `SEQNUM=<n>\0` it appends exceed
+/// UEVENT_BUFFER_SIZE (2048 B); what it broadcasts is that text and SEQNUM, so 2032 B
+/// whatever the counter's digits.
+pub const INJECTED_UEVENT_MAX: u64 = limits::UEVENT_BUFFER_SIZE - 16;
 /// Longest interface alias: dev_set_alias() refuses IFALIASZ (256) bytes or more.
 pub const LINK_ALIAS_MAX: u64 = 255;
 /// RTNLGRP_LINK: the rtnetlink group of link changes.
@@ -209,40 +209,68 @@ impl EmitterKind {
         matches!(self, EmitterKind::KernelUevent | EmitterKind::LinkAlias)
     }
 
-    /// Smallest and largest payload nlstorm accepts on this path, and why.
-    pub fn payload_limits(self) -> (u64, u64, &'static str) {
+    /// Smallest and largest payload nlstorm accepts on this path for the emitter at
+    /// index 0, and why.
+    pub fn payload_limits(self) -> (u64, u64, String) {
+        self.payload_limits_at(0)
+    }
+
+    /// Smallest and largest payload nlstorm accepts on this path for the emitter at
+    /// `index` (its veth's name is in a kernel uevent), and why: each from the kernel's
+    /// code ([`limits`]), never a round number of nlstorm's.
+    pub fn payload_limits_at(self, index: usize) -> (u64, u64, String) {
+        let user_max = format!(
+            "{} B is the largest broadcast the kernel allocates (KMALLOC_MAX_SIZE less skb_shared_info)",
+            limits::BROADCAST_MAX
+        );
         match self {
-            EmitterKind::KernelUevent => (
-                1,
-                KERNEL_UEVENT_MAX,
-                "the kernel builds uevents in a 2048-byte buffer (UEVENT_BUFFER_SIZE)",
-            ),
+            EmitterKind::KernelUevent => {
+                let seqnum = limits::seqnum_soon();
+                let (min, max) = (
+                    limits::kernel_uevent_smallest(index, seqnum),
+                    limits::kernel_uevent_largest(index),
+                );
+                (
+                    min,
+                    max,
+                    format!(
+                        "around nlstorm's run id, source and sequence the kernel adds ACTION, DEVPATH, SUBSYSTEM, INTERFACE, IFINDEX and SEQNUM (its global counter, about {seqnum} now: one byte more per digit), so {min} B is the smallest; it builds those keys in a {} B buffer (UEVENT_BUFFER_SIZE) after the {} B `change@<devpath>` header, so {max} B is the largest",
+                        limits::UEVENT_BUFFER_SIZE,
+                        max - limits::UEVENT_BUFFER_SIZE
+                    ),
+                )
+            }
             EmitterKind::InjectedUevent => (
                 1,
                 INJECTED_UEVENT_MAX,
-                "the kernel refuses an injected uevent that, with its header and SEQNUM, exceeds 2048 bytes (UEVENT_BUFFER_SIZE)",
+                "the kernel refuses an injected uevent that, with its 16 B netlink header and the SEQNUM it appends, exceeds 2048 bytes (UEVENT_BUFFER_SIZE)".into(),
             ),
             EmitterKind::SyntheticUevent => (
                 SYNTHETIC_UEVENT_MIN as u64,
                 USER_PAYLOAD_MAX,
-                "the uevent's header, run id, source and sequence keys take 242 bytes (a smaller payload would be sent at 242 and reported at the size asked), and 64KiB is the largest broadcast nlstorm sends",
+                format!("the uevent's header, run id, source and sequence keys take 242 bytes (a smaller payload would be sent at 242 and reported at the size asked), and {user_max}"),
             ),
             EmitterKind::LinkAlias => (
                 LINK_ALIAS_MIN as u64,
                 LINK_ALIAS_MAX,
-                "the payload is the alias: the run id and sequence take 81 bytes and the kernel keeps at most 255 (IFALIASZ - 1); the broadcast is the kernel's whole RTM_NEWLINK around it",
+                "the payload is the alias: the run id and sequence take 81 bytes and the kernel keeps at most 255 (IFALIASZ - 1); the broadcast is the kernel's whole RTM_NEWLINK around it".into(),
             ),
             EmitterKind::Usersock { .. } => (
                 USERSOCK_HEADER as u64,
                 USER_PAYLOAD_MAX,
-                "usersock messages carry a 16-byte header and at most 64KiB",
+                format!("usersock messages carry a 16-byte header, and {user_max}"),
             ),
         }
     }
 
     /// Why payloads from `lo` to `hi` bytes cannot go this way, if they cannot.
     pub fn payload_problem(self, lo: u64, hi: u64) -> Option<String> {
-        let (min, max, why) = self.payload_limits();
+        self.payload_problem_at(0, lo, hi)
+    }
+
+    /// As [`Self::payload_problem`], for the emitter at `index`.
+    pub fn payload_problem_at(self, index: usize, lo: u64, hi: u64) -> Option<String> {
+        let (min, max, why) = self.payload_limits_at(index);
         (lo < min || hi > max).then(|| {
             format!(
                 "payload must be within {min}..={max} bytes for {}: {why}",

@@ -249,6 +249,11 @@ impl NlSocket {
         Ok(v)
     }
 
+    /// The effective SO_SNDBUF, as the kernel reports it (already doubled).
+    pub fn sndbuf(&self) -> io::Result<u64> {
+        Ok(self.getopt_int(libc::SOL_SOCKET, libc::SO_SNDBUF)? as u64)
+    }
+
     /// The effective SO_RCVBUF, as the kernel reports it (already doubled).
     pub fn rcvbuf(&self) -> io::Result<u64> {
         Ok(self.getopt_int(libc::SOL_SOCKET, libc::SO_RCVBUF)? as u64)

@@ -93,3 +93,97 @@ fn poll_and_batch_receivers_keep_a_ledger_of_their_calls() {
         );
     }
 }
+
+/// A kernel-uevent scenario sized `payload`, burst of 3, read with `read_buffer` bytes.
+fn kernel_uevent_scenario(payload: u64, read_buffer: u64) -> String {
+    uevent_scenario("kernel-uevent", payload, read_buffer)
+}
+
+/// A uevent scenario of emitter `kind` sized `payload`, burst of 3, read with
+/// `read_buffer` bytes.
+fn uevent_scenario(kind: &str, payload: u64, read_buffer: u64) -> String {
+    format!("[[emitter]]\nname = \"k\"\nkind = \"{kind}\"\npayload = {payload}\nschedule = {{ kind = \"burst\", size = 3 }}\n[[receiver]]\nname = \"r\"\nprotocol = \"kobject-uevent\"\ngroups = [1]\nrcvbuf = \"1MiB\"\nread-buffer = {read_buffer}\n")
+}
+
+/// The largest kernel uevent is the kernel's: a header and a full UEVENT_BUFFER_SIZE
+/// (2048 B) of keys; so is the largest injected one. The run sends it at that size (a read buffer one byte shorter
+/// truncates every one), and one byte more is refused naming the buffer.
+#[test]
+fn the_largest_uevents_are_the_kernels() {
+    if !sandbox_or_skip("the_largest_uevents_are_the_kernels") {
+        return;
+    }
+    // `change@/devices/virtual/net/nls0\0`, the first emitter's veth.
+    let largest = 33 + 2048;
+    for (read_buffer, truncated) in [(largest, 0), (largest - 1, 3)] {
+        let (code, v, out) = run_scenario(&kernel_uevent_scenario(largest, read_buffer));
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+        let r = receiver(&v, "r");
+        assert_eq!((u(&r["delivered"]), u(&r["lost"])), (3, 0), "{r}");
+        assert_eq!(
+            u(&r["truncated"]),
+            truncated,
+            "read buffer {read_buffer}: {r}"
+        );
+    }
+    let err = validate_refuses("ku.toml", &kernel_uevent_scenario(largest + 1, 4096));
+    assert!(
+        err.contains(&format!("..={largest} bytes")) && err.contains("UEVENT_BUFFER_SIZE"),
+        "{err}"
+    );
+    // An injected uevent: the kernel takes 2048 B less the 16 B netlink header, SEQNUM
+    // included, whatever the counter's digits.
+    let (code, v, out) = run_scenario(&uevent_scenario("injected-uevent", 2032, 2032));
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let r = receiver(&v, "r");
+    assert_eq!(
+        (u(&r["delivered"]), u(&r["truncated"]), u(&r["lost"])),
+        (3, 0, 0),
+        "{r}"
+    );
+    validate_refuses("inj.toml", &uevent_scenario("injected-uevent", 2033, 4096));
+}
+
+/// `validate` refuses a kernel-uevent payload below the smallest message the kernel makes
+/// on this path (measured by the probe), as `run` does, and both take the smallest.
+#[test]
+fn validate_and_run_agree_on_the_smallest_kernel_uevent() {
+    if !sandbox_or_skip("validate_and_run_agree_on_the_smallest_kernel_uevent") {
+        return;
+    }
+    let smallest = probe()["truesize"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["emitter"] == "kernel-uevent")
+        .map(|t| u(&t["min_payload"]))
+        .expect("the probe measured kernel-uevent");
+    let err = validate_refuses("small.toml", &kernel_uevent_scenario(smallest - 1, 4096));
+    assert!(err.contains(&format!("within {smallest}..=")), "{err}");
+    let (code, v, out) = run_scenario(&kernel_uevent_scenario(smallest, 4096));
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(u(&receiver(&v, "r")["delivered"]), 3);
+}
+
+/// A usersock broadcast past the old 64 KiB line goes through whole, and the limit
+/// refused is the kernel's allocation ceiling, said as such.
+#[test]
+fn usersock_takes_what_the_kernel_allocates() {
+    if !sandbox_or_skip("usersock_takes_what_the_kernel_allocates") {
+        return;
+    }
+    let s = |payload: u64| {
+        format!("[[emitter]]\nname = \"u\"\nkind = \"usersock\"\ngroup = 2\npayload = {payload}\nschedule = {{ kind = \"burst\", size = 1 }}\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [2]\nread-buffer = \"512KiB\"\n")
+    };
+    let (code, v, out) = run_scenario(&s(300_000));
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let r = receiver(&v, "r");
+    assert_eq!(
+        (u(&r["delivered"]), u(&r["truncated"]), u(&r["lost"])),
+        (1, 0, 0),
+        "{r}"
+    );
+    let max = nlstorm::plan::limits::BROADCAST_MAX;
+    let err = validate_refuses("big.toml", &s(max + 1));
+    assert!(err.contains("KMALLOC_MAX_SIZE"), "{err}");
+}

@@ -8,6 +8,7 @@ const DEFAULT_PAYLOAD: u64 = 512;
 impl Cx<'_> {
     pub(super) fn emitter(
         &mut self,
+        index: usize,
         path: &str,
         raw: &RawEmitter,
         base: &Path,
@@ -59,7 +60,7 @@ impl Cx<'_> {
             (RawEmitterKind::LinkAlias, None) => Some(EmitterKind::LinkAlias),
             (RawEmitterKind::Replay, None) => unreachable!("compiled by replay()"),
         };
-        let payload = self.payload(path, raw);
+        let payload = self.payload(index, path, raw);
         let schedule = self.schedule(&format!("{path}.schedule"), raw_schedule.get_ref());
         let start = self.emitter_start(path, raw);
         if self.errors.len() > before {
@@ -82,7 +83,12 @@ impl Cx<'_> {
             .unwrap_or_default()
     }
 
-    pub(super) fn payload(&mut self, path: &str, raw: &RawEmitter) -> Option<PayloadPlan> {
+    pub(super) fn payload(
+        &mut self,
+        index: usize,
+        path: &str,
+        raw: &RawEmitter,
+    ) -> Option<PayloadPlan> {
         let kind = *raw.kind.get_ref();
         let path_kind = match kind {
             RawEmitterKind::KernelUevent => EmitterKind::KernelUevent,
@@ -119,7 +125,7 @@ impl Cx<'_> {
             // 512 B, or the nearest size the path takes (link-alias: 255 B, the longest
             // alias the kernel keeps).
             (None, None) => {
-                let (min, max, _) = path_kind.payload_limits();
+                let (min, max, _) = path_kind.payload_limits_at(index);
                 PayloadPlan::Fixed {
                     bytes: DEFAULT_PAYLOAD.clamp(min, max) as u32,
                 }
@@ -133,7 +139,7 @@ impl Cx<'_> {
                 unreachable!("returned above")
             }
         };
-        if let Some(problem) = path_kind.payload_problem(u64::from(lo), u64::from(hi)) {
+        if let Some(problem) = path_kind.payload_problem_at(index, u64::from(lo), u64::from(hi)) {
             // Said at the payload written, else at the emitter: an emitter is never
             // dropped without a word.
             let (key, span) = match &raw.payload {

@@ -153,9 +153,10 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     let mut seen = HashSet::new();
     let emitters: Vec<EmitterPlan> = emitters_raw
         .iter()
-        .filter_map(|(path, raw)| {
+        .enumerate()
+        .filter_map(|(i, (path, raw))| {
             cx.unique(&mut seen, path, &raw.name, "emitter");
-            cx.emitter(path, raw, base)
+            cx.emitter(i, path, raw, base)
         })
         .collect();
     let emitter_names: Vec<&str> = emitters_raw

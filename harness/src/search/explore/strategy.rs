@@ -9,7 +9,10 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::{Explorable, Space};
-use crate::plan::{EmitterKind, Plan, RcvbufPlan, ReadMode, Schedule, USER_PAYLOAD_MAX};
+use crate::plan::{EmitterKind, Plan, RcvbufPlan, ReadMode, Schedule};
+
+/// The largest payload drawn when the space names none.
+const EXPLORE_PAYLOAD_MAX: u32 = 64 << 10;
 use crate::search::case::{Case, Reader, GROUP};
 
 fn emitter_strategy(space: &Space) -> BoxedStrategy<EmitterKind> {
@@ -25,7 +28,8 @@ fn emitter_strategy(space: &Space) -> BoxedStrategy<EmitterKind> {
 }
 
 fn payload_strategy(space: &Space) -> BoxedStrategy<u32> {
-    let (lo, hi) = space.payload.unwrap_or((1, USER_PAYLOAD_MAX as u32));
+    // By default up to 64 KiB: larger broadcasts are allowed but seldom the question.
+    let (lo, hi) = space.payload.unwrap_or((1, EXPLORE_PAYLOAD_MAX));
     prop_oneof![
         3 => lo..=hi.min(lo.saturating_mul(64)).max(lo),
         1 => lo..=hi,
