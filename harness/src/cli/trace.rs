@@ -224,17 +224,36 @@ struct Shown {
     kernel: Option<Held>,
 }
 
-/// The largest burst replayed flat out into an unread socket sized by the model.
+/// The largest burst replayed flat out into an unread socket sized by the model. The
+/// replay tags each event with nlstorm's keys, so its messages are larger than the
+/// recorded ones; `recorded` gives the buffer for the events as the kernel sent them.
 #[derive(serde::Serialize)]
 struct Held {
     kernel_release: String,
     burst: usize,
+    /// The buffer for the recorded events at their own size.
+    recorded: Recorded,
+    /// Bytes the replay adds to each event (nlstorm's run id, source and sequence keys).
+    replay_adds: usize,
     rcvbuf_request: Option<i64>,
     rcvbuf_effective: u64,
     queued: u64,
     lost: u64,
     /// The same burst into a socket one request byte smaller.
     below: Option<Below>,
+}
+
+/// The smallest buffer that holds the burst at its recorded sizes, by the model, from
+/// truesizes measured on this kernel for messages of those lengths (a broadcast of N
+/// bytes is charged alike whoever sends it: both are one alloc_skb(N)).
+#[derive(serde::Serialize)]
+struct Recorded {
+    /// Each event's length as the kernel sent it: the recorded text and SEQNUM.
+    bytes: Vec<usize>,
+    /// The truesize each was measured to cost, in the same order.
+    truesize: Vec<u64>,
+    rcvbuf_request: Option<i64>,
+    rcvbuf_effective: u64,
 }
 
 /// What a buffer just under the model's figure did with the burst.
@@ -296,17 +315,30 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
             .map(|e| (*e).clone())
             .collect();
         let h = hold_burst(&shown_name, burst)?;
+        let request =
+            |r: Option<i64>| r.map_or("none can (SO_RCVBUFFORCE)".into(), |b| format!("{b} B"));
         out!(
-            "  on {}: the smallest SO_RCVBUF request that holds that burst unread is {} (effective {} B, by the model); replayed flat out into such a socket: {} queued, {} lost",
-            h.kernel_release,
-            h.rcvbuf_request.map_or("the default".into(), |b| format!("{b} B")),
+            "  on {}, the smallest SO_RCVBUF request that holds that burst unread:",
+            h.kernel_release
+        );
+        out!(
+            "    as recorded  {} (effective {} B, by the model: {} B of truesize for its {} B of messages, measured here)",
+            request(h.recorded.rcvbuf_request),
+            h.recorded.rcvbuf_effective,
+            h.recorded.truesize.iter().sum::<u64>(),
+            h.recorded.bytes.iter().sum::<usize>()
+        );
+        out!(
+            "    as replayed  {} (effective {} B, by the model; each event carries {} B of nlstorm's keys); replayed flat out into such a socket: {} queued, {} lost",
+            request(h.rcvbuf_request),
             h.rcvbuf_effective,
+            h.replay_adds,
             h.queued,
             h.lost
         );
         if let Some(b) = &h.below {
             out!(
-                "  one byte less (SO_RCVBUF {} B, effective {} B): {} queued, {} lost",
+                "    as replayed, one byte less (SO_RCVBUF {} B, effective {} B): {} queued, {} lost",
                 b.rcvbuf_request,
                 b.rcvbuf_effective,
                 b.queued,
@@ -372,6 +404,7 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
     let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
     let session =
         ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(super::failed)?;
+    let recorded = recorded_buffer(&session, &burst_of(&plan))?;
     let (setup, queued, lost) = replayed(&session, &plan)?;
     let below = match setup.rcvbuf_requested {
         Some(req) if req > 0 => {
@@ -390,12 +423,130 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
     Ok(Held {
         kernel_release: session.kernel_release().to_string(),
         burst: n,
+        recorded,
+        replay_adds: nlstorm::payload::REPLAY_KEYS_LEN,
         rcvbuf_request: setup.rcvbuf_requested,
         rcvbuf_effective: setup.rcvbuf_effective,
         queued,
         lost,
         below,
     })
+}
+
+fn burst_of(plan: &Plan) -> Vec<TraceEvent> {
+    match &plan.emitters[0].payload {
+        PayloadPlan::Trace { events, .. } => events.clone(),
+        _ => unreachable!("hold_burst builds a trace plan"),
+    }
+}
+
+/// The buffer for `burst` at its recorded sizes: each event's text plus the
+/// `SEQNUM=<n>\0` the kernel sent with it (its recorded SEQNUM's digits, or the
+/// counter's now), each length's truesize measured by broadcasting one usersock message
+/// of that length into an unread socket, then the fitted rule.
+fn recorded_buffer(
+    session: &impl nlstorm::execute::Execute,
+    burst: &[TraceEvent],
+) -> anyhow::Result<Recorded> {
+    let now = nlstorm::plan::limits::seqnum_soon();
+    let bytes: Vec<usize> = burst
+        .iter()
+        .map(|e| {
+            let seqnum = e.seqnum.unwrap_or(now);
+            e.wire().len() + format!("SEQNUM={seqnum}").len() + 1
+        })
+        .collect();
+    let mut lengths = bytes.clone();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let mut cost = std::collections::BTreeMap::new();
+    truesizes(session, &lengths, &mut cost)?;
+    let truesize: Vec<u64> = bytes.iter().map(|b| cost[b]).collect();
+    let facts = session.facts();
+    let need = session.rule().rcvbuf_for(&truesize);
+    let rcvbuf_request = facts.request_for(need);
+    let rcvbuf_effective =
+        rcvbuf_request.map_or(need, |r| facts.effective(nlstorm::model::Request::Plain(r)));
+    Ok(Recorded {
+        bytes,
+        truesize,
+        rcvbuf_request,
+        rcvbuf_effective,
+    })
+}
+
+/// Truesizes of sorted `lengths`, measured at the ends and bisected only where they
+/// differ: truesize never falls as a message grows, so equal ends settle the middle.
+fn truesizes(
+    session: &impl nlstorm::execute::Execute,
+    lengths: &[usize],
+    cost: &mut std::collections::BTreeMap<usize, u64>,
+) -> anyhow::Result<()> {
+    let (Some(&lo), Some(&hi)) = (lengths.first(), lengths.last()) else {
+        return Ok(());
+    };
+    for len in [lo, hi] {
+        if !cost.contains_key(&len) {
+            cost.insert(len, weigh(session, len)?);
+        }
+    }
+    if cost[&lo] == cost[&hi] {
+        for len in lengths {
+            cost.insert(*len, cost[&lo]);
+        }
+    } else if lengths.len() > 2 {
+        let mid = lengths.len() / 2;
+        truesizes(session, &lengths[..=mid], cost)?;
+        truesizes(session, &lengths[mid..], cost)?;
+    }
+    Ok(())
+}
+
+/// What one usersock broadcast of `len` bytes costs an unread socket, as the run's
+/// calibration measured it.
+fn weigh(session: &impl nlstorm::execute::Execute, len: usize) -> anyhow::Result<u64> {
+    const GROUP: u32 = 9;
+    let plan = Plan {
+        name: Name::internal("trace-show-weigh"),
+        description: format!("one {len} B broadcast"),
+        seed: 1,
+        deadline: Duration::from_secs(30),
+        emitters: vec![EmitterPlan {
+            name: Name::internal("weigh"),
+            kind: EmitterKind::Usersock { group: GROUP },
+            schedule: Schedule::Burst {
+                size: NonZeroU64::MIN,
+                gap: Duration::ZERO,
+                count: NonZeroU64::MIN,
+            },
+            payload: PayloadPlan::Fixed {
+                bytes: len.max(nlstorm::plan::USERSOCK_HEADER) as u32,
+            },
+            start: Duration::ZERO,
+        }],
+        receivers: vec![ReceiverPlan::unread(
+            Name::internal("unread"),
+            Protocol::Usersock,
+            GROUP,
+            RcvbufPlan::Default,
+        )],
+        dumps: vec![],
+        world: Default::default(),
+        churn: vec![],
+        programs: vec![],
+        timing_bound: false,
+    };
+    let h = session.execute(&plan).map_err(super::failed)?;
+    h.calibration
+        .iter()
+        .find(|p| p.wire_len == len.max(nlstorm::plan::USERSOCK_HEADER))
+        .map(|p| p.truesize)
+        .ok_or_else(|| {
+            super::failure(
+                Kind::Harness,
+                format!("the run did not weigh a {len} B message"),
+            )
+        })
 }
 
 /// The receiver's setup, and how many of the burst it queued and lost.

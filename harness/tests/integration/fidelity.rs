@@ -187,3 +187,49 @@ fn usersock_takes_what_the_kernel_allocates() {
     let err = validate_refuses("big.toml", &s(max + 1));
     assert!(err.contains("KMALLOC_MAX_SIZE"), "{err}");
 }
+
+/// `trace show` sizes the buffer for the events as the kernel sent them as well as for
+/// the tagged replay, each named: the recorded events' truesizes are the kernel's for
+/// their lengths (the probe weighs the same lengths independently), the buffer is the
+/// fitted rule applied to them, and it is smaller than the replay's, whose events carry
+/// nlstorm's keys.
+#[test]
+fn trace_show_sizes_the_recorded_events_and_the_replay_apart() {
+    if !sandbox_or_skip("trace_show_sizes_the_recorded_events_and_the_replay_apart") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("show.json");
+    let trace = scenarios().join("../fixtures/traces/veth-pairs.txt");
+    let out = Command::new(bin())
+        .args(["trace", "show"])
+        .arg(&trace)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("as recorded") && text.contains("as replayed"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let k = &v["kernel"];
+    let rec = &k["recorded"];
+    let bytes: Vec<u64> = rec["bytes"].as_array().unwrap().iter().map(u).collect();
+    let truesize: Vec<u64> = rec["truesize"].as_array().unwrap().iter().map(u).collect();
+    assert_eq!(bytes.len() as u64, u(&k["burst"]));
+    for (b, t) in bytes.iter().zip(&truesize) {
+        assert_eq!(*t, probed_truesize("usersock", *b), "{b} B");
+    }
+    let need = probed_rule().rcvbuf_for(&truesize);
+    assert_eq!(u(&rec["rcvbuf_request"]), need.div_ceil(2), "{rec}");
+    assert!(u(&rec["rcvbuf_effective"]) >= need, "{rec}");
+    assert!(
+        u(&rec["rcvbuf_request"]) < u(&k["rcvbuf_request"]),
+        "the replay's events are larger: {k}"
+    );
+    assert_eq!(u(&k["lost"]), 0, "{k}");
+}
