@@ -486,8 +486,8 @@ fn truesizes(
         return Ok(());
     };
     for len in [lo, hi] {
-        if !cost.contains_key(&len) {
-            cost.insert(len, weigh(session, len)?);
+        if let std::collections::btree_map::Entry::Vacant(e) = cost.entry(len) {
+            e.insert(weigh(session, len)?);
         }
     }
     if cost[&lo] == cost[&hi] {
