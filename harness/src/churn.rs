@@ -144,6 +144,7 @@ pub fn run(
             }
         }
     }
+    rec.finish(per_sec, start.elapsed());
     rec
 }
 

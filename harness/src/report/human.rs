@@ -205,15 +205,28 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
     for c in &s.churn {
         let _ = writeln!(
             o,
-            "  churn {:<14} {} changes{}",
+            "  churn {:<14} {} changes{} in {:.2}s ({:.0}/s of {}/s asked)",
             c.kind,
             c.changes,
             if c.errors > 0 {
                 format!(", {} failed", c.errors)
             } else {
                 String::new()
-            }
+            },
+            c.elapsed_ns as f64 / 1e9,
+            c.achieved_per_sec,
+            c.requested_per_sec
         );
+        if c.far_below_request {
+            let _ = writeln!(
+                o,
+                "  WARNING: churn {} ran at {:.0}/s, under {:.0}% of the {}/s asked: each change waits for the kernel's acknowledgement, so this is as fast as the kernel takes them here",
+                c.kind,
+                c.achieved_per_sec,
+                crate::history::churn::FAR_BELOW * 100.0,
+                c.requested_per_sec
+            );
+        }
     }
     for c in &s.outcomes {
         let mark = if c.passed { "ok  " } else { "FAIL" };
