@@ -17,6 +17,10 @@ pub struct SeqTracker {
     out_of_order: u64,
     /// Half-open ranges `[start, end)` below `next` never received, ascending.
     gaps: Vec<(u64, u64)>,
+    /// Received, but with the sequence number cut off by a short read: delivered, and
+    /// taken from the lost count, which sequence they were unknown.
+    #[serde(default)]
+    unnumbered: u64,
 }
 
 impl SeqTracker {
@@ -57,9 +61,19 @@ impl SeqTracker {
         true
     }
 
-    /// Distinct messages received.
+    /// Records a message of this source whose sequence number was not read.
+    pub fn observe_unnumbered(&mut self) {
+        self.unnumbered += 1;
+    }
+
+    /// Messages received whose sequence number was not read.
+    pub fn unnumbered(&self) -> u64 {
+        self.unnumbered
+    }
+
+    /// Distinct messages received (counting those whose number was cut off).
     pub fn delivered(&self) -> u64 {
-        self.delivered
+        self.delivered + self.unnumbered
     }
 
     /// Messages received twice or more (each extra copy counts).
@@ -77,7 +91,7 @@ impl SeqTracker {
     /// `delivered + lost == sent` is a real check of the bookkeeping.
     pub fn lost(&self, sent: u64) -> u64 {
         let in_gaps: u64 = self.gaps.iter().map(|(s, e)| e - s).sum();
-        in_gaps + sent.saturating_sub(self.next)
+        (in_gaps + sent.saturating_sub(self.next)).saturating_sub(self.unnumbered)
     }
 
     /// Sequence numbers above `sent` mean the sender's count and the receiver disagree.

@@ -10,7 +10,7 @@ use crate::accounting::SeqTracker;
 use crate::emit::wait_until;
 use crate::history::{EnobufsAt, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
 use crate::model::Request;
-use crate::payload::{decode, RunId, Tag};
+use crate::payload::{decode_read, RunId, Tag};
 use crate::plan::{Protocol, ReadMode, ReadStart, ReceiverPlan};
 use crate::procnet;
 use crate::sys::nlsock::{Batch, NlSocket, Received, SockOpt};
@@ -189,7 +189,7 @@ fn account(
     if truncated {
         rec.truncated += 1;
     }
-    match decode(protocol, data, &shared.run, &shared.uuid) {
+    match decode_read(protocol, data, truncated, &shared.run, &shared.uuid) {
         Tag::Ours { source, seq } if usize::from(source) < rec.sources.len() => {
             if let Some(at) = rec
                 .enobufs_positions
@@ -199,6 +199,12 @@ fn account(
                 at.next = Some((source, seq));
             }
             rec.sources[usize::from(source)].observe(seq)
+        }
+        Tag::Unnumbered { source } => {
+            match source.and_then(|s| rec.sources.get_mut(usize::from(s))) {
+                Some(tracker) => tracker.observe_unnumbered(),
+                None => rec.unattributed += 1,
+            }
         }
         _ => rec.foreign += 1,
     }

@@ -45,6 +45,10 @@ pub struct ReceiverResult {
     pub max_rmem: u64,
     /// Datagrams cut short (MSG_TRUNC).
     pub truncated: u64,
+    /// Of `delivered`, this run's messages whose sequence number the cut took (counted as
+    /// delivered, and not as lost, whichever number they had).
+    #[serde(default)]
+    pub unnumbered: u64,
     /// Messages that arrived after a later one.
     pub out_of_order: u64,
     /// Extra copies received.
@@ -494,6 +498,22 @@ fn result(
             });
         }
     }
+    // Ours, emitter unknown: delivered all the same, so not lost.
+    let unattributed = r.unattributed.min(lost);
+    delivered += unattributed;
+    lost -= unattributed;
+    if unattributed < r.unattributed {
+        problems.push(format!(
+            "receiver `{}`: {} cut messages of this run with no emitter to tell, more than the {} the sequence numbers show missing",
+            rp.name, r.unattributed, unattributed
+        ));
+    }
+    let unnumbered = r.unattributed
+        + feeding
+            .iter()
+            .filter_map(|&i| r.sources.get(i))
+            .map(crate::accounting::SeqTracker::unnumbered)
+            .sum::<u64>();
     if delivered + lost != sent {
         problems.push(format!("receiver `{}`: accounting invariant broken: delivered {delivered} + lost {lost} != sent {sent}", rp.name));
     }
@@ -530,6 +550,7 @@ fn result(
         kernel_drops: r.kernel_drops,
         max_rmem: r.max_rmem,
         truncated: r.truncated,
+        unnumbered,
         out_of_order: r.sources.iter().map(|t| t.out_of_order()).sum(),
         duplicates: r.sources.iter().map(|t| t.duplicates()).sum(),
         foreign: r.foreign,

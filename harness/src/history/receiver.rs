@@ -61,6 +61,10 @@ pub struct ReceiverRecord {
     pub truncated: u64,
     /// Datagrams not from this run.
     pub foreign: u64,
+    /// This run's datagrams cut so short that neither their emitter nor their sequence
+    /// number could be read (a synthetic uevent's device, with several emitters).
+    #[serde(default)]
+    pub unattributed: u64,
     /// Largest receive-queue charge sampled (bytes).
     pub max_rmem: u64,
     /// Queue charge when reading started.
@@ -108,6 +112,7 @@ impl ReceiverRecord {
             first_enobufs_ns: None,
             truncated: 0,
             foreign: 0,
+            unattributed: 0,
             max_rmem: 0,
             rmem_at_read_start: 0,
             kernel_drops: None,

@@ -3,11 +3,24 @@
 use super::*;
 use crate::plan::Protocol;
 
-/// Decodes a datagram from `protocol` and decides whether it belongs to `run`.
+/// Decodes a whole datagram from `protocol` and decides whether it belongs to `run`.
 pub fn decode(protocol: Protocol, buf: &[u8], run: &RunId, uuid: &str) -> Tag {
+    decode_read(protocol, buf, false, run, uuid)
+}
+
+/// Decodes what a read returned of a datagram, `truncated` when the read buffer was
+/// shorter than it (MSG_TRUNC): only whole fields are believed, and a cut uevent is
+/// still this run's when its header names a device only this run's emitters use.
+pub fn decode_read(
+    protocol: Protocol,
+    buf: &[u8],
+    truncated: bool,
+    run: &RunId,
+    uuid: &str,
+) -> Tag {
     match protocol {
         Protocol::Usersock => decode_usersock(buf, run),
-        Protocol::KobjectUevent => decode_uevent(buf, uuid),
+        Protocol::KobjectUevent => decode_uevent(buf, truncated, uuid),
         Protocol::Route => decode_alias(buf, uuid),
     }
 }
@@ -52,14 +65,19 @@ fn decode_usersock(buf: &[u8], run: &RunId) -> Tag {
 }
 
 /// A uevent is `ACTION@DEVPATH\0KEY=VAL\0...`; the kernel path prefixes our keys with
-/// `SYNTH_ARG_`, the synthetic emitter writes them the same way.
-fn decode_uevent(buf: &[u8], uuid: &str) -> Tag {
-    let mut ours = false;
+/// `SYNTH_ARG_`, the synthetic emitter writes them the same way. A field is believed only
+/// when its NUL arrived: a read that cut `NLSTORMSEQ=000...0012` after `0001` must not
+/// count sequence 1.
+fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str) -> Tag {
+    let mut fields: Vec<&[u8]> = buf.split(|&b| b == 0).collect();
+    // The piece after the last NUL is empty for a whole uevent, a cut field otherwise.
+    fields.pop();
+    let mut ours = None;
     let mut source = None;
     let mut seq = None;
-    for field in buf.split(|&b| b == 0) {
+    for field in &fields {
         if let Some(v) = field.strip_prefix(b"SYNTH_UUID=") {
-            ours = v == uuid.as_bytes();
+            ours = Some(v == uuid.as_bytes());
         } else if let Some(rest) = field.strip_prefix(b"SYNTH_ARG_") {
             if let Some(v) = rest
                 .strip_prefix(SRC_KEY.as_bytes())
@@ -73,15 +91,41 @@ fn decode_uevent(buf: &[u8], uuid: &str) -> Tag {
                 seq = parse_decimal(v);
             }
         }
-        if ours && source.is_some() && seq.is_some() {
+        if ours.is_some() && source.is_some() && seq.is_some() {
             break;
         }
     }
+    let source = source
+        .filter(|s| *s <= u64::from(u16::MAX))
+        .map(|s| s as u16);
     match (ours, source, seq) {
-        (true, Some(source), Some(seq)) if source <= u64::from(u16::MAX) => Tag::Ours {
-            source: source as u16,
-            seq,
-        },
+        (Some(true), Some(source), Some(seq)) => Tag::Ours { source, seq },
+        (Some(true), source, None) if truncated => Tag::Unnumbered { source },
+        (None, _, _) if truncated => fields
+            .first()
+            .and_then(|header| sandbox_device_source(header))
+            .map_or(Tag::Foreign, |source| Tag::Unnumbered { source }),
         _ => Tag::Foreign,
     }
+}
+
+/// A cut uevent whose run id did not survive is still this run's when its header is
+/// `ACTION@DEVPATH` of a device only nlstorm makes in its sandbox: a veth `nls<i>`,
+/// whose uevents only emitter `i` causes while a run goes on (the source), or the
+/// synthetic and injected uevents' `/devices/virtual/misc/nlstorm` (no source: several
+/// emitters may send them). Both live in the sandbox's network namespace only.
+fn sandbox_device_source(header: &[u8]) -> Option<Option<u16>> {
+    let at = header.iter().position(|&b| b == b'@')?;
+    let devpath = &header[at + 1..];
+    if devpath == SYNTHETIC_DEVPATH.as_bytes() {
+        return Some(None);
+    }
+    let i = devpath
+        .strip_prefix(b"/devices/virtual/net/")?
+        .strip_prefix(crate::plan::limits::DEVICE_PREFIX.as_bytes())?;
+    let i = std::str::from_utf8(i).ok()?;
+    (!i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| i.parse::<u16>().ok())
+        .flatten()
+        .map(Some)
 }

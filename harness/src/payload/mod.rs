@@ -8,7 +8,7 @@ mod decode;
 mod template;
 
 pub use contents::{plain_body, profile_events, UeventBody, REPLAY_KEYS_LEN, USB_HOTPLUG_TRACE};
-pub use decode::decode;
+pub use decode::{decode, decode_read};
 pub use template::{
     link_alias_template, replay_template, synthetic_uevent_template, sysfs_write_template,
     usersock_template, Message, Template,
@@ -74,6 +74,13 @@ pub enum Tag {
         /// Sequence number, from 0.
         seq: u64,
     },
+    /// From this run, but the sequence number is not in what was read (a read buffer
+    /// shorter than the message cut it off): counted as delivered, never as lost or
+    /// foreign. The source when it could still be told.
+    Unnumbered {
+        /// Emitter index, if its key or device survived the cut.
+        source: Option<u16>,
+    },
     /// Not from this run (another uevent the namespace can see, or unparseable).
     Foreign,
 }
@@ -83,6 +90,8 @@ const SRC_DIGITS: usize = 3;
 const SRC_KEY: &str = "NLSTORMSRC";
 const SEQ_KEY: &str = "NLSTORMSEQ";
 const PAD_KEY: &str = "NLSTORMPAD";
+/// The device synthetic and injected uevents of nlstorm's own bodies name.
+const SYNTHETIC_DEVPATH: &str = "/devices/virtual/misc/nlstorm";
 
 pub use crate::plan::USERSOCK_HEADER;
 const USERSOCK_MAGIC: [u8; 2] = *b"NL";

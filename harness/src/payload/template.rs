@@ -137,7 +137,7 @@ pub fn synthetic_uevent_template(
     body: &UeventBody,
     max_len: usize,
 ) -> Template {
-    let devpath = "/devices/virtual/misc/nlstorm";
+    let devpath = SYNTHETIC_DEVPATH;
     let fields = [
         format!("{}@{devpath}", body.action),
         format!("ACTION={}", body.action),

@@ -239,3 +239,73 @@ fn plain_sysfs_write_is_the_plans_smallest() {
     assert_eq!(words[1], r.uuid());
     assert_eq!(words.len() as u64 - 2, KERNEL_UEVENT_WRITE_ARGS, "{text}");
 }
+
+/// A read buffer shorter than a uevent cuts it: a cut field is never believed (the
+/// digits read of `NLSTORMSEQ` are not the sequence), and what is left still tells a
+/// message of this run from anyone's.
+#[test]
+fn a_cut_uevent_is_this_runs_without_a_number() {
+    let r = run();
+    let wire = format!(
+        "change@/devices/virtual/net/nls2\0ACTION=change\0DEVPATH=/devices/virtual/net/nls2\0SUBSYSTEM=net\0SYNTH_UUID={}\0SYNTH_ARG_NLSTORMSRC=002\0SYNTH_ARG_NLSTORMSEQ=00000000000000000012\0SYNTH_ARG_NLSTORMPAD=ppp\0INTERFACE=nls2\0IFINDEX=3\0SEQNUM=1234\0",
+        r.uuid()
+    );
+    let at = |key: &str| wire.find(key).unwrap();
+    let cut = |n: usize, truncated: bool| {
+        decode_read(
+            Protocol::KobjectUevent,
+            &wire.as_bytes()[..n],
+            truncated,
+            &r,
+            &r.uuid(),
+        )
+    };
+    // Mid-sequence: `...NLSTORMSEQ=0000000000000000001` is not sequence 1.
+    let mid_seq = at("SYNTH_ARG_NLSTORMSEQ=") + 40;
+    assert_eq!(cut(mid_seq, true), Tag::Unnumbered { source: Some(2) });
+    assert_eq!(
+        cut(mid_seq, false),
+        Tag::Foreign,
+        "only a cut read is excused"
+    );
+    // Mid-uuid: the header names the veth of emitter 2.
+    assert_eq!(
+        cut(at("SYNTH_UUID=") + 20, true),
+        Tag::Unnumbered { source: Some(2) }
+    );
+    // Inside the header itself: nothing whole to go by.
+    assert_eq!(cut(20, true), Tag::Foreign);
+    // Whole, it is numbered.
+    assert_eq!(cut(wire.len(), false), Tag::Ours { source: 2, seq: 12 });
+    // Another run's uevent through the same device, cut after its uuid: not ours.
+    let other = RunId::random();
+    assert_eq!(
+        decode_read(
+            Protocol::KobjectUevent,
+            &wire.as_bytes()[..mid_seq],
+            true,
+            &other,
+            &other.uuid()
+        ),
+        Tag::Foreign
+    );
+    // A host device's uevent, cut: not ours.
+    let host = b"add@/devices/pci0000:00/usb1\0ACTION=add\0SUBSYS";
+    assert_eq!(
+        decode_read(Protocol::KobjectUevent, host, true, &r, &r.uuid()),
+        Tag::Foreign
+    );
+    // A synthetic uevent cut in its uuid: ours, from an emitter the cut hid.
+    let mut t = synthetic_uevent_template(&r, 1, &plain_body(), 600);
+    let m = t.render(5, 600);
+    assert_eq!(
+        decode_read(
+            Protocol::KobjectUevent,
+            &m.bytes()[..90],
+            true,
+            &r,
+            &r.uuid()
+        ),
+        Tag::Unnumbered { source: None }
+    );
+}

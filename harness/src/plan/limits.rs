@@ -23,9 +23,12 @@ pub const KERNEL_UEVENT_ACTION: &str = "change";
 /// (netlink_sendmsg refuses `len > sk_sndbuf - 32`), which nlstorm's emitters raise.
 pub const BROADCAST_MAX: u64 = (4 << 20) - 320;
 
+/// How the veths of emitters are named: `nls<emitter index>`.
+pub const DEVICE_PREFIX: &str = "nls";
+
 /// Device name of the veth made for the kernel-uevent or link-alias emitter at index `i`.
 pub fn device_name(i: usize) -> String {
-    format!("nls{i}")
+    format!("{DEVICE_PREFIX}{i}")
 }
 
 /// The sysfs path the kernel puts in a sandbox veth's uevents.

@@ -203,9 +203,20 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         print_program(&mut o, p);
     }
     for c in &s.churn {
+        // Records from before the rate was kept have none to show.
+        let rate = if c.requested_per_sec > 0.0 {
+            format!(
+                " in {:.2}s ({:.0}/s of {}/s asked)",
+                c.elapsed_ns as f64 / 1e9,
+                c.achieved_per_sec,
+                c.requested_per_sec
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
-            "  churn {:<14} {} changes{} in {:.2}s ({:.0}/s of {}/s asked)",
+            "  churn {:<14} {} changes{}{rate}",
             c.kind,
             c.changes,
             if c.errors > 0 {
@@ -213,9 +224,6 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
             } else {
                 String::new()
             },
-            c.elapsed_ns as f64 / 1e9,
-            c.achieved_per_sec,
-            c.requested_per_sec
         );
         if c.far_below_request {
             let _ = writeln!(

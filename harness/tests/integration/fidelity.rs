@@ -261,3 +261,28 @@ fn churn_reports_its_achieved_rate_and_warns_when_far_below() {
     assert_eq!(c["far_below_request"].as_bool(), Some(far), "{c}");
     assert_eq!(text.contains("WARNING: churn links ran at"), far, "{text}");
 }
+
+/// Uevents cut by a read buffer shorter than they are are this run's, delivered and not
+/// lost: cut in their sequence number (200 B), before their run id (120 B), and
+/// synthetic ones cut before their emitter's key (100 B).
+#[test]
+fn uevents_cut_by_a_short_read_are_this_runs_and_not_lost() {
+    if !sandbox_or_skip("uevents_cut_by_a_short_read_are_this_runs_and_not_lost") {
+        return;
+    }
+    for (kind, read_buffer) in [
+        ("kernel-uevent", 200),
+        ("kernel-uevent", 120),
+        ("synthetic-uevent", 100),
+    ] {
+        let (code, v, out) = run_scenario(&uevent_scenario(kind, 600, read_buffer));
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+        let r = receiver(&v, "r");
+        let what = format!("{kind} read {read_buffer} B: {r}");
+        assert_eq!(u(&r["sent"]), 3, "{what}");
+        assert_eq!(u(&r["truncated"]), 3, "{what}");
+        assert_eq!(u(&r["unnumbered"]), 3, "{what}");
+        assert_eq!((u(&r["delivered"]), u(&r["lost"])), (3, 0), "{what}");
+        assert_eq!(u(&r["foreign"]), 0, "{what}");
+    }
+}
