@@ -166,6 +166,11 @@ impl DumpResult {
             DumpMetric::CompletedAfterErrorAck => r.completed_after_error_ack,
             DumpMetric::ShortDumps => r.short_dumps,
             DumpMetric::ObjectsMissed => r.objects_missed,
+            DumpMetric::StaleEbusy => r.stale_ebusy,
+            DumpMetric::Messages => r.messages,
+            DumpMetric::OtherMessages => r.other_messages,
+            DumpMetric::Restarts => r.restarts,
+            DumpMetric::Abandoned => r.abandoned,
         }
     }
 }

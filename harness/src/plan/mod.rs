@@ -833,11 +833,22 @@ pub enum DumpMetric {
     ShortDumps,
     /// Objects those dumps left out, in total.
     ObjectsMissed,
+    /// EBUSY error acks that arrived for an earlier request, after the client had moved
+    /// on to a newer sequence number.
+    StaleEbusy,
+    /// Messages of the replies.
+    Messages,
+    /// Broadcasts and stale replies read on the dump socket.
+    OtherMessages,
+    /// Requests re-sent by policy.
+    Restarts,
+    /// Dumps abandoned (policy retry-later or a recovered hang).
+    Abandoned,
 }
 
 impl DumpMetric {
     /// Every metric with its scenario-file key.
-    pub const ALL: [(DumpMetric, &'static str); 18] = [
+    pub const ALL: [(DumpMetric, &'static str); 23] = [
         (DumpMetric::Requests, "requests"),
         (DumpMetric::Completed, "completed"),
         (DumpMetric::CallsStarted, "calls-started"),
@@ -862,6 +873,11 @@ impl DumpMetric {
         ),
         (DumpMetric::ShortDumps, "short-dumps"),
         (DumpMetric::ObjectsMissed, "objects-missed"),
+        (DumpMetric::StaleEbusy, "stale-ebusy"),
+        (DumpMetric::Messages, "messages"),
+        (DumpMetric::OtherMessages, "other-messages"),
+        (DumpMetric::Restarts, "restarts"),
+        (DumpMetric::Abandoned, "abandoned"),
     ];
 }
 
