@@ -378,6 +378,7 @@ fn probe_emitter(
         },
         payload: PayloadPlan::Fixed { bytes: max as u32 },
         start: Duration::ZERO,
+        cpu: None,
     };
     let dev = device_name(0);
     Emitter::new(

@@ -134,6 +134,12 @@ impl Receiver {
             sock: &self.sock,
             shared,
         };
+        if let Some(cpu) = self.plan.cpu {
+            if let Err(e) = crate::sys::pin_this_thread(cpu) {
+                r.rec.error = Some(format!("pin to cpu {cpu}: {e}"));
+                return r.rec;
+            }
+        }
         match self.plan.start_reading {
             ReadStart::After { delay } => {
                 wait_until(shared.t0 + delay, &shared.stop);
@@ -162,6 +168,7 @@ impl Receiver {
         }
         let mut rec = r.rec;
         rec.read_finished_ns = since(shared.t0);
+        rec.cpu = self.plan.cpu.and_then(|_| crate::sys::current_cpu());
         if let Ok(m) = self.sock.meminfo() {
             rec.meminfo_drops = m.drops;
             self.max_rmem.fetch_max(m.rmem_alloc, Ordering::Relaxed);

@@ -49,6 +49,9 @@ pub struct ReceiverResult {
     /// delivered, and not as lost, whichever number they had).
     #[serde(default)]
     pub unnumbered: u64,
+    /// For a pinned receiver: the CPU its thread ran on when it stopped reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
     /// Messages that arrived after a later one.
     pub out_of_order: u64,
     /// Extra copies received.
@@ -556,6 +559,7 @@ fn result(
         max_rmem: r.max_rmem,
         truncated: r.truncated,
         unnumbered,
+        cpu: r.cpu,
         out_of_order: r.sources.iter().map(|t| t.out_of_order()).sum(),
         duplicates: r.sources.iter().map(|t| t.duplicates()).sum(),
         foreign: r.foreign,

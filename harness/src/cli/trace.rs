@@ -388,6 +388,7 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
                 events: burst,
             },
             start: Duration::ZERO,
+            cpu: None,
         }],
         receivers: vec![ReceiverPlan::unread(
             Name::internal("unread"),
@@ -523,6 +524,7 @@ fn weigh(session: &impl nlstorm::execute::Execute, len: usize) -> anyhow::Result
                 bytes: len.max(nlstorm::plan::USERSOCK_HEADER) as u32,
             },
             start: Duration::ZERO,
+            cpu: None,
         }],
         receivers: vec![ReceiverPlan::unread(
             Name::internal("unread"),

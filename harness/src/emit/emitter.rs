@@ -181,6 +181,13 @@ impl Emitter {
             kind: self.plan.kind.name().into(),
             ..Default::default()
         };
+        if let Some(cpu) = self.plan.cpu {
+            if let Err(e) = crate::sys::pin_this_thread(cpu) {
+                rec.send_errors += 1;
+                rec.first_error = Some(format!("pin to cpu {cpu}: {e}"));
+                return rec;
+            }
+        }
         let times = SendTimes::new(&self.plan.schedule, self.seed, u64::from(self.index) * 2);
         let stop_at = times
             .stop_at_ns()
@@ -245,6 +252,7 @@ impl Emitter {
         rec.sent = seq;
         rec.finished_ns = ns_since(t0);
         rec.timing = late.and_then(|mut l| TimingError::of(&mut l));
+        rec.cpu = self.plan.cpu.and_then(|_| crate::sys::current_cpu());
         rec
     }
 }

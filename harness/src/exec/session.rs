@@ -24,6 +24,31 @@ const LEAD: Duration = Duration::from_millis(5);
 
 pub use crate::plan::limits::device_name;
 
+/// Refuses a plan that pins a thread to a CPU this run may not use, naming the ones it
+/// may, before anything is sent.
+fn cpus_exist(plan: &Plan) -> Result<(), ExecError> {
+    let pinned = plan
+        .emitters
+        .iter()
+        .map(|e| ("emitter", &e.name, e.cpu))
+        .chain(plan.receivers.iter().map(|r| ("receiver", &r.name, r.cpu)));
+    let mut allowed = None;
+    for (what, name, cpu) in pinned {
+        let Some(cpu) = cpu else { continue };
+        if allowed.is_none() {
+            allowed = Some(crate::sys::allowed_cpus().map_err(io("read this run's CPUs"))?);
+        }
+        let cpus = allowed.as_deref().unwrap_or_default();
+        if !cpus.contains(&cpu) {
+            return Err(ExecError::Unsupported(format!(
+                "{what} `{name}`: cpu {cpu} is not one this run may use (allowed: {})",
+                crate::sys::cpu_list(cpus)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A sandbox entered once, with the kernel facts every run in it shares: search
 /// commands run hundreds of plans in one session instead of paying for a namespace,
 /// veth pairs and a rule fit per trial.
@@ -87,6 +112,7 @@ impl Session {
     /// Runs `plan`. Its kernel-uevent emitters need the devices this session was
     /// entered with ([`devices_for`]).
     pub fn execute(&self, plan: &Plan) -> Result<History, ExecError> {
+        cpus_exist(plan)?;
         let run = RunId::random();
         let mut emitters = Vec::new();
         for (i, e) in plan.emitters.iter().enumerate() {

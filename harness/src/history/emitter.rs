@@ -26,6 +26,10 @@ pub struct EmitterRecord {
     /// For a replay: how late each send left against its recorded time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<TimingError>,
+    /// For a pinned emitter (`cpu`): the CPU its thread ran on at its last send, read
+    /// with sched_getcpu, which shows the pinning held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
 }
 
 /// How far sends lagged their planned times (each measured just before the send).

@@ -65,6 +65,10 @@ pub struct ReceiverRecord {
     /// number could be read (a synthetic uevent's device, with several emitters).
     #[serde(default)]
     pub unattributed: u64,
+    /// For a pinned receiver (`cpu`): the CPU its thread ran on when it stopped reading
+    /// (sched_getcpu).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
     /// Largest receive-queue charge sampled (bytes).
     pub max_rmem: u64,
     /// Queue charge when reading started.
@@ -113,6 +117,7 @@ impl ReceiverRecord {
             truncated: 0,
             foreign: 0,
             unattributed: 0,
+            cpu: None,
             max_rmem: 0,
             rmem_at_read_start: 0,
             kernel_drops: None,

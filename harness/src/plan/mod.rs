@@ -409,6 +409,9 @@ pub struct EmitterPlan {
     pub payload: PayloadPlan,
     /// Delay after the run's start before the first message.
     pub start: Duration,
+    /// The CPU its thread is pinned to (sched_setaffinity), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
 }
 
 /// The bytes of one SO_RCVBUF or SO_RCVBUFFORCE request, as scenario files and every
@@ -522,6 +525,9 @@ pub struct ReceiverPlan {
     /// Emitters (usersock) whose messages a socket filter on this receiver drops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter_drop_emitters: Vec<Name>,
+    /// The CPU its reading thread is pinned to (sched_setaffinity), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
     /// What must hold at the end.
     pub expectations: Vec<Expectation>,
 }
@@ -543,6 +549,7 @@ impl ReceiverPlan {
             start_reading: ReadStart::EmissionEnd,
             no_enobufs: false,
             filter_drop_emitters: vec![],
+            cpu: None,
             so_error_first: false,
             peek: false,
             expectations: vec![],

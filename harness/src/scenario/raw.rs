@@ -170,6 +170,7 @@ pub struct RawEmitter {
     pub path: Option<Spanned<RawReplayPath>>,
     pub filter: Option<Spanned<RawFilter>>,
     pub udev_events: Option<Spanned<bool>>,
+    pub cpu: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -232,6 +233,7 @@ pub struct RawReceiver {
     pub so_error_first: Option<Spanned<bool>>,
     pub peek: Option<Spanned<bool>>,
     pub filter_drop_emitters: Option<Spanned<Vec<Spanned<String>>>>,
+    pub cpu: Option<Spanned<i64>>,
     pub expect: Option<RawExpect>,
 }
 

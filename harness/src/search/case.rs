@@ -222,6 +222,7 @@ impl Case {
                     bytes: self.payload,
                 },
                 start: Duration::ZERO,
+                cpu: None,
             }],
             receivers: (0..self.receivers.max(1))
                 .map(|i| ReceiverPlan {

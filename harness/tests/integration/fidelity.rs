@@ -286,3 +286,30 @@ fn uevents_cut_by_a_short_read_are_this_runs_and_not_lost() {
         assert_eq!(u(&r["foreign"]), 0, "{what}");
     }
 }
+
+/// `cpu` pins an emitter's and a receiver's thread: each reports the CPU it ran on, the
+/// one asked; a CPU the run may not use is refused naming those it may.
+#[test]
+fn emitters_and_receivers_run_on_the_cpu_they_are_pinned_to() {
+    if !sandbox_or_skip("emitters_and_receivers_run_on_the_cpu_they_are_pinned_to") {
+        return;
+    }
+    let cpus = nlstorm::sys::allowed_cpus().unwrap();
+    let (first, last) = (cpus[0], *cpus.last().unwrap());
+    let s = |e: u32, r: u32| {
+        format!("[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 3\npayload = 64\ncpu = {e}\nschedule = {{ kind = \"burst\", size = 50 }}\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [3]\ncpu = {r}\nrcvbuf = \"1MiB\"\n")
+    };
+    let (code, v, out) = run_scenario(&s(last, first));
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let sc = &v["scenarios"][0];
+    assert_eq!(sc["emitters"][0]["cpu"], last, "{}", sc["emitters"][0]);
+    assert_eq!(receiver(&v, "r")["cpu"], first);
+    assert_eq!(u(&receiver(&v, "r")["delivered"]), 50);
+    let (code, _, out) = run_scenario(&s(1023, first));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("cpu 1023 is not one this run may use (allowed: "),
+        "{text}"
+    );
+}

@@ -63,6 +63,7 @@ impl Cx<'_> {
         let payload = self.payload(index, path, raw);
         let schedule = self.schedule(&format!("{path}.schedule"), raw_schedule.get_ref());
         let start = self.emitter_start(path, raw);
+        let cpu = self.cpu(&format!("{path}.cpu"), raw.cpu.as_ref());
         if self.errors.len() > before {
             return None;
         }
@@ -72,6 +73,7 @@ impl Cx<'_> {
             schedule: schedule?,
             payload: payload?,
             start,
+            cpu,
         })
     }
 

@@ -137,6 +137,7 @@ impl Cx<'_> {
             }
         }
         let expectations = self.expectations(path, raw.expect.as_ref());
+        let cpu = self.cpu(&format!("{path}.cpu"), raw.cpu.as_ref());
         if self.errors.len() > before {
             return None;
         }
@@ -154,6 +155,7 @@ impl Cx<'_> {
             so_error_first: flag(&raw.so_error_first),
             peek: flag(&raw.peek),
             filter_drop_emitters,
+            cpu,
             expectations,
         })
     }

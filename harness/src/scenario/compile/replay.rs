@@ -50,6 +50,7 @@ impl Cx<'_> {
         let speed = self.speed(path, raw);
         let repeat = self.repeat(path, raw, events.len());
         let start = self.emitter_start(path, raw);
+        let cpu = self.cpu(&format!("{path}.cpu"), raw.cpu.as_ref());
         if self.errors.len() > before {
             return None;
         }
@@ -69,6 +70,7 @@ impl Cx<'_> {
                 events,
             },
             start,
+            cpu,
         })
     }
 

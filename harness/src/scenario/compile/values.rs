@@ -71,6 +71,26 @@ impl Cx<'_> {
         }
     }
 
+    /// `cpu`: a CPU number for sched_setaffinity, 0..CPU_SETSIZE (1024). Whether this
+    /// machine has it is the run's to say, as the machine may differ from here.
+    pub(super) fn cpu(&mut self, key_path: &str, v: Option<&Spanned<i64>>) -> Option<u32> {
+        let v = v?;
+        match u32::try_from(*v.get_ref()) {
+            Ok(n) if n < 1024 => Some(n),
+            _ => {
+                self.error(
+                    key_path,
+                    Some(v.span()),
+                    format!(
+                        "cpu must be a CPU number, 0..=1023 (CPU_SETSIZE), got {}",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     pub(super) fn count(&mut self, key_path: &str, v: &Spanned<i64>) -> Option<NonZeroU64> {
         let n = NonZeroU64::new(u64::try_from(*v.get_ref()).unwrap_or(0));
         if n.is_none() {
