@@ -42,6 +42,7 @@ fn flood_plan(count: u64) -> EmitterPlan {
         },
         payload: PayloadPlan::Fixed { bytes: PAYLOAD },
         start: Duration::ZERO,
+        cpu: None,
     }
 }
 
