@@ -89,6 +89,10 @@ impl Receiver {
             sock.set(SockOpt::NoEnobufs(true))
                 .map_err(err("set NETLINK_NO_ENOBUFS"))?;
         }
+        if plan.broadcast_error {
+            sock.set(SockOpt::BroadcastError(true))
+                .map_err(err("set NETLINK_BROADCAST_ERROR"))?;
+        }
         if plan.mode == ReadMode::Blocking {
             sock.set(SockOpt::RecvTimeout(plan.call_deadline))
                 .map_err(err("set SO_RCVTIMEO"))?;
@@ -106,6 +110,9 @@ impl Receiver {
             rcvbuf_requested: request.bytes(),
             rcvbuf_effective: sock.rcvbuf().map_err(err("read SO_RCVBUF"))?,
             no_enobufs: sock.no_enobufs().map_err(err("read NETLINK_NO_ENOBUFS"))?,
+            broadcast_error: sock
+                .broadcast_error()
+                .map_err(err("read NETLINK_BROADCAST_ERROR"))?,
             inode: sock.inode().map_err(err("stat the socket"))?,
         };
         Ok(Self {

@@ -49,6 +49,9 @@ pub struct ReceiverResult {
     /// delivered, and not as lost, whichever number they had).
     #[serde(default)]
     pub unnumbered: u64,
+    /// NETLINK_BROADCAST_ERROR as the kernel read it back (shown only when set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast_error: bool,
     /// For a pinned receiver: the CPU its thread ran on when it stopped reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
@@ -559,6 +562,7 @@ fn result(
         max_rmem: r.max_rmem,
         truncated: r.truncated,
         unnumbered,
+        broadcast_error: r.setup.broadcast_error,
         cpu: r.cpu,
         out_of_order: r.sources.iter().map(|t| t.out_of_order()).sum(),
         duplicates: r.sources.iter().map(|t| t.duplicates()).sum(),
@@ -627,6 +631,7 @@ expect = { lost = 0 }
             rcvbuf_requested: None,
             rcvbuf_effective: 212_992,
             no_enobufs: false,
+            broadcast_error: false,
             inode: 1,
         };
         let mut record = ReceiverRecord::new(setup, plan.emitters.len());

@@ -230,6 +230,7 @@ impl ModelBacked {
             rcvbuf_requested: req.bytes(),
             rcvbuf_effective: rcvbuf,
             no_enobufs: rp.no_enobufs,
+            broadcast_error: rp.broadcast_error,
             inode: 0,
         };
         let mut rec = ReceiverRecord::new(setup, plan.emitters.len());

@@ -23,6 +23,9 @@ pub struct ReceiverSetup {
     pub rcvbuf_effective: u64,
     /// NETLINK_NO_ENOBUFS read back from the kernel.
     pub no_enobufs: bool,
+    /// NETLINK_BROADCAST_ERROR read back from the kernel.
+    #[serde(default)]
+    pub broadcast_error: bool,
     /// Socket inode, the key of its /proc/net/netlink row.
     pub inode: u64,
 }

@@ -525,6 +525,9 @@ pub struct ReceiverPlan {
     /// Emitters (usersock) whose messages a socket filter on this receiver drops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter_drop_emitters: Vec<Name>,
+    /// NETLINK_BROADCAST_ERROR on the socket.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast_error: bool,
     /// The CPU its reading thread is pinned to (sched_setaffinity), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
@@ -550,6 +553,7 @@ impl ReceiverPlan {
             no_enobufs: false,
             filter_drop_emitters: vec![],
             cpu: None,
+            broadcast_error: false,
             so_error_first: false,
             peek: false,
             expectations: vec![],

@@ -234,6 +234,7 @@ pub struct RawReceiver {
     pub peek: Option<Spanned<bool>>,
     pub filter_drop_emitters: Option<Spanned<Vec<Spanned<String>>>>,
     pub cpu: Option<Spanned<i64>>,
+    pub broadcast_error: Option<bool>,
     pub expect: Option<RawExpect>,
 }
 

@@ -10,6 +10,7 @@ use crate::plan::Protocol;
 
 /// SOL_NETLINK option that suppresses ENOBUFS reports (the drop still happens).
 const NETLINK_NO_ENOBUFS: libc::c_int = 5;
+const NETLINK_BROADCAST_ERROR: libc::c_int = 4;
 /// Index of rmem_alloc and drops in the SO_MEMINFO array (include/uapi/linux/sock_diag.h).
 const SK_MEMINFO_RMEM_ALLOC: usize = 0;
 const SK_MEMINFO_RCVBUF: usize = 1;
@@ -30,6 +31,9 @@ pub enum SockOpt {
     SndbufForce(u32),
     /// NETLINK_NO_ENOBUFS.
     NoEnobufs(bool),
+    /// NETLINK_BROADCAST_ERROR: a failed delivery to this socket is returned to the
+    /// broadcast's sender inside the kernel (netlink_broadcast's result).
+    BroadcastError(bool),
     /// SO_RCVTIMEO: bounds every blocking receive.
     RecvTimeout(Duration),
 }
@@ -209,6 +213,11 @@ impl NlSocket {
                 NETLINK_NO_ENOBUFS,
                 &libc::c_int::from(on),
             ),
+            SockOpt::BroadcastError(on) => self.setopt(
+                libc::SOL_NETLINK,
+                NETLINK_BROADCAST_ERROR,
+                &libc::c_int::from(on),
+            ),
             SockOpt::RecvTimeout(d) => {
                 let tv = libc::timeval {
                     tv_sec: d.as_secs() as libc::time_t,
@@ -267,6 +276,11 @@ impl NlSocket {
     /// Whether NETLINK_NO_ENOBUFS is in effect, read back from the kernel.
     pub fn no_enobufs(&self) -> io::Result<bool> {
         Ok(self.getopt_int(libc::SOL_NETLINK, NETLINK_NO_ENOBUFS)? != 0)
+    }
+
+    /// NETLINK_BROADCAST_ERROR as the kernel reports it.
+    pub fn broadcast_error(&self) -> io::Result<bool> {
+        Ok(self.getopt_int(libc::SOL_NETLINK, NETLINK_BROADCAST_ERROR)? != 0)
     }
 
     /// The queue's memory accounting (SO_MEMINFO).

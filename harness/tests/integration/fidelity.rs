@@ -313,3 +313,25 @@ fn emitters_and_receivers_run_on_the_cpu_they_are_pinned_to() {
         "{text}"
     );
 }
+
+/// NETLINK_BROADCAST_ERROR is set as asked and changes nothing a listener or a
+/// user-space sender sees on nlstorm's paths (the bundled scenario's facts).
+#[test]
+fn broadcast_error_changes_nothing_a_listener_or_sender_sees_here() {
+    if !sandbox_or_skip("broadcast_error_changes_nothing_a_listener_or_sender_sees_here") {
+        return;
+    }
+    let v = run_bundled("broadcast-error");
+    for e in v["scenarios"][0]["emitters"].as_array().unwrap() {
+        assert_eq!((u(&e["send_errors"]), u(&e["sent"])), (0, 40), "{e}");
+    }
+    for path in ["user", "uevent"] {
+        let with = receiver(&v, &format!("{path}-broadcast-error"));
+        let without = receiver(&v, &format!("{path}-plain"));
+        assert_eq!(with["broadcast_error"], true, "{with}");
+        assert!(without.get("broadcast_error").is_none(), "{without}");
+        for k in ["delivered", "lost", "enobufs", "kernel_drops"] {
+            assert_eq!(with[k], without[k], "{path} {k}: {with} / {without}");
+        }
+    }
+}

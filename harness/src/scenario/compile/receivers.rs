@@ -156,6 +156,7 @@ impl Cx<'_> {
             peek: flag(&raw.peek),
             filter_drop_emitters,
             cpu,
+            broadcast_error: raw.broadcast_error.unwrap_or(false),
             expectations,
         })
     }
