@@ -167,9 +167,21 @@ fn big_buffer(s: &NlSocket) {
 
 /// A receiver in poll mode over a queue already holding `QUEUED` messages.
 fn queued_receiver(run: &RunId) -> (Receiver, Arc<Shared>) {
-    let r = Receiver::open(&receiver_plan(), Request::Force(8 << 20), &[])
-        .or_else(|_| Receiver::open(&receiver_plan(), Request::Plain(8 << 20), &[]))
-        .expect("receiver");
+    let r = Receiver::open(
+        &receiver_plan(),
+        Request::Force(8 << 20),
+        &[],
+        Default::default(),
+    )
+    .or_else(|_| {
+        Receiver::open(
+            &receiver_plan(),
+            Request::Plain(8 << 20),
+            &[],
+            Default::default(),
+        )
+    })
+    .expect("receiver");
     fill(run);
     let shared = Shared {
         t0: Instant::now(),

@@ -10,7 +10,7 @@ use crate::accounting::SeqTracker;
 use crate::emit::wait_until;
 use crate::history::{EnobufsAt, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
 use crate::model::Request;
-use crate::payload::{decode_read, RunId, Tag};
+use crate::payload::{decode_read, Claims, RunId, Tag};
 use crate::plan::{Protocol, ReadMode, ReadStart, ReceiverPlan};
 use crate::procnet;
 use crate::sys::nlsock::{Batch, NlSocket, Received, SockOpt};
@@ -38,6 +38,7 @@ pub struct Receiver {
     sock: Arc<NlSocket>,
     setup: ReceiverSetup,
     max_rmem: Arc<AtomicU64>,
+    claims: Claims,
 }
 
 /// Why a receiver could not be set up.
@@ -67,6 +68,7 @@ impl Receiver {
         plan: &ReceiverPlan,
         request: Request,
         filtered: &[u16],
+        claims: Claims,
     ) -> Result<Self, ReceiverError> {
         let err = |what| {
             move |source| ReceiverError {
@@ -120,6 +122,7 @@ impl Receiver {
             sock: Arc::new(sock),
             setup,
             max_rmem: Arc::default(),
+            claims,
         })
     }
 
@@ -140,6 +143,7 @@ impl Receiver {
             plan: &self.plan,
             sock: &self.sock,
             shared,
+            claims: &self.claims,
         };
         if let Some(cpu) = self.plan.cpu {
             if let Err(e) = crate::sys::pin_this_thread(cpu) {
@@ -197,13 +201,14 @@ fn account(
     rec: &mut ReceiverRecord,
     protocol: Protocol,
     shared: &Shared,
+    claims: &Claims,
     data: &[u8],
     truncated: bool,
 ) {
     if truncated {
         rec.truncated += 1;
     }
-    match decode_read(protocol, data, truncated, &shared.run, &shared.uuid) {
+    match decode_read(protocol, data, truncated, &shared.run, &shared.uuid, claims) {
         Tag::Ours { source, seq } if usize::from(source) < rec.sources.len() => {
             if let Some(at) = rec
                 .enobufs_positions
@@ -241,6 +246,7 @@ struct Reader<'a> {
     plan: &'a ReceiverPlan,
     sock: &'a NlSocket,
     shared: &'a Shared,
+    claims: &'a Claims,
 }
 
 /// What the loop should do after one receive outcome.
@@ -284,6 +290,7 @@ impl Reader<'_> {
             &mut self.rec,
             self.plan.protocol,
             self.shared,
+            self.claims,
             data,
             truncated,
         );
@@ -392,6 +399,7 @@ impl Reader<'_> {
                     &mut self.rec,
                     self.plan.protocol,
                     self.shared,
+                    self.claims,
                     bytes,
                     truncated,
                 );

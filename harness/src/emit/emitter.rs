@@ -43,11 +43,27 @@ impl Emitter {
             _ => vec![payload::plain_body()],
         };
         let max_wire = match plan.payload {
-            PayloadPlan::Fixed { bytes } => bytes as usize,
+            PayloadPlan::Fixed { bytes } | PayloadPlan::Bare { bytes } => bytes as usize,
             PayloadPlan::Uniform { max, .. } => max as usize,
             PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => 0,
         };
         let (sink, templates) = match (&plan.payload, plan.kind) {
+            (PayloadPlan::Bare { .. }, EmitterKind::KernelUevent) => {
+                let dev = device.ok_or_else(|| {
+                    io::Error::other("kernel-uevent emitter has no sandbox device")
+                })?;
+                (Sink::sysfs(dev)?, vec![payload::sysfs_bare_template()])
+            }
+            (PayloadPlan::Bare { .. }, EmitterKind::Usersock { group }) => (
+                Sink::socket(Protocol::Usersock, group, max_wire)?,
+                vec![payload::usersock_bare_template(max_wire)],
+            ),
+            (PayloadPlan::Bare { .. }, kind) => {
+                return Err(io::Error::other(format!(
+                    "{} has no bare messages",
+                    kind.name()
+                )))
+            }
             (PayloadPlan::Trace { events, .. }, kind) => {
                 let t: Vec<Template> = events
                     .iter()
@@ -286,6 +302,8 @@ impl<'a> Sizes<'a> {
     fn next(&mut self, seq: u64, templates: &[Template]) -> (usize, Option<usize>) {
         match *self.plan {
             PayloadPlan::Fixed { bytes } => (0, Some(bytes as usize)),
+            PayloadPlan::Bare { bytes: 0 } => (0, None),
+            PayloadPlan::Bare { bytes } => (0, Some(bytes as usize)),
             PayloadPlan::Uniform { min, max } => (
                 0,
                 Some(self.rng.range_inclusive(u64::from(min), u64::from(max)) as usize),

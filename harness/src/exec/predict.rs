@@ -116,7 +116,7 @@ fn kernel_payload_fits(
     let want = match e.payload {
         PayloadPlan::Fixed { bytes } => Some(bytes),
         PayloadPlan::Uniform { min, .. } => Some(min),
-        PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => None,
+        PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } | PayloadPlan::Bare { .. } => None,
     };
     match want.filter(|&w| (w as usize) < smallest) {
         Some(w) => Err(ExecError::Unsupported(format!(

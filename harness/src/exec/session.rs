@@ -24,6 +24,22 @@ const LEAD: Duration = Duration::from_millis(5);
 
 pub use crate::plan::limits::device_name;
 
+/// The bare emitters feeding receiver `r`, whose messages it counts by origin.
+fn claims(plan: &Plan, r: &crate::plan::ReceiverPlan) -> crate::payload::Claims {
+    let mut c = crate::payload::Claims::default();
+    for i in plan.feeders(r) {
+        let e = &plan.emitters[i];
+        if let crate::plan::PayloadPlan::Bare { .. } = e.payload {
+            match e.kind {
+                crate::plan::EmitterKind::KernelUevent => c.bare_uevents.push(i as u16),
+                crate::plan::EmitterKind::Usersock { .. } => c.bare_usersock.push(i as u16),
+                _ => {}
+            }
+        }
+    }
+    c
+}
+
 /// Refuses a plan that pins a thread to a CPU this run may not use, naming the ones it
 /// may, before anything is sent.
 fn cpus_exist(plan: &Plan) -> Result<(), ExecError> {
@@ -130,7 +146,7 @@ impl Session {
             .zip(&requests)
             .map(|(r, &req)| {
                 let sources: Vec<u16> = plan.filtered(r).iter().map(|&i| i as u16).collect();
-                Receiver::open(r, req, &sources)
+                Receiver::open(r, req, &sources, claims(plan, r))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let clients = plan

@@ -51,7 +51,8 @@ impl ModelBacked {
         match p {
             PayloadPlan::Fixed { bytes } => u64::from(*bytes),
             PayloadPlan::Uniform { min, max } => u64::from(min + (max - min) / 2),
-            PayloadPlan::Contents { .. } => 300,
+            PayloadPlan::Contents { .. } | PayloadPlan::Bare { bytes: 0 } => 300,
+            PayloadPlan::Bare { bytes } => u64::from(*bytes),
             PayloadPlan::Trace { events, .. } => {
                 let total: usize = events.iter().map(|e| e.wire().len()).sum();
                 (total / events.len().max(1) + crate::payload::REPLAY_KEYS_LEN) as u64

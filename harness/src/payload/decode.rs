@@ -5,7 +5,29 @@ use crate::plan::Protocol;
 
 /// Decodes a whole datagram from `protocol` and decides whether it belongs to `run`.
 pub fn decode(protocol: Protocol, buf: &[u8], run: &RunId, uuid: &str) -> Tag {
-    decode_read(protocol, buf, false, run, uuid)
+    decode_read(protocol, buf, false, run, uuid, &Claims::default())
+}
+
+/// What a receiver counts as this run's without nlstorm's keys in it: the messages of
+/// bare emitters (`bare = true`), known by where they come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// Bare kernel-uevent emitters feeding the receiver: a whole uevent of their veth
+    /// `nls<i>` is theirs (nothing else makes that device send while a run goes on).
+    pub bare_uevents: Vec<u16>,
+    /// Bare usersock emitters feeding the receiver: a message without nlstorm's header
+    /// is theirs (only the run sends on a group of the sandbox's own namespace).
+    pub bare_usersock: Vec<u16>,
+}
+
+impl Claims {
+    /// The source of a message claimed by `sources`: the one emitter, if only one.
+    fn one_of(sources: &[u16]) -> Option<u16> {
+        match sources {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
 }
 
 /// Decodes what a read returned of a datagram, `truncated` when the read buffer was
@@ -17,10 +39,16 @@ pub fn decode_read(
     truncated: bool,
     run: &RunId,
     uuid: &str,
+    claims: &Claims,
 ) -> Tag {
     match protocol {
-        Protocol::Usersock => decode_usersock(buf, run),
-        Protocol::KobjectUevent => decode_uevent(buf, truncated, uuid),
+        Protocol::Usersock => match decode_usersock(buf, run) {
+            Tag::Foreign if !claims.bare_usersock.is_empty() => Tag::Unnumbered {
+                source: Claims::one_of(&claims.bare_usersock),
+            },
+            tag => tag,
+        },
+        Protocol::KobjectUevent => decode_uevent(buf, truncated, uuid, claims),
         Protocol::Route => decode_alias(buf, uuid),
     }
 }
@@ -68,7 +96,7 @@ fn decode_usersock(buf: &[u8], run: &RunId) -> Tag {
 /// `SYNTH_ARG_`, the synthetic emitter writes them the same way. A field is believed only
 /// when its NUL arrived: a read that cut `NLSTORMSEQ=000...0012` after `0001` must not
 /// count sequence 1.
-fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str) -> Tag {
+fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str, claims: &Claims) -> Tag {
     let mut fields: Vec<&[u8]> = buf.split(|&b| b == 0).collect();
     // The piece after the last NUL is empty for a whole uevent, a cut field otherwise.
     fields.pop();
@@ -77,7 +105,8 @@ fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str) -> Tag {
     let mut seq = None;
     for field in &fields {
         if let Some(v) = field.strip_prefix(b"SYNTH_UUID=") {
-            ours = Some(v == uuid.as_bytes());
+            // `SYNTH_UUID=0` is the kernel's for a write without one: no run id.
+            ours = (v != b"0").then(|| v == uuid.as_bytes());
         } else if let Some(rest) = field.strip_prefix(b"SYNTH_ARG_") {
             if let Some(v) = rest
                 .strip_prefix(SRC_KEY.as_bytes())
@@ -101,10 +130,14 @@ fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str) -> Tag {
     match (ours, source, seq) {
         (Some(true), Some(source), Some(seq)) => Tag::Ours { source, seq },
         (Some(true), source, None) if truncated => Tag::Unnumbered { source },
-        (None, _, _) if truncated => fields
-            .first()
-            .and_then(|header| sandbox_device_source(header))
-            .map_or(Tag::Foreign, |source| Tag::Unnumbered { source }),
+        (None, _, _) => match fields.first().and_then(|h| sandbox_device_source(h)) {
+            Some(source) if truncated => Tag::Unnumbered { source },
+            // Whole, with no run id: a bare emitter's uevent through its own veth.
+            Some(Some(i)) if claims.bare_uevents.contains(&i) => {
+                Tag::Unnumbered { source: Some(i) }
+            }
+            _ => Tag::Foreign,
+        },
         _ => Tag::Foreign,
     }
 }

@@ -8,10 +8,10 @@ mod decode;
 mod template;
 
 pub use contents::{plain_body, profile_events, UeventBody, REPLAY_KEYS_LEN, USB_HOTPLUG_TRACE};
-pub use decode::{decode, decode_read};
+pub use decode::{decode, decode_read, Claims};
 pub use template::{
-    link_alias_template, replay_template, synthetic_uevent_template, sysfs_write_template,
-    usersock_template, Message, Template,
+    link_alias_template, replay_template, synthetic_uevent_template, sysfs_bare_template,
+    sysfs_write_template, usersock_bare_template, usersock_template, Message, Template,
 };
 
 use std::fmt;

@@ -16,6 +16,8 @@ pub struct Template {
     min_len: usize,
     /// Whether the sent bytes must end with a NUL (uevent datagrams do).
     nul_terminated: bool,
+    /// Whether the message carries nlstorm's source and sequence (bare ones do not).
+    numbered: bool,
 }
 
 impl Template {
@@ -26,6 +28,9 @@ impl Template {
 
     /// Rewrites the source index (calibration messages use one no receiver counts).
     pub fn set_source(&mut self, source: u16) {
+        if !self.numbered {
+            return;
+        }
         if self.seq_at == usize::MAX {
             self.buf[2..4].copy_from_slice(&source.to_le_bytes());
         } else {
@@ -45,10 +50,12 @@ impl Template {
     /// The returned slice is valid until the next call.
     pub fn render(&mut self, seq: u64, len: usize) -> Message<'_> {
         let len = len.clamp(self.min_len, self.buf.len());
-        if self.seq_at == usize::MAX {
-            self.buf[8..16].copy_from_slice(&seq.to_le_bytes());
-        } else {
-            put_decimal(&mut self.buf[self.seq_at..self.seq_at + SEQ_DIGITS], seq);
+        if self.numbered {
+            if self.seq_at == usize::MAX {
+                self.buf[8..16].copy_from_slice(&seq.to_le_bytes());
+            } else {
+                put_decimal(&mut self.buf[self.seq_at..self.seq_at + SEQ_DIGITS], seq);
+            }
         }
         let saved = self.buf[len - 1];
         if self.nul_terminated {
@@ -94,6 +101,7 @@ pub fn usersock_template(run: &RunId, source: u16, max_len: usize) -> Template {
         src_at: 2,
         min_len: USERSOCK_HEADER,
         nul_terminated: false,
+        numbered: true,
     }
 }
 
@@ -126,6 +134,7 @@ pub fn sysfs_write_template(
         src_at,
         min_len,
         nul_terminated: false,
+        numbered: true,
     }
 }
 
@@ -168,6 +177,7 @@ pub fn synthetic_uevent_template(
         src_at,
         min_len,
         nul_terminated: true,
+        numbered: true,
     }
 }
 
@@ -190,6 +200,7 @@ pub fn link_alias_template(run: &RunId, source: u16, max_len: usize) -> Template
         src_at,
         min_len,
         nul_terminated: false,
+        numbered: true,
     }
 }
 
@@ -210,5 +221,34 @@ pub fn replay_template(run: &RunId, source: u16, event: &crate::trace::TraceEven
         src_at,
         min_len,
         nul_terminated: true,
+        numbered: true,
+    }
+}
+
+/// A bare kernel uevent: the action alone, so kobject_synth_uevent() adds no SYNTH_UUID
+/// or SYNTH_ARG keys and the uevent is the kernel's own keys.
+pub fn sysfs_bare_template() -> Template {
+    let buf = crate::plan::limits::KERNEL_UEVENT_ACTION
+        .as_bytes()
+        .to_vec();
+    Template {
+        min_len: buf.len(),
+        buf,
+        seq_at: 0,
+        src_at: 0,
+        nul_terminated: false,
+        numbered: false,
+    }
+}
+
+/// A bare usersock message: `max_len` zero bytes, nothing of nlstorm's in them.
+pub fn usersock_bare_template(max_len: usize) -> Template {
+    Template {
+        buf: vec![0u8; max_len.max(1)],
+        seq_at: 0,
+        src_at: 0,
+        min_len: 1,
+        nul_terminated: false,
+        numbered: false,
     }
 }

@@ -258,6 +258,7 @@ fn a_cut_uevent_is_this_runs_without_a_number() {
             truncated,
             &r,
             &r.uuid(),
+            &Claims::default(),
         )
     };
     // Mid-sequence: `...NLSTORMSEQ=0000000000000000001` is not sequence 1.
@@ -285,14 +286,22 @@ fn a_cut_uevent_is_this_runs_without_a_number() {
             &wire.as_bytes()[..mid_seq],
             true,
             &other,
-            &other.uuid()
+            &other.uuid(),
+            &Claims::default()
         ),
         Tag::Foreign
     );
     // A host device's uevent, cut: not ours.
     let host = b"add@/devices/pci0000:00/usb1\0ACTION=add\0SUBSYS";
     assert_eq!(
-        decode_read(Protocol::KobjectUevent, host, true, &r, &r.uuid()),
+        decode_read(
+            Protocol::KobjectUevent,
+            host,
+            true,
+            &r,
+            &r.uuid(),
+            &Claims::default()
+        ),
         Tag::Foreign
     );
     // A synthetic uevent cut in its uuid: ours, from an emitter the cut hid.
@@ -304,8 +313,59 @@ fn a_cut_uevent_is_this_runs_without_a_number() {
             &m.bytes()[..90],
             true,
             &r,
-            &r.uuid()
+            &r.uuid(),
+            &Claims::default()
         ),
         Tag::Unnumbered { source: None }
+    );
+}
+
+/// A bare emitter's messages are claimed by origin, and only for a receiver that a bare
+/// emitter feeds.
+#[test]
+fn bare_messages_are_claimed_by_origin() {
+    let r = run();
+    let uevent = b"change@/devices/virtual/net/nls1\0ACTION=change\0DEVPATH=/devices/virtual/net/nls1\0SUBSYSTEM=net\0SYNTH_UUID=0\0INTERFACE=nls1\0IFINDEX=4\0SEQNUM=77\0";
+    let claims = Claims {
+        bare_uevents: vec![1],
+        bare_usersock: vec![],
+    };
+    let read = |buf: &[u8], c: &Claims, p| decode_read(p, buf, false, &r, &r.uuid(), c);
+    assert_eq!(
+        read(uevent, &claims, Protocol::KobjectUevent),
+        Tag::Unnumbered { source: Some(1) }
+    );
+    assert_eq!(
+        read(uevent, &Claims::default(), Protocol::KobjectUevent),
+        Tag::Foreign,
+        "no bare emitter: the kernel's own uevent of that veth is not the run's"
+    );
+    let other = Claims {
+        bare_uevents: vec![0],
+        bare_usersock: vec![],
+    };
+    assert_eq!(read(uevent, &other, Protocol::KobjectUevent), Tag::Foreign);
+    let one = Claims {
+        bare_uevents: vec![],
+        bare_usersock: vec![3],
+    };
+    assert_eq!(
+        read(&[0], &one, Protocol::Usersock),
+        Tag::Unnumbered { source: Some(3) }
+    );
+    let two = Claims {
+        bare_uevents: vec![],
+        bare_usersock: vec![3, 4],
+    };
+    assert_eq!(
+        read(&[0; 40], &two, Protocol::Usersock),
+        Tag::Unnumbered { source: None }
+    );
+    // A tagged message still decodes as itself beside bare ones.
+    let mut t = usersock_template(&r, 2, 64);
+    let m = t.render(9, 64);
+    assert_eq!(
+        read(m.bytes(), &two, Protocol::Usersock),
+        Tag::Ours { source: 2, seq: 9 }
     );
 }

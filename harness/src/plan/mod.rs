@@ -316,6 +316,16 @@ pub enum PayloadPlan {
         /// Largest, bytes.
         max: u32,
     },
+    /// Messages without nlstorm's run id, source or sequence: a kernel-uevent emitter
+    /// writes only `change`, so the kernel's uevent carries its own keys alone (and the
+    /// `SYNTH_UUID=0` kobject_synth_uevent() adds for a write without one) (`bytes`
+    /// is 0: the kernel decides the size); a usersock emitter sends `bytes` zero bytes
+    /// (1 B and up). Receivers count them by where they come from (the emitter's veth;
+    /// the one bare usersock emitter of their groups), so loss is a count, not a list.
+    Bare {
+        /// Bytes per message; 0 for kernel-uevent.
+        bytes: u32,
+    },
     /// The events of a built-in profile (a bundled trace made alphanumeric), cycled in order.
     Contents {
         /// The profile.

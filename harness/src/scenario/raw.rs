@@ -171,6 +171,7 @@ pub struct RawEmitter {
     pub filter: Option<Spanned<RawFilter>>,
     pub udev_events: Option<Spanned<bool>>,
     pub cpu: Option<Spanned<i64>>,
+    pub bare: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -240,10 +240,19 @@ fn emitter(s: &mut String, e: &EmitterPlan) {
         PayloadPlan::Contents { .. } => {
             let _ = writeln!(s, "contents = \"usb-hotplug\"");
         }
+        PayloadPlan::Bare { bytes } => {
+            let _ = writeln!(s, "bare = true");
+            if bytes > 0 {
+                let _ = writeln!(s, "payload = {bytes}");
+            }
+        }
         PayloadPlan::Trace { .. } => unreachable!("written above"),
     }
     if !e.start.is_zero() {
         let _ = writeln!(s, "start = {}", dur(e.start));
+    }
+    if let Some(cpu) = e.cpu {
+        let _ = writeln!(s, "cpu = {cpu}");
     }
     let _ = writeln!(s, "schedule = {}", schedule(&e.schedule));
 }
@@ -328,6 +337,12 @@ fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
     }
     if r.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
+    }
+    if r.broadcast_error {
+        let _ = writeln!(s, "broadcast-error = true");
+    }
+    if let Some(cpu) = r.cpu {
+        let _ = writeln!(s, "cpu = {cpu}");
     }
     if r.so_error_first {
         let _ = writeln!(s, "so-error-first = true");

@@ -335,3 +335,32 @@ fn broadcast_error_changes_nothing_a_listener_or_sender_sees_here() {
         }
     }
 }
+
+/// Bare messages (a keyless kernel uevent, a 1-byte usersock message) are counted by
+/// origin: each one sent is delivered or lost, the unread queues lose what the model
+/// says, and the bare uevent is the kernel's own size (the run reports its truesize from
+/// the kernel; the probe weighs the same length independently).
+#[test]
+fn bare_messages_are_counted_by_origin() {
+    if !sandbox_or_skip("bare_messages_are_counted_by_origin") {
+        return;
+    }
+    let v = run_bundled("bare-messages");
+    for name in [
+        "uevents-unread",
+        "uevents-roomy",
+        "one-byte-unread",
+        "one-byte-roomy",
+    ] {
+        let r = receiver(&v, name);
+        assert_eq!(u(&r["sent"]), 20, "{r}");
+        assert_eq!(u(&r["delivered"]) + u(&r["lost"]), 20, "{r}");
+        assert_eq!(u(&r["unnumbered"]), u(&r["delivered"]), "{r}");
+        assert_eq!(u(&r["foreign"]), 0, "{r}");
+    }
+    for name in ["uevents-unread", "one-byte-unread"] {
+        let r = receiver(&v, name);
+        assert_eq!(r["lost"], r["predicted_lost"], "{r}");
+        assert_eq!(r["lost"], r["kernel_drops"], "{r}");
+    }
+}

@@ -100,6 +100,9 @@ impl Cx<'_> {
             RawEmitterKind::Usersock => EmitterKind::Usersock { group: 1 },
             RawEmitterKind::Replay => unreachable!("compiled by replay()"),
         };
+        if let Some(bare) = raw.bare.as_ref().filter(|b| *b.get_ref()) {
+            return self.bare_payload(path, raw, path_kind, bare.span());
+        }
         let plan = match (&raw.payload, &raw.contents) {
             (Some(p), Some(_)) => {
                 self.error(
@@ -137,7 +140,7 @@ impl Cx<'_> {
         let (lo, hi) = match plan {
             PayloadPlan::Fixed { bytes } => (bytes, bytes),
             PayloadPlan::Uniform { min, max } => (min, max),
-            PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } => {
+            PayloadPlan::Contents { .. } | PayloadPlan::Trace { .. } | PayloadPlan::Bare { .. } => {
                 unreachable!("returned above")
             }
         };
@@ -152,6 +155,77 @@ impl Cx<'_> {
             return None;
         }
         Some(plan)
+    }
+
+    /// `bare = true`: messages without nlstorm's keys. A kernel-uevent emitter writes the
+    /// action alone (the kernel decides the size, so no `payload`); a usersock emitter
+    /// sends `payload` zero bytes, from 1 B (no 16-byte header to fit).
+    fn bare_payload(
+        &mut self,
+        path: &str,
+        raw: &RawEmitter,
+        kind: EmitterKind,
+        span: std::ops::Range<usize>,
+    ) -> Option<PayloadPlan> {
+        let key = format!("{path}.bare");
+        if let Some(c) = &raw.contents {
+            self.error(&key, Some(c.span()), "a bare emitter has no `contents`");
+            return None;
+        }
+        match kind {
+            EmitterKind::KernelUevent => match &raw.payload {
+                Some(p) => {
+                    self.error(
+                        &format!("{path}.payload"),
+                        Some(p.span()),
+                        "a bare kernel uevent is the kernel's own keys, so its size is the kernel's: leave out `payload`",
+                    );
+                    None
+                }
+                None => Some(PayloadPlan::Bare { bytes: 0 }),
+            },
+            EmitterKind::Usersock { .. } => {
+                let bytes = match &raw.payload {
+                    None => DEFAULT_PAYLOAD,
+                    Some(p) => match self.payload_size(&format!("{path}.payload"), p)? {
+                        PayloadPlan::Fixed { bytes } => u64::from(bytes),
+                        _ => {
+                            self.error(
+                                &format!("{path}.payload"),
+                                Some(p.span()),
+                                "a bare emitter takes one size, not a range",
+                            );
+                            return None;
+                        }
+                    },
+                };
+                if !(1..=crate::plan::USER_PAYLOAD_MAX).contains(&bytes) {
+                    self.error(
+                        &format!("{path}.payload"),
+                        raw.payload.as_ref().map(|p| p.span()),
+                        format!(
+                            "a bare usersock message is 1..={} bytes",
+                            crate::plan::USER_PAYLOAD_MAX
+                        ),
+                    );
+                    return None;
+                }
+                Some(PayloadPlan::Bare {
+                    bytes: bytes as u32,
+                })
+            }
+            other => {
+                self.error(
+                    &key,
+                    Some(span),
+                    format!(
+                        "`bare` is for kernel-uevent and usersock emitters, not {}",
+                        other.name()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     pub(super) fn payload_size(

@@ -21,6 +21,7 @@ impl Cx<'_> {
             ("group", raw.group.as_ref().map(|v| v.span())),
             ("payload", raw.payload.as_ref().map(|v| v.span())),
             ("contents", raw.contents.as_ref().map(|v| v.span())),
+            ("bare", raw.bare.as_ref().map(|v| v.span())),
             ("schedule", raw.schedule.as_ref().map(|v| v.span())),
         ] {
             if let Some(span) = span {
