@@ -363,8 +363,13 @@ impl Reader<'_> {
             self.rec.ledger.returned += 1;
             match self.outcome(r, &buf) {
                 Next::Continue => {}
-                Next::Empty if done => break,
+                Next::Empty if done => {
+                    self.rec.ledger.empty += 1;
+                    break;
+                }
                 Next::Empty => {
+                    self.rec.ledger.empty += 1;
+                    self.rec.ledger.waits += 1;
                     self.sock.wait_readable(Duration::from_millis(10));
                 }
                 Next::Stop => break,
@@ -374,17 +379,28 @@ impl Reader<'_> {
 
     fn batches(&mut self, vlen: usize) {
         let mut batch = Batch::new(vlen, self.plan.read_buffer.get() as usize);
+        self.rec.ledger.batch_fill = vec![0; vlen + 1];
         while !self.stopped() {
             let done = self.shared.emission_done.load(Ordering::Acquire);
             self.rec.ledger.started += 1;
             let got = batch.recv(self.sock, libc::MSG_DONTWAIT);
             self.rec.ledger.returned += 1;
             let n = match got {
-                Ok(n) => n,
+                Ok(n) => {
+                    if let Some(slot) = self.rec.ledger.batch_fill.get_mut(n) {
+                        *slot += 1;
+                    }
+                    n
+                }
                 Err(e) => {
+                    if e == libc::EAGAIN {
+                        self.rec.ledger.empty += 1;
+                        self.rec.ledger.batch_fill[0] += 1;
+                    }
                     match self.outcome(Received::Errno(e), &[]) {
                         Next::Empty if done => break,
                         Next::Empty => {
+                            self.rec.ledger.waits += 1;
                             self.sock.wait_readable(Duration::from_millis(10));
                         }
                         Next::Stop => break,

@@ -30,7 +30,9 @@ pub struct ReceiverSetup {
     pub inode: u64,
 }
 
-/// Counts of blocking calls: started, returned, and how they ended without data.
+/// Counts of receive calls: started, returned, and how they ended without data; for
+/// poll and batch readers also their waits and, per recvmmsg call, how many messages
+/// it returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     /// Receive calls made.
@@ -41,6 +43,16 @@ pub struct Ledger {
     pub timed_out: u64,
     /// Calls interrupted by the run's wake-up signal.
     pub interrupted: u64,
+    /// Nonblocking calls (poll and batch readers) that found the queue empty (EAGAIN).
+    #[serde(default)]
+    pub empty: u64,
+    /// poll(2) waits for the socket to become readable after an empty call.
+    #[serde(default)]
+    pub waits: u64,
+    /// Batch readers: `batch_fill[k]` recvmmsg calls returned `k` messages (0 for those
+    /// that returned none), up to the batch size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_fill: Vec<u64>,
 }
 
 /// Everything one receiver observed.

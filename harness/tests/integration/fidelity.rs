@@ -91,6 +91,34 @@ fn poll_and_batch_receivers_keep_a_ledger_of_their_calls() {
             u(&calls["started"]) > u(&r["delivered"]).div_ceil(per_call),
             "{name}: {r}"
         );
+        // Every call is one that read, one that found the queue empty, or one that
+        // returned ENOBUFS; each empty one but the last was followed by a poll wait.
+        let (empty, waits) = (u(&calls["empty"]), u(&calls["waits"]));
+        assert!(empty >= 1 && waits < empty, "{name}: {calls}");
+        if name == "poll" {
+            assert_eq!(
+                u(&calls["returned"]),
+                u(&r["delivered"]) + empty + u(&r["enobufs"]),
+                "{name}: {calls}"
+            );
+        } else {
+            // Per recvmmsg call, the messages it returned: they add up to what arrived.
+            let fill: Vec<u64> = calls["batch_fill"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(u)
+                .collect();
+            assert_eq!(fill.len(), 17, "{calls}");
+            let read: u64 = fill.iter().enumerate().map(|(k, n)| k as u64 * n).sum();
+            assert_eq!(read, u(&r["delivered"]), "{calls}");
+            assert_eq!(fill[0], empty, "{calls}");
+            assert_eq!(
+                fill.iter().sum::<u64>() + u(&r["enobufs"]),
+                u(&calls["returned"]),
+                "{calls}"
+            );
+        }
     }
 }
 
