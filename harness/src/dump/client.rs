@@ -325,11 +325,11 @@ impl Run<'_> {
             .call_started
             .store(since(self.t0) + 1, Ordering::Release);
         let r = if self.plan.blocking {
-            self.st.sock.recv(&mut self.buf[..len], 0)
+            self.recv(len, 0)
         } else {
             let wait = (self.plan.call_deadline * 4).max(Duration::from_secs(2));
             if self.st.sock.wait_readable(wait) {
-                self.st.sock.recv(&mut self.buf[..len], libc::MSG_DONTWAIT)
+                self.recv(len, libc::MSG_DONTWAIT)
             } else {
                 Received::Errno(libc::EAGAIN)
             }
@@ -337,6 +337,28 @@ impl Run<'_> {
         self.st.call_started.store(0, Ordering::Release);
         self.rec.calls_returned += 1;
         r
+    }
+
+    /// One recvmsg of at most `len` bytes, or with `peek`, of the datagram's own length
+    /// as a MSG_PEEK | MSG_TRUNC call reports it (the buffer grows to fit).
+    fn recv(&mut self, len: usize, flags: libc::c_int) -> Received {
+        if !self.plan.peek {
+            return self.st.sock.recv(&mut self.buf[..len], flags);
+        }
+        match self
+            .st
+            .sock
+            .recv(&mut self.buf[..1], flags | libc::MSG_PEEK | libc::MSG_TRUNC)
+        {
+            Received::Datagram { len, .. } => {
+                let len = len.max(1);
+                if self.buf.len() < len {
+                    self.buf.resize(len, 0);
+                }
+                self.st.sock.recv(&mut self.buf[..len], libc::MSG_DONTWAIT)
+            }
+            other => other,
+        }
     }
 
     fn one_dump(&mut self) -> Flow {

@@ -943,6 +943,10 @@ pub struct DumpPlan {
     /// Compare each completed dump with the objects the namespace held before and after
     /// it (see [`crate::dump::objects`]).
     pub verify: bool,
+    /// Peek at each datagram's length first (MSG_PEEK | MSG_TRUNC), then read it with a
+    /// buffer that size, as libnl-style readers do, so no dump part is cut.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peek: bool,
     /// What must hold at the end.
     pub expectations: Vec<DumpExpectation>,
 }

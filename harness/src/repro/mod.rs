@@ -225,6 +225,11 @@ fn dump(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), Unsupp
             "the dump client never hung in this run (`verify = true` would also check its dumps for missing objects): there is nothing to reproduce"
         });
     }
+    if d.peek {
+        return unsupported(
+            "the reproducer reads with fixed buffers; a dump client with `peek` has no C counterpart yet",
+        );
+    }
     let (opt, bytes) = rcvbuf(&d.rcvbuf)?;
     let groups = d.groups.iter().fold(0u32, |m, g| m | 1 << (g - 1));
     let mut c = String::new();

@@ -262,6 +262,7 @@ pub struct RawDump {
     pub on_truncated: Option<Spanned<String>>,
     pub on_error: Option<Spanned<String>>,
     pub verify: Option<bool>,
+    pub peek: Option<bool>,
     pub expect: Option<RawExpect>,
 }
 

@@ -103,6 +103,9 @@ fn dump(s: &mut String, d: &DumpPlan) {
     if d.no_enobufs {
         let _ = writeln!(s, "no-enobufs = true");
     }
+    if d.peek {
+        let _ = writeln!(s, "peek = true");
+    }
     if d.verify {
         let _ = writeln!(s, "verify = true");
     }

@@ -77,6 +77,7 @@ impl Explorable for HangCase {
                 // Both dump properties read the same runs; a short dump is evidence
                 // whichever one is explored.
                 verify: true,
+                peek: false,
                 expectations: vec![],
             }],
             world: WORLD,

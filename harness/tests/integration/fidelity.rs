@@ -392,3 +392,20 @@ fn bare_messages_are_counted_by_origin() {
         assert_eq!(r["lost"], r["kernel_drops"], "{r}");
     }
 }
+
+/// A dump client that peeks at each datagram's length reads every dump part whole, where
+/// the same client with fixed 4096-byte reads (hang-truncated) is cut and never finishes.
+#[test]
+fn a_peeking_dump_client_reads_every_part_whole() {
+    if !sandbox_or_skip("a_peeking_dump_client_reads_every_part_whole") {
+        return;
+    }
+    let v = run_bundled("dump-peek");
+    let d = dump(&v, "agent");
+    assert_eq!(
+        (u(&d["truncated"]), u(&d["completed"]), u(&d["restarts"])),
+        (0, 3, 0),
+        "{d}"
+    );
+    assert!(d["hangs"].as_array().unwrap().is_empty(), "{d}");
+}

@@ -284,6 +284,7 @@ impl Cx<'_> {
                 on_error: on_error?,
             },
             verify: raw.verify.unwrap_or(false),
+            peek: raw.peek.unwrap_or(false),
             expectations,
         })
     }
