@@ -76,6 +76,7 @@ pub mod sandbox;
 pub mod scenario;
 pub mod schedule;
 pub mod search;
+pub mod steps;
 #[allow(unsafe_code)]
 #[deny(clippy::undocumented_unsafe_blocks)]
 pub mod sys;

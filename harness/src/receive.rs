@@ -126,6 +126,11 @@ impl Receiver {
         })
     }
 
+    /// The socket, for changes made to it from another thread (`steps`).
+    pub fn socket(&self) -> Arc<NlSocket> {
+        self.sock.clone()
+    }
+
     /// The setup as the kernel reports it.
     pub fn setup(&self) -> &ReceiverSetup {
         &self.setup

@@ -55,6 +55,9 @@ pub struct ReceiverResult {
     /// For a pinned receiver: the CPU its thread ran on when it stopped reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
+    /// What each of its `steps` did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<crate::history::StepRecord>,
     /// Messages that arrived after a later one.
     pub out_of_order: u64,
     /// Extra copies received.
@@ -537,7 +540,16 @@ fn result(
         .max()
         .unwrap_or(0);
     let cut = feeding.iter().any(|&i| h.emitters[i].cut_by_deadline);
-    let unread_during_emission = r.read_started_ns >= emission_end && !cut;
+    // Steps change the socket under the queue: the model of one buffer does not apply.
+    let unread_during_emission = r.read_started_ns >= emission_end && !cut && rp.steps.is_empty();
+    for s in r.steps.iter().filter(|s| s.error.is_some()) {
+        problems.push(format!(
+            "receiver `{}`: the kernel refused step `{}`: {}",
+            rp.name,
+            s.step,
+            s.error.as_deref().unwrap_or_default()
+        ));
+    }
     let prediction = predict(h, rh, feeding.len());
     let predicted_lost = match (&prediction, unread_during_emission) {
         (Some(p), true) => Some(sent.saturating_sub(p.capacity.min(sent))),
@@ -564,6 +576,7 @@ fn result(
         unnumbered,
         broadcast_error: r.setup.broadcast_error,
         cpu: r.cpu,
+        steps: r.steps.clone(),
         out_of_order: r.sources.iter().map(|t| t.out_of_order()).sum(),
         duplicates: r.sources.iter().map(|t| t.duplicates()).sum(),
         foreign: r.foreign,

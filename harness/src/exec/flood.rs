@@ -97,6 +97,27 @@ pub(super) fn flood(
         .map(|r| r.mode == ReadMode::Blocking)
         .collect();
     let sampler = Sampler::start(&receivers, shared.t0)?;
+    let stepped: Vec<(
+        Arc<crate::sys::nlsock::NlSocket>,
+        Vec<crate::plan::StepPlan>,
+    )> = receivers
+        .iter()
+        .zip(&plan.receivers)
+        .map(|(r, p)| (r.socket(), p.steps.clone()))
+        .collect();
+    // Raised once the readers are done: a step due after the run has nothing to change.
+    let steps_stop = Arc::new(AtomicBool::new(false));
+    let stepper = if stepped.iter().any(|(_, s)| !s.is_empty()) {
+        let (t0, stop) = (shared.t0, steps_stop.clone());
+        Some(
+            thread::Builder::new()
+                .name("steps".into())
+                .spawn(move || crate::steps::run(&stepped, t0, &stop))
+                .map_err(io("start the steps thread"))?,
+        )
+    } else {
+        None
+    };
     let readers = spawn_each(
         receivers,
         |r| format!("recv-{}", r.setup().name),
@@ -196,6 +217,13 @@ pub(super) fn flood(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut received = received;
+    steps_stop.store(true, Ordering::Release);
+    if let Some(records) = stepper.and_then(|h| h.join().ok()) {
+        for (rec, steps) in received.iter_mut().zip(records) {
+            rec.steps = steps;
+        }
+    }
     Ok(Flooded {
         programs: programs.into_iter().map(Running::finish).collect(),
         emitters: emitted,

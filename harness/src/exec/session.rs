@@ -145,7 +145,7 @@ impl Session {
             .iter()
             .zip(&requests)
             .map(|(r, &req)| {
-                let sources: Vec<u16> = plan.filtered(r).iter().map(|&i| i as u16).collect();
+                let sources: Vec<u16> = plan.filter_at_open(r).iter().map(|&i| i as u16).collect();
                 Receiver::open(r, req, &sources, claims(plan, r))
             })
             .collect::<Result<Vec<_>, _>>()?;

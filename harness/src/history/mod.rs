@@ -13,7 +13,7 @@ pub use churn::ChurnRecord;
 pub use dump::{DumpRecord, Hang, HangClass, Observation};
 pub use emitter::{EmitterRecord, TimingError};
 pub use program::ProgramRecord;
-pub use receiver::{EnobufsAt, Ledger, ReceiverRecord, ReceiverSetup, POSITIONS_KEPT};
+pub use receiver::{EnobufsAt, Ledger, ReceiverRecord, ReceiverSetup, StepRecord, POSITIONS_KEPT};
 pub use sandbox::SandboxInfo;
 
 use crate::model::{AdmitRule, BufferFacts};

@@ -55,6 +55,21 @@ pub struct Ledger {
     pub batch_fill: Vec<u64>,
 }
 
+/// What one step did to a receiver's socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step as the scenario writes it (`rcvbuf = 8192`, `leave = [3]`).
+    pub step: String,
+    /// When it was due, ns after the run's start.
+    pub at_ns: u64,
+    /// When it was applied (null: the run ended first).
+    pub applied_ns: Option<u64>,
+    /// The kernel's refusal, if it refused.
+    pub error: Option<String>,
+    /// SO_RCVBUF read back after it.
+    pub rcvbuf_effective: Option<u64>,
+}
+
 /// Everything one receiver observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiverRecord {
@@ -84,6 +99,9 @@ pub struct ReceiverRecord {
     /// (sched_getcpu).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
+    /// What each of its `steps` did, in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
     /// Largest receive-queue charge sampled (bytes).
     pub max_rmem: u64,
     /// Queue charge when reading started.
@@ -133,6 +151,7 @@ impl ReceiverRecord {
             foreign: 0,
             unattributed: 0,
             cpu: None,
+            steps: Vec::new(),
             max_rmem: 0,
             rmem_at_read_start: 0,
             kernel_drops: None,

@@ -96,8 +96,22 @@ impl Plan {
             .collect()
     }
 
-    /// Indices of the emitters whose messages the receiver's socket filter drops.
+    /// Indices of the emitters whose messages the receiver's socket filter drops for the
+    /// whole run; none when a step detaches the filter (their messages then arrive, and
+    /// count as sent to it).
     pub fn filtered(&self, receiver: &ReceiverPlan) -> Vec<usize> {
+        let detached = receiver
+            .steps
+            .iter()
+            .any(|s| s.action == StepAction::DetachFilter);
+        if detached {
+            return Vec::new();
+        }
+        self.filter_at_open(receiver)
+    }
+
+    /// Indices of the emitters the receiver's socket filter drops when it is opened.
+    pub fn filter_at_open(&self, receiver: &ReceiverPlan) -> Vec<usize> {
         self.reaching(receiver)
             .filter(|&i| {
                 receiver
@@ -108,14 +122,26 @@ impl Plan {
     }
 
     /// Indices of the emitters whose messages arrive at the receiver's socket (same
-    /// family, a joined group), before its filter.
+    /// family, a group it is a member of at some time of the run), before its filter.
+    /// A group joined or left by a step counts: what is sent while the socket is not a
+    /// member is counted lost, never a kernel drop.
     fn reaching<'a>(&'a self, receiver: &'a ReceiverPlan) -> impl Iterator<Item = usize> + 'a {
+        let joined = receiver.steps.iter().flat_map(|s| match &s.action {
+            StepAction::Join { groups } => groups.as_slice(),
+            _ => &[],
+        });
+        let groups: Vec<u32> = receiver
+            .groups
+            .iter()
+            .copied()
+            .chain(joined.copied())
+            .collect();
         self.emitters
             .iter()
             .enumerate()
-            .filter(|(_, e)| {
+            .filter(move |(_, e)| {
                 let (p, g) = e.kind.destination();
-                p == receiver.protocol && receiver.groups.contains(&g)
+                p == receiver.protocol && groups.contains(&g)
             })
             .map(|(i, _)| i)
     }
@@ -541,6 +567,9 @@ pub struct ReceiverPlan {
     /// The CPU its reading thread is pinned to (sched_setaffinity), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
+    /// Changes made to its socket while the run goes on, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepPlan>,
     /// What must hold at the end.
     pub expectations: Vec<Expectation>,
 }
@@ -563,10 +592,62 @@ impl ReceiverPlan {
             no_enobufs: false,
             filter_drop_emitters: vec![],
             cpu: None,
+            steps: vec![],
             broadcast_error: false,
             so_error_first: false,
             peek: false,
             expectations: vec![],
+        }
+    }
+}
+
+/// One change to a receiver's socket at a moment of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepPlan {
+    /// When, after the run's start.
+    pub at: Duration,
+    /// What.
+    pub action: StepAction,
+}
+
+/// What a step does to the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum StepAction {
+    /// setsockopt(SO_RCVBUF) with the kernel's int.
+    Rcvbuf {
+        /// Bytes requested.
+        bytes: i64,
+    },
+    /// setsockopt(SO_RCVBUFFORCE).
+    RcvbufForce {
+        /// Bytes requested.
+        bytes: i64,
+    },
+    /// NETLINK_ADD_MEMBERSHIP for each group.
+    Join {
+        /// Groups, 1-based.
+        groups: Vec<u32>,
+    },
+    /// NETLINK_DROP_MEMBERSHIP for each group.
+    Leave {
+        /// Groups, 1-based.
+        groups: Vec<u32>,
+    },
+    /// SO_DETACH_FILTER.
+    DetachFilter,
+}
+
+impl StepAction {
+    /// The step as a scenario file writes it, for reports.
+    pub fn describe(&self) -> String {
+        let list = |g: &[u32]| g.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        match self {
+            StepAction::Rcvbuf { bytes } => format!("rcvbuf = {bytes}"),
+            StepAction::RcvbufForce { bytes } => format!("rcvbuf-force = {bytes}"),
+            StepAction::Join { groups } => format!("join = [{}]", list(groups)),
+            StepAction::Leave { groups } => format!("leave = [{}]", list(groups)),
+            StepAction::DetachFilter => "detach-filter = true".into(),
         }
     }
 }

@@ -99,6 +99,9 @@ fn broadcast(plan: &Plan, report: &ScenarioReport) -> Result<(String, String), U
             "the receiver's socket filter drops the only emitter: nothing reaches it to overrun",
         );
     }
+    if !r.steps.is_empty() {
+        return unsupported("the reproducer has no counterpart for a receiver's `steps` yet");
+    }
     let (burst, bursts, gap) = match e.schedule {
         Schedule::Burst { size, gap, count } => (size.get(), count.get(), gap),
         Schedule::Flood {

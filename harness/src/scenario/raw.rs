@@ -236,7 +236,20 @@ pub struct RawReceiver {
     pub filter_drop_emitters: Option<Spanned<Vec<Spanned<String>>>>,
     pub cpu: Option<Spanned<i64>>,
     pub broadcast_error: Option<bool>,
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
     pub expect: Option<RawExpect>,
+}
+
+/// One entry of a receiver's `steps`: when, and one change to its socket.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawStep {
+    pub at: Spanned<DurationText>,
+    pub rcvbuf: Option<Spanned<Quantity>>,
+    pub rcvbuf_force: Option<Spanned<Quantity>>,
+    pub join: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub leave: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub detach_filter: Option<Spanned<bool>>,
 }
 
 /// `[[dump]]`: a client polling a kernel dump.

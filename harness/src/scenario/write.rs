@@ -357,6 +357,14 @@ fn receiver(s: &mut String, r: &ReceiverPlan, plan: &Plan) {
         let names: Vec<String> = r.filter_drop_emitters.iter().map(|n| quote(n)).collect();
         let _ = writeln!(s, "filter-drop-emitters = [{}]", names.join(", "));
     }
+    if !r.steps.is_empty() {
+        let steps: Vec<String> = r
+            .steps
+            .iter()
+            .map(|st| format!("{{ at = {}, {} }}", dur(st.at), st.action.describe()))
+            .collect();
+        let _ = writeln!(s, "steps = [{}]", steps.join(", "));
+    }
     expect(s, &r.expectations);
 }
 

@@ -126,6 +126,23 @@ impl NlSocket {
         self.setopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
     }
 
+    /// Removes the socket filter (SO_DETACH_FILTER).
+    pub fn detach_filter(&self) -> io::Result<()> {
+        self.setopt(libc::SOL_SOCKET, libc::SO_DETACH_FILTER, &0 as &libc::c_int)
+    }
+
+    /// Joins (NETLINK_ADD_MEMBERSHIP) or leaves (NETLINK_DROP_MEMBERSHIP) `group`.
+    pub fn membership(&self, group: u32, join: bool) -> io::Result<()> {
+        const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
+        const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
+        let opt = if join {
+            NETLINK_ADD_MEMBERSHIP
+        } else {
+            NETLINK_DROP_MEMBERSHIP
+        };
+        self.setopt(libc::SOL_NETLINK, opt, &(group as libc::c_int))
+    }
+
     /// The port id the kernel gave this socket at bind (getsockname).
     pub fn portid(&self) -> io::Result<u32> {
         // SAFETY: sockaddr_nl is plain data; all-zero is valid. getsockname(2) writes at most

@@ -409,3 +409,36 @@ fn a_peeking_dump_client_reads_every_part_whole() {
     );
     assert!(d["hangs"].as_array().unwrap().is_empty(), "{d}");
 }
+
+/// Steps change a receiver's socket mid-flood, each at its time: a buffer raised after an
+/// overrun reopens nothing (the congested socket takes no message until read empty), a
+/// group left or joined splits what arrives at that moment, and a detached filter lets
+/// the filtered emitter through; no step is a kernel drop.
+#[test]
+fn steps_change_a_socket_mid_flood() {
+    if !sandbox_or_skip("steps_change_a_socket_mid_flood") {
+        return;
+    }
+    let v = run_bundled("steps");
+    let facts = &v["scenarios"][0]["facts"];
+    for name in ["grow", "leaves", "joins", "unfiltered"] {
+        let r = receiver(&v, name);
+        let s = &r["steps"][0];
+        assert!(s["error"].is_null(), "{name}: {s}");
+        assert!(u(&s["applied_ns"]) >= u(&s["at_ns"]), "{name}: {s}");
+        assert_eq!(r["model"], "not-applicable", "{name}: {r}");
+        assert_eq!(
+            u(&r["delivered"]) + u(&r["lost"]),
+            u(&r["sent"]),
+            "{name}: {r}"
+        );
+    }
+    // 1 MiB asked: the effective size is the kernel's for that request.
+    let grow = receiver(&v, "grow");
+    let want = (1u64 << 20).min(u(&facts["rmem_max"])) * 2;
+    assert_eq!(u(&grow["steps"][0]["rcvbuf_effective"]), want, "{grow}");
+    assert_eq!(grow["lost"], grow["kernel_drops"], "{grow}");
+    for name in ["leaves", "joins", "unfiltered"] {
+        assert_eq!(u(&receiver(&v, name)["kernel_drops"]), 0, "{name}");
+    }
+}

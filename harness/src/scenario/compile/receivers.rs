@@ -138,6 +138,7 @@ impl Cx<'_> {
         }
         let expectations = self.expectations(path, raw.expect.as_ref());
         let cpu = self.cpu(&format!("{path}.cpu"), raw.cpu.as_ref());
+        let steps = self.steps(path, raw);
         if self.errors.len() > before {
             return None;
         }
@@ -156,9 +157,103 @@ impl Cx<'_> {
             peek: flag(&raw.peek),
             filter_drop_emitters,
             cpu,
+            steps,
             broadcast_error: raw.broadcast_error.unwrap_or(false),
             expectations,
         })
+    }
+
+    /// `steps`: changes to the socket while the run goes on, each at its time and with
+    /// exactly one action, kept in time order.
+    fn steps(&mut self, path: &str, raw: &RawReceiver) -> Vec<StepPlan> {
+        let Some(list) = &raw.steps else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (n, step) in list.get_ref().iter().enumerate() {
+            let key = format!("{path}.steps[{n}]");
+            let s = step.get_ref();
+            let at = self.duration(&format!("{key}.at"), &s.at, true);
+            let mut actions = Vec::new();
+            if let Some(v) = &s.rcvbuf {
+                actions.push(
+                    self.rcvbuf_request(&format!("{key}.rcvbuf"), v)
+                        .map(|bytes| StepAction::Rcvbuf { bytes }),
+                );
+            }
+            if let Some(v) = &s.rcvbuf_force {
+                actions.push(
+                    self.rcvbuf_request(&format!("{key}.rcvbuf-force"), v)
+                        .map(|bytes| StepAction::RcvbufForce { bytes }),
+                );
+            }
+            if let Some(g) = &s.join {
+                actions.push(
+                    self.step_groups(&format!("{key}.join"), g)
+                        .map(|groups| StepAction::Join { groups }),
+                );
+            }
+            if let Some(g) = &s.leave {
+                actions.push(
+                    self.step_groups(&format!("{key}.leave"), g)
+                        .map(|groups| StepAction::Leave { groups }),
+                );
+            }
+            if let Some(d) = &s.detach_filter {
+                actions.push(d.get_ref().then_some(StepAction::DetachFilter));
+                if !*d.get_ref() {
+                    self.error(
+                        &format!("{key}.detach-filter"),
+                        Some(d.span()),
+                        "write detach-filter = true, or leave the step out",
+                    );
+                }
+                if raw.filter_drop_emitters.is_none() {
+                    self.error(
+                        &format!("{key}.detach-filter"),
+                        Some(d.span()),
+                        "the receiver has no filter to detach (`filter-drop-emitters`)",
+                    );
+                }
+            }
+            match (actions.len(), at) {
+                (1, Some(at)) => {
+                    if let Some(Some(action)) = actions.pop() {
+                        out.push(StepPlan { at, action });
+                    }
+                }
+                (1, None) => {}
+                _ => self.error(
+                    &key,
+                    Some(step.span()),
+                    "a step does one thing: rcvbuf, rcvbuf-force, join, leave or detach-filter",
+                ),
+            }
+        }
+        out.sort_by_key(|s| s.at);
+        out
+    }
+
+    fn step_groups(&mut self, key: &str, g: &Spanned<Vec<Spanned<i64>>>) -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        for v in g.get_ref() {
+            match u32::try_from(*v.get_ref()) {
+                Ok(n @ 1..=32) => out.push(n),
+                _ => {
+                    self.error(
+                        key,
+                        Some(v.span()),
+                        format!("group {} is not in 1..=32", v.get_ref()),
+                    );
+                    return None;
+                }
+            }
+        }
+        if out.is_empty() {
+            self.error(key, Some(g.span()), "name at least one group");
+            return None;
+        }
+        Some(out)
     }
 
     /// `filter-drop-emitters`: names of usersock emitters that reach this receiver. Only
