@@ -17,6 +17,10 @@ pub enum ExecError {
     /// than the kernel's own uevent header).
     #[error("{0}")]
     Unsupported(String),
+    /// The scenario needs something this machine does not have (a CPU it pins to):
+    /// the run cannot be made here, which is not the scenario's fault.
+    #[error("{0}")]
+    MachineLacks(String),
     /// The sandbox process failed the plan; `code` is the exit code it gave.
     #[error("{message}")]
     Child {
@@ -50,6 +54,7 @@ impl Classified for ExecError {
                 Kind::Environment
             }
             ExecError::Unsupported(_) => Kind::BadInput,
+            ExecError::MachineLacks(_) => Kind::Environment,
             ExecError::Program(e) => e.kind(),
             ExecError::Child { code, .. } => Kind::from_exit_code(*code),
             _ => Kind::Harness,

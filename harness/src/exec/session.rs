@@ -56,7 +56,7 @@ fn cpus_exist(plan: &Plan) -> Result<(), ExecError> {
         }
         let cpus = allowed.as_deref().unwrap_or_default();
         if !cpus.contains(&cpu) {
-            return Err(ExecError::Unsupported(format!(
+            return Err(ExecError::MachineLacks(format!(
                 "{what} `{name}`: cpu {cpu} is not one this run may use (allowed: {})",
                 crate::sys::cpu_list(cpus)
             )));
