@@ -44,10 +44,11 @@ pub struct Ledger {
     /// Calls interrupted by the run's wake-up signal.
     pub interrupted: u64,
     /// Nonblocking calls (poll and batch readers) that found the queue empty (EAGAIN).
-    #[serde(default)]
+    /// Left out of the JSON when 0, as for blocking readers, which make none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub empty: u64,
     /// poll(2) waits for the socket to become readable after an empty call.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub waits: u64,
     /// Batch readers: `batch_fill[k]` recvmmsg calls returned `k` messages (0 for those
     /// that returned none), up to the batch size.
@@ -68,6 +69,10 @@ pub struct StepRecord {
     pub error: Option<String>,
     /// SO_RCVBUF read back after it.
     pub rcvbuf_effective: Option<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything one receiver observed.
