@@ -156,9 +156,7 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
     let mut capacity = Vec::new();
     let mut kernel_uevent_permitted = false;
     for (i, kind) in kinds.into_iter().enumerate() {
-        // Up to 64 KiB: past it truesize only follows kmalloc's powers of two, and the
-        // qualification profile's facts are of this range.
-        let max = kind.payload_limits().1.min(PROBE_PAYLOAD_MAX) as usize;
+        let max = probe_max(kind) as usize;
         let mut em = probe_emitter(i as u16, kind, max, &run)?;
         let (proto, group) = kind.destination();
         let mut scale = Scale::new(proto, group).map_err(io("open a calibration socket"))?;
@@ -221,8 +219,21 @@ pub fn probe() -> Result<ProbeReport, ExecError> {
     })
 }
 
-/// The largest payload the probe weighs.
-const PROBE_PAYLOAD_MAX: u64 = 64 << 10;
+/// The largest payload the probe weighs on `kind`'s path: its limit, but at most 64 KiB
+/// (past it truesize only follows kmalloc's powers of two), and on the uevent paths a
+/// margin below the limit. There the kernel's SEQNUM is part of the message, and the
+/// emitter sizes what it writes by the SEQNUM of its calibration: a counter that gains a
+/// digit mid-probe (a fresh guest passes 1000 during it) would push a message at the
+/// limit one byte past it, and the kernel would refuse it. The margins are the ranges the
+/// qualification profile's baselines were measured over.
+fn probe_max(kind: EmitterKind) -> u64 {
+    const PROBE_PAYLOAD_MAX: u64 = 64 << 10;
+    match kind {
+        EmitterKind::KernelUevent => crate::plan::limits::UEVENT_BUFFER_SIZE,
+        EmitterKind::InjectedUevent => crate::plan::INJECTED_UEVENT_MAX - 27,
+        other => other.payload_limits().1.min(PROBE_PAYLOAD_MAX),
+    }
+}
 
 fn mappings(facts: &BufferFacts) -> std::io::Result<(Vec<RcvbufMapping>, bool, bool)> {
     let mut out = Vec::new();
