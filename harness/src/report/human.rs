@@ -90,8 +90,33 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         if r.truncated > 0 {
             notes.push(format!("{} truncated", r.truncated));
         }
+        if r.unnumbered > 0 {
+            notes.push(format!(
+                "{} without a sequence number (cut or bare)",
+                r.unnumbered
+            ));
+        }
         if r.foreign > 0 {
             notes.push(format!("{} foreign", r.foreign));
+        }
+        if let Some(cpu) = r.cpu {
+            notes.push(format!("ran on cpu {cpu}"));
+        }
+        for st in &r.steps {
+            notes.push(match (st.applied_ns, &st.error) {
+                (None, _) => format!("step `{}` not reached", st.step),
+                (Some(at), Some(e)) => format!(
+                    "step `{}` at {:.1} ms refused: {e}",
+                    st.step,
+                    at as f64 / 1e6
+                ),
+                (Some(at), None) => format!(
+                    "step `{}` at {:.1} ms (rcvbuf then {})",
+                    st.step,
+                    at as f64 / 1e6,
+                    st.rcvbuf_effective.map_or("-".into(), |b| b.to_string())
+                ),
+            });
         }
         for f in &r.filtered_out {
             notes.push(format!(
@@ -121,7 +146,7 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
         };
         let _ = writeln!(
             o,
-            "  emitter {:<12} {:<16} sent {:>8} in {:.4}s ({rate}){}",
+            "  emitter {:<12} {:<16} sent {:>8} in {:.4}s ({rate}){}{}",
             e.name,
             e.kind,
             e.sent,
@@ -130,7 +155,8 @@ pub fn print_scenario(s: &ScenarioReport) -> String {
                 format!(", {} send errors", e.send_errors)
             } else {
                 String::new()
-            }
+            },
+            e.cpu.map_or(String::new(), |c| format!(", on cpu {c}"))
         );
         if let Some(t) = e.timing {
             let _ = writeln!(
