@@ -63,7 +63,8 @@ impl Sink {
         }
         let got = sock.sndbuf()?;
         if (max_len as u64).saturating_add(32) > got {
-            return Err(io::Error::other(format!(
+            // Unsupported: the machine's limits, not the scenario, stop it (exit 3).
+            return Err(io::Error::new(io::ErrorKind::Unsupported, format!(
                 "the kernel refuses netlink messages longer than the sender's SO_SNDBUF - 32 (netlink_sendmsg), and this sender got SO_SNDBUF {got} B: {} B at most here (net.core.wmem_max caps SO_SNDBUF; SO_SNDBUFFORCE, which does not, needs CAP_NET_ADMIN): lower `payload` or run as root",
                 got - 32
             )));

@@ -49,7 +49,10 @@ impl Classified for ExecError {
             ExecError::Sandbox(e) if e.is_environment() => Kind::Environment,
             ExecError::Receiver(e) if e.is_permission() => Kind::Environment,
             ExecError::Io { source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::Unsupported
+                ) =>
             {
                 Kind::Environment
             }

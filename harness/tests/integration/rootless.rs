@@ -116,3 +116,50 @@ fn rootless_run_skips_what_needs_root_and_goes_on() {
         "{x}"
     );
 }
+
+/// An unprivileged sender cannot raise SO_SNDBUF past 2 x net.core.wmem_max, and the
+/// kernel refuses a netlink message longer than SO_SNDBUF - 32: a usersock payload past
+/// that skips the scenario (exit 3) with the figure, as the machine's limit, not the
+/// file's fault.
+#[test]
+fn a_payload_past_an_unprivileged_senders_buffer_skips_with_the_figure() {
+    let test = "a_payload_past_an_unprivileged_senders_buffer_skips_with_the_figure";
+    if let Err(why) = can_become_nobody() {
+        skip_line!("skipping {test}: cannot switch to an unprivileged uid here ({why})");
+        return;
+    }
+    let wmem_max: u64 = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX / 4);
+    let payload = 2 * wmem_max - 31;
+    if payload > nlstorm::plan::limits::BROADCAST_MAX {
+        skip_line!("skipping {test}: net.core.wmem_max {wmem_max} lets an unprivileged sender reach every usersock size");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = dir.path().join("big.toml");
+    std::fs::write(&p, format!("[[emitter]]\nname = \"e\"\nkind = \"usersock\"\ngroup = 2\npayload = {payload}\nschedule = {{ kind = \"burst\", size = 1 }}\n[[receiver]]\nname = \"r\"\nprotocol = \"usersock\"\ngroups = [2]\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exe = dir.path().join("nlstorm");
+    std::fs::copy(bin(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = as_nobody(&exe)
+        .args(["run", "--no-record"])
+        .arg(&p)
+        .env_remove("NLSTORM_REQUIRE_SANDBOX")
+        .output()
+        .expect("setpriv from util-linux");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("user namespaces") {
+        skip_line!("skipping {test}: unprivileged user namespaces unavailable");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} B at most here", 2 * wmem_max - 32)),
+        "{stdout}"
+    );
+}
