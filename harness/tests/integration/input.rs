@@ -14,7 +14,7 @@ fn bad_scenarios_exit_2_with_locations() {
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("bad.toml:4:9: emitter[0].group: group must be 1..=32"),
+            err.contains("bad.toml:4:9: emitter[0].group: group 40 is not in 1..=32"),
             "{err}"
         );
         assert!(err.contains("bad.toml:8:10: receiver[0].rcvbuf:"), "{err}");

@@ -241,19 +241,12 @@ impl Cx<'_> {
                 None
             }
         };
-        let mut groups = Vec::new();
-        if let Some(g) = &raw.groups {
-            for v in g.get_ref() {
-                match u32::try_from(*v.get_ref()) {
-                    Ok(n @ 1..=32) => groups.push(n),
-                    _ => self.error(
-                        &format!("{path}.groups"),
-                        Some(v.span()),
-                        format!("group {} is not in 1..=32", v.get_ref()),
-                    ),
-                }
-            }
-        }
+        let groups = match &raw.groups {
+            Some(g) => self
+                .group_list(&format!("{path}.groups"), g.get_ref())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
         let filter = self.filter(path, raw);
         let d = DumpPolicy::default();
         let on_enobufs = self.reaction(path, "on-enobufs", &raw.on_enobufs, d.on_enobufs);

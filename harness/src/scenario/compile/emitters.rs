@@ -27,17 +27,9 @@ impl Cx<'_> {
         };
         let before = self.errors.len();
         let kind = match (raw.kind.get_ref(), &raw.group) {
-            (RawEmitterKind::Usersock, Some(g)) => match u32::try_from(*g.get_ref()) {
-                Ok(group @ 1..=32) => Some(EmitterKind::Usersock { group }),
-                _ => {
-                    self.error(
-                        &format!("{path}.group"),
-                        Some(g.span()),
-                        "group must be 1..=32",
-                    );
-                    None
-                }
-            },
+            (RawEmitterKind::Usersock, Some(g)) => self
+                .group(&format!("{path}.group"), g)
+                .map(|group| EmitterKind::Usersock { group }),
             (RawEmitterKind::Usersock, None) => {
                 self.error(
                     path,

@@ -28,17 +28,9 @@ impl Cx<'_> {
                 vec![]
             }
             Some(g) => {
-                let mut out = Vec::new();
-                for v in g.get_ref() {
-                    match u32::try_from(*v.get_ref()) {
-                        Ok(n @ 1..=32) => out.push(n),
-                        _ => self.error(
-                            &format!("{path}.groups"),
-                            Some(v.span()),
-                            format!("group {} is not in 1..=32", v.get_ref()),
-                        ),
-                    }
-                }
+                let out = self
+                    .group_list(&format!("{path}.groups"), g.get_ref())
+                    .unwrap_or_default();
                 if g.get_ref().is_empty() {
                     self.error(
                         &format!("{path}.groups"),
@@ -235,20 +227,7 @@ impl Cx<'_> {
     }
 
     fn step_groups(&mut self, key: &str, g: &Spanned<Vec<Spanned<i64>>>) -> Option<Vec<u32>> {
-        let mut out = Vec::new();
-        for v in g.get_ref() {
-            match u32::try_from(*v.get_ref()) {
-                Ok(n @ 1..=32) => out.push(n),
-                _ => {
-                    self.error(
-                        key,
-                        Some(v.span()),
-                        format!("group {} is not in 1..=32", v.get_ref()),
-                    );
-                    return None;
-                }
-            }
-        }
+        let out = self.group_list(key, g.get_ref())?;
         if out.is_empty() {
             self.error(key, Some(g.span()), "name at least one group");
             return None;

@@ -336,7 +336,7 @@ fn every_problem_of_a_file_is_reported_at_once() {
     .to_string();
     for want in [
         "t.toml:4:1: dedline: unknown key \"dedline\" in the top level: did you mean `deadline`?",
-        "t.toml:8:9: emitter[0].group: group must be 1..=32",
+        "t.toml:8:9: emitter[0].group: group 40 is not in 1..=32",
         "t.toml:9:40: emitter[0].schedule.gapp: unknown key \"gapp\" in `schedule`: did you mean `gap`?",
         "t.toml:10:3: reciever: unknown key \"reciever\" in the top level: did you mean `receiver`?",
         "t.toml:16:1: receiver[0].rcvbuff: unknown key \"rcvbuff\" in [[receiver]]: did you mean `rcvbuf`?",

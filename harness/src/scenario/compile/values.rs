@@ -91,6 +91,28 @@ impl Cx<'_> {
         }
     }
 
+    /// One multicast group: 1..=32, the groups a bind(2) mask or a usersock sender
+    /// names (the one place that range is checked).
+    pub(super) fn group(&mut self, key_path: &str, v: &Spanned<i64>) -> Option<u32> {
+        match u32::try_from(*v.get_ref()) {
+            Ok(n @ 1..=32) => Some(n),
+            _ => {
+                self.error(
+                    key_path,
+                    Some(v.span()),
+                    format!("group {} is not in 1..=32", v.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A list of groups, each checked; `None` if any is out of range.
+    pub(super) fn group_list(&mut self, key_path: &str, list: &[Spanned<i64>]) -> Option<Vec<u32>> {
+        let groups: Vec<Option<u32>> = list.iter().map(|v| self.group(key_path, v)).collect();
+        groups.into_iter().collect()
+    }
+
     pub(super) fn count(&mut self, key_path: &str, v: &Spanned<i64>) -> Option<NonZeroU64> {
         let n = NonZeroU64::new(u64::try_from(*v.get_ref()).unwrap_or(0));
         if n.is_none() {
