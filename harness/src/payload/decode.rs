@@ -97,13 +97,14 @@ fn decode_usersock(buf: &[u8], run: &RunId) -> Tag {
 /// when its NUL arrived: a read that cut `NLSTORMSEQ=000...0012` after `0001` must not
 /// count sequence 1.
 fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str, claims: &Claims) -> Tag {
-    let mut fields: Vec<&[u8]> = buf.split(|&b| b == 0).collect();
-    // The piece after the last NUL is empty for a whole uevent, a cut field otherwise.
-    fields.pop();
+    // Whole fields only: what follows the last NUL is nothing for a whole uevent, a cut
+    // field otherwise. Sliced, not collected: this runs for every datagram read.
+    let whole = &buf[..buf.iter().rposition(|&b| b == 0).map_or(0, |i| i + 1)];
+    let fields = || whole.split(|&b| b == 0).filter(|f| !f.is_empty());
     let mut ours = None;
     let mut source = None;
     let mut seq = None;
-    for field in &fields {
+    for field in fields() {
         if let Some(v) = field.strip_prefix(b"SYNTH_UUID=") {
             // `SYNTH_UUID=0` is the kernel's for a write without one: no run id.
             ours = (v != b"0").then(|| v == uuid.as_bytes());
@@ -130,7 +131,7 @@ fn decode_uevent(buf: &[u8], truncated: bool, uuid: &str, claims: &Claims) -> Ta
     match (ours, source, seq) {
         (Some(true), Some(source), Some(seq)) => Tag::Ours { source, seq },
         (Some(true), source, None) if truncated => Tag::Unnumbered { source },
-        (None, _, _) => match fields.first().and_then(|h| sandbox_device_source(h)) {
+        (None, _, _) => match fields().next().and_then(sandbox_device_source) {
             Some(source) if truncated => Tag::Unnumbered { source },
             // Whole, with no run id: a bare emitter's uevent through its own veth.
             Some(Some(i)) if claims.bare_uevents.contains(&i) => {
