@@ -369,12 +369,11 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
 fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
     use nlstorm::execute::{ChildSession, Execute};
     let n = burst.len();
-    let plan = Plan {
-        name: Name::internal("trace-show"),
-        description: format!("largest burst of {name}"),
-        seed: 1,
-        deadline: Duration::from_secs(30),
-        emitters: vec![EmitterPlan {
+    let recorded_events = burst.clone();
+    let plan = one_to_one(
+        "trace-show",
+        format!("largest burst of {name}"),
+        EmitterPlan {
             name: Name::internal("burst"),
             kind: EmitterKind::InjectedUevent,
             schedule: Schedule::Replay {
@@ -389,23 +388,18 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
             },
             start: Duration::ZERO,
             cpu: None,
-        }],
-        receivers: vec![ReceiverPlan::unread(
+        },
+        ReceiverPlan::unread(
             Name::internal("unread"),
             Protocol::KobjectUevent,
             1,
             RcvbufPlan::FitBurst { emitter: 0 },
-        )],
-        dumps: vec![],
-        world: Default::default(),
-        churn: vec![],
-        programs: vec![],
-        timing_bound: false,
-    };
+        ),
+    );
     let exe = std::env::current_exe().context("failed to find the nlstorm binary")?;
     let session =
         ChildSession::for_emitter(&exe, EmitterKind::InjectedUevent).map_err(super::failed)?;
-    let recorded = recorded_buffer(&session, &burst_of(&plan))?;
+    let recorded = recorded_buffer(&session, &recorded_events)?;
     let (setup, queued, lost) = replayed(&session, &plan)?;
     let below = match setup.rcvbuf_requested {
         Some(req) if req > 0 => {
@@ -434,10 +428,26 @@ fn hold_burst(name: &str, burst: Vec<TraceEvent>) -> anyhow::Result<Held> {
     })
 }
 
-fn burst_of(plan: &Plan) -> Vec<TraceEvent> {
-    match &plan.emitters[0].payload {
-        PayloadPlan::Trace { events, .. } => events.clone(),
-        _ => unreachable!("hold_burst builds a trace plan"),
+/// A plan of one emitter into one receiver, for the kernel measurements `trace show`
+/// makes: a 30 s deadline and nothing else in the sandbox.
+fn one_to_one(
+    name: &str,
+    description: String,
+    emitter: EmitterPlan,
+    receiver: ReceiverPlan,
+) -> Plan {
+    Plan {
+        name: Name::internal(name),
+        description,
+        seed: 1,
+        deadline: Duration::from_secs(30),
+        emitters: vec![emitter],
+        receivers: vec![receiver],
+        dumps: vec![],
+        world: Default::default(),
+        churn: vec![],
+        programs: vec![],
+        timing_bound: false,
     }
 }
 
@@ -507,12 +517,11 @@ fn truesizes(
 /// calibration measured it.
 fn weigh(session: &impl nlstorm::execute::Execute, len: usize) -> anyhow::Result<u64> {
     const GROUP: u32 = 9;
-    let plan = Plan {
-        name: Name::internal("trace-show-weigh"),
-        description: format!("one {len} B broadcast"),
-        seed: 1,
-        deadline: Duration::from_secs(30),
-        emitters: vec![EmitterPlan {
+    let bytes = len.max(nlstorm::plan::USERSOCK_HEADER);
+    let plan = one_to_one(
+        "trace-show-weigh",
+        format!("one {len} B broadcast"),
+        EmitterPlan {
             name: Name::internal("weigh"),
             kind: EmitterKind::Usersock { group: GROUP },
             schedule: Schedule::Burst {
@@ -521,27 +530,22 @@ fn weigh(session: &impl nlstorm::execute::Execute, len: usize) -> anyhow::Result
                 count: NonZeroU64::MIN,
             },
             payload: PayloadPlan::Fixed {
-                bytes: len.max(nlstorm::plan::USERSOCK_HEADER) as u32,
+                bytes: bytes as u32,
             },
             start: Duration::ZERO,
             cpu: None,
-        }],
-        receivers: vec![ReceiverPlan::unread(
+        },
+        ReceiverPlan::unread(
             Name::internal("unread"),
             Protocol::Usersock,
             GROUP,
             RcvbufPlan::Default,
-        )],
-        dumps: vec![],
-        world: Default::default(),
-        churn: vec![],
-        programs: vec![],
-        timing_bound: false,
-    };
+        ),
+    );
     let h = session.execute(&plan).map_err(super::failed)?;
     h.calibration
         .iter()
-        .find(|p| p.wire_len == len.max(nlstorm::plan::USERSOCK_HEADER))
+        .find(|p| p.wire_len == bytes)
         .map(|p| p.truesize)
         .ok_or_else(|| {
             super::failure(
