@@ -64,13 +64,15 @@ fn counts_are_exact_against_the_programs_output_and_its_sockets_drops() {
     if !sandbox_or_skip("counts_are_exact_against_the_programs_output") {
         return;
     }
-    // Default buffer, reading flat out: every uevent printed once.
-    let (code, v, out) = run_scenario(&scenario(200, "0 report", ""));
+    // Default buffer, reading flat out: every uevent printed once. 150 of 1280 B truesize
+    // fit rmem_default (212992 B) even if the program gets no CPU during the burst, as
+    // on a CI machine running other tests (200 lost 33 there once).
+    let (code, v, out) = run_scenario(&scenario(150, "0 report", ""));
     ok(code, &out);
     let p = program(&v);
     assert_eq!(
         (u(&p["sent"]), u(&p["seen"]), u(&p["lost"])),
-        (200, 200, 0),
+        (150, 150, 0),
         "{p}"
     );
     assert_eq!(u(&p["kernel_drops"]), 0, "{p}");
